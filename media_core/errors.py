@@ -1,0 +1,40 @@
+"""One exception tree for the engine.
+
+Every error a user can meet names the file and says what is wrong with it.
+"""
+from __future__ import annotations
+
+import os
+
+
+class MediaCoreError(Exception):
+    """Root of every error raised by :mod:`media_core`."""
+
+
+class ParameterError(MediaCoreError, ValueError):
+    """A caller passed an argument that makes no sense (negative duration, unknown kind...)."""
+
+
+class MediaError(MediaCoreError):
+    """A media file cannot be used. ``path`` names it; ``problem`` says why in plain words."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = os.fspath(path) if path is not None else None
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class NotMediaError(MediaError):
+    """The file exists but is not audio or video that FFmpeg can read (zero bytes, text, random data)."""
+
+
+class DecodeError(MediaError):
+    """FFmpeg (through PyAV) failed while decoding; wraps ``av.FFmpegError`` at the boundary."""
+
+
+class CaseError(MediaCoreError):
+    """A case folder or its database is missing, damaged or of an unknown schema version."""
+
+
+class IntegrityError(CaseError):
+    """An original or the audit log no longer matches what the case recorded."""
