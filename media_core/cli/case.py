@@ -1,0 +1,159 @@
+"""``evidence-audit case new|add|list|show`` and ``evidence-audit verify CASE``."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .common import error_line, hms, print_json, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from media_core.case import KINDS
+
+    p = sub.add_parser("case", help="create a case, add feeds, list and show cases",
+                       description="A case is a folder NAME.evcase/ with a SQLite store and an audit log.")
+    csub = p.add_subparsers(dest="case_command", metavar="ACTION")
+    csub.required = True
+
+    n = csub.add_parser("new", help="create an empty case folder NAME.evcase/")
+    n.add_argument("case", metavar="CASE")
+    n.set_defaults(func=run_new)
+
+    a = csub.add_parser("add", help="probe, fingerprint (SHA-256) and add feeds to a case",
+                        description="Bad files are reported one line each and leave the case unchanged; "
+                                    "the good files in the same call are added. Exit 2 if any file failed.")
+    a.add_argument("case", metavar="CASE")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    a.add_argument("--kind", choices=KINDS, default="other", help="kind of every feed added")
+    a.add_argument("--label", help="label (only with a single FILE), e.g. 'Officer A body cam'")
+    a.add_argument("--json", action="store_true", help="print the added feeds as JSON")
+    a.set_defaults(func=run_add)
+
+    lst = csub.add_parser("list", help="list the cases in a folder")
+    lst.add_argument("folder", nargs="?", default=".", metavar="FOLDER")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=run_list)
+
+    s = csub.add_parser("show", help="show a case: feeds, sync, mutes, shots, annotations")
+    s.add_argument("case", metavar="CASE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=run_show)
+
+    v = sub.add_parser("verify", help="re-hash every original and check the audit log chain",
+                       description="Exit 0 if every original and every audit row is as recorded; "
+                                   "exit 1 naming each change otherwise.")
+    v.add_argument("case", metavar="CASE")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=run_verify)
+
+
+def run_new(args) -> int:
+    from media_core.case import Case
+
+    with Case.create(args.case) as case:
+        print(f"created case {case.path}")
+    return 0
+
+
+def run_add(args) -> int:
+    from media_core.case import Case
+    from media_core.errors import ParameterError
+
+    if args.label and len(args.files) > 1:
+        raise ParameterError("--label names one feed; give a single FILE with it")
+    status, added = 0, []
+    with Case.open(args.case) as case:
+        for path in args.files:
+            try:
+                f = case.add_feed(path, kind=args.kind, label=args.label)
+                added.append(f)
+                if not args.json:
+                    print(f"added feed {f.id}: {f.label}  sha256={f.sha256[:16]}…  {f.duration_s:.3f}s", file=sys.stderr)
+            except Exception as exc:  # MediaError and anything PyAV raises: report, keep going
+                from media_core.errors import MediaError
+
+                if not isinstance(exc, MediaError):
+                    exc = MediaError(path, f"cannot be added ({type(exc).__name__}: {exc})")
+                error_line(exc)
+                status = 2
+    if args.json:
+        print_json([{"id": f.id, "path": f.path, "sha256": f.sha256, "label": f.label, "kind": f.kind}
+                    for f in added])
+    return status
+
+
+def run_list(args) -> int:
+    from media_core.case import CASE_SUFFIX, DB_NAME, Case
+    from media_core.errors import CaseError
+
+    rows = []
+    for p in sorted(Path(args.folder).glob(f"*{CASE_SUFFIX}")):
+        if not (p / DB_NAME).is_file():
+            continue
+        try:
+            with Case.open(p) as c:
+                rows.append({"case": str(p), "feeds": len(c.feeds), "annotations": len(c.annotations)})
+        except CaseError as exc:
+            rows.append({"case": str(p), "error": str(exc)})
+    if args.json:
+        print_json(rows)
+    else:
+        print(table([[r["case"], r.get("feeds"), r.get("annotations"), r.get("error", "")] for r in rows],
+                    ["case", "feeds", "annotations", "problem"]) if rows else f"no cases in {args.folder}")
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    """The readable ``case show`` text."""
+    out = [f"Case {summary['name']}  ({summary['case']})", ""]
+    rows = []
+    for f in summary["feeds"]:
+        s = f["sync"]
+        sync = "-"
+        if s:
+            sync = f"{s['offset_s'] + s['nudge_s']:+.4f}s {s['drift_ppm']:+.1f}ppm {s['method']} ({s['confidence']:.2f})"
+        mutes = "-" if f["mutes"] is None else str(len(f["mutes"]))
+        rows.append([f["id"], f["label"], f["kind"], hms(f["duration_s"]), "yes" if f["has_audio"] else "no",
+                     mutes, "-" if f["shot_count"] is None else f["shot_count"], sync, f["sha256"][:12]])
+    out.append(table(rows, ["id", "label", "kind", "duration", "audio", "mutes", "shots", "sync", "sha256"]))
+    for f in summary["feeds"]:
+        if f["mutes"]:
+            out += ["", f"Muted spans, {f['label']} (feed media time):"]
+            out.append(table([[hms(m["start_s"]), hms(m["end_s"]), hms(m["end_s"] - m["start_s"]), m["kind"],
+                               f"{m['confidence']:.2f}"] for m in f["mutes"]],
+                             ["start", "end", "duration", "kind", "confidence"]))
+    if summary["annotations"]:
+        out += ["", f"Annotations: {len(summary['annotations'])}"]
+    out += ["", f"Audit log: {summary['audit_rows']} rows"]
+    return "\n".join(out)
+
+
+def run_show(args) -> int:
+    from media_core.case import Case
+
+    with Case.open(args.case) as case:
+        summary = case.summary()
+    if args.json:
+        print_json(summary)
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+def run_verify(args) -> int:
+    from media_core.case import Case
+
+    with Case.open(args.case) as case:
+        rep = case.verify()
+    if args.json:
+        print_json({"ok": rep.ok, "problems": rep.problems, "checked_feeds": rep.checked_feeds,
+                    "checked_log_rows": rep.checked_log_rows})
+    elif rep.ok:
+        print(f"OK: {rep.checked_feeds} originals match their SHA-256; audit log intact ({rep.checked_log_rows} rows)")
+    else:
+        print(f"VERIFICATION FAILED for {os.fspath(args.case)}:", file=sys.stderr)
+        for p in rep.problems:
+            print(f"  - {p}", file=sys.stderr)
+    return 0 if rep.ok else 1
