@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DecodeError, MediaError, NotMediaError, ParameterError
+from .errors import DecodeError, MediaError, ParameterError
 
 ALGORITHM_VERSION = "1"
 
@@ -38,15 +38,9 @@ __all__ = ["VideoIndex", "VideoFrame", "VideoReader", "build_index", "fit_size"]
 
 
 def _open(path):
-    import av
+    from .probe import open_container
 
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise MediaError(path, "file not found")
-    try:
-        return av.open(path)
-    except av.FFmpegError as exc:  # InvalidDataError, etc.
-        raise NotMediaError(path, f"not a media file FFmpeg can read ({exc})") from exc
+    return open_container(path)  # MediaError / NotMediaError naming the file
 
 
 def _video_stream(container, path):
