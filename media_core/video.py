@@ -410,7 +410,7 @@ class VideoReader:
             self._last_idx = i
             return i, fr
 
-    def _frame_index(self, i: int, *, cache_between: bool = True) -> VideoFrame:
+    def _frame_index(self, i: int, *, cache_between: bool = False) -> VideoFrame:
         if self._container is None:
             raise MediaError(self.path, "reader is closed")
         hit = self._cache.get(i)
@@ -445,12 +445,16 @@ class VideoReader:
         return best
 
     # ---------------------------------------------------------------- public
-    def frame(self, i: int) -> VideoFrame:
-        """The frame at index ``i`` of the index (exact)."""
+    def frame(self, i: int, *, cache_between: bool = False) -> VideoFrame:
+        """The frame at index ``i`` of the index (exact).
+
+        ``cache_between`` also converts and keeps the frames decoded on the way from the
+        keyframe (worth it when the caller will step backwards next).
+        """
         with self._lock:
             if not 0 <= i < len(self.index):
                 raise ParameterError(f"{self.path}: frame index {i} outside 0..{len(self.index) - 1}")
-            return self._frame_index(int(i))
+            return self._frame_index(int(i), cache_between=cache_between)
 
     def frame_at(self, media_s: float) -> VideoFrame | None:
         """The frame on screen at ``media_s`` (its pts <= t < pts + duration), or ``None``."""
@@ -467,26 +471,36 @@ class VideoReader:
     def previous_frame(self, current: VideoFrame | int) -> VideoFrame | None:
         """The frame before ``current``, ``None`` at the start."""
         i = current.index if isinstance(current, VideoFrame) else int(current)
-        return self.frame(i - 1) if i - 1 >= 0 else None
+        return self.frame(i - 1, cache_between=True) if i - 1 >= 0 else None
 
-    def iter_from(self, media_s: float, *, should_stop=None):
+    def iter_from(self, media_s: float, *, should_stop=None, skip=None):
         """Yield frames in order from the one on screen at ``media_s`` (sequential playback).
 
-        Frames are decoded forward without re-seeking. ``should_stop()`` is polled before each frame.
+        Frames are decoded forward without re-seeking. ``should_stop()`` is polled before each
+        frame. ``skip(index)`` returning True means "too late to show": that frame is decoded
+        (the decoder needs it) but not converted to RGB nor yielded.
         """
         i = self.index.index_at(media_s)
         if i is None:
             if len(self.index) == 0 or media_s >= self.index.end_s:
                 return
             i = 0
-        n = len(self.index)
-        while i < n:
+        with self._lock:
+            self._cache.pop(i, None)  # decode it, so the decoder stands right after it
+            first = self._frame_index(i)
+        yield first
+        while True:
             if should_stop is not None and should_stop():
                 return
             with self._lock:
-                f = self._frame_index(i, cache_between=False)
+                got = self._decode_next()
+                if got is None:
+                    return
+                j, fr = got
+                if skip is not None and skip(j):
+                    continue
+                f = self._to_frame(fr, j)
             yield f
-            i = f.index + 1
 
     def decoded_index(self) -> int | None:
         """Index of the frame the decoder produced last (for tests and diagnostics)."""

@@ -110,6 +110,9 @@ def test_iter_from_plays_sequentially_without_seeking(cfr):
                 break
         assert got == list(range(30, 75))
         assert r.seeks == 1
+        r.frame(10)  # now in the cache: playing from it must still be in order
+        odd = [f.index for f, _ in zip(r.iter_from(r.index.times_s[10], skip=lambda i: i % 2 == 1), range(6))]
+        assert odd == [10, 12, 14, 16, 18, 20]
 
 
 def test_variable_frame_rate_exact(vfr):
