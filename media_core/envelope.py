@@ -192,9 +192,20 @@ def compute_envelope(path, *, step_s: float = 0.01, should_stop=None) -> Envelop
     path = os.fspath(path)
     listener = EnvelopeListener(step_s=step_s)
     container = open_container(path)
+    has_audio = bool(container.streams.audio)
     try:
-        if not container.streams.audio:
+        from .decode import run_listeners
+    except ImportError:  # streaming decoder not in this build: decode here
+        run_listeners = None
+    if not has_audio or run_listeners is not None:
+        container.close()
+        if not has_audio:
             return None
+        out = run_listeners(path, [listener], should_stop=should_stop)
+        if (out.get("_decode") or {}).get("stopped"):
+            raise InterruptedError(f"{path}: waveform overview cancelled")
+        return out[listener.name]
+    try:
         st = container.streams.audio[0]
         start0 = float(container.start_time or 0) / 1e6
         dur = float(container.duration or 0) / 1e6
