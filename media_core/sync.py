@@ -1,0 +1,762 @@
+"""Place feeds on one shared clock from their audio: offset and drift by robust cross-correlation.
+
+Two stages, both on what :class:`SyncFeatureListener` keeps from one streaming decode:
+
+1. **Coarse** -- a band-limited onset envelope at 1 kHz (three bands between 300 Hz and 3.3 kHz,
+   log energy, half-wave rectified rise) correlated over the whole of both feeds with
+   phase-transform weighting (GCC-PHAT). Microphones, gains and sample rates differ between
+   cameras; the *rises* of band energy do not. Muted spans (digital silence, decoder gaps, spans
+   the caller excludes) are zero in the envelope, so silence never attracts the match.
+2. **Windows** -- the overlap is cut into 30 s windows. Each window finds its local lag on the
+   envelope, then refines it with GCC-PHAT on the audio itself (kept at about 8 kHz, int16), with
+   the other feed resampled onto the reference's grid along the current clock line, and a
+   parabolic fit between samples. A robust line (Theil-Sen, then weighted least squares on the
+   inliers) through the window offsets gives offset and drift.
+
+Confidence comes from how far the correlation peak stands out (against the second-best peak and
+against the noise floor) and from how many windows agree with the line. Below
+:data:`UNCERTAIN_BELOW` the estimate carries ``uncertain_reason`` and must not be used silently.
+
+Conventions: an estimate maps the *other* feed's media time ``u`` onto the *reference* feed's
+media time: ``ref = offset_s + u * (1 + drift_ppm * 1e-6)`` -- exactly a
+:class:`~media_core.clock.Clock`.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .clock import Clock
+from .errors import MediaError, ParameterError
+
+ALGORITHM_VERSION = "sync-audio/1"
+FEATURE_RATE = 1000.0          # Hz, onset envelope rate used for correlation
+TARGET_AUDIO_SR = 8000         # audio kept for fine refinement: native rate // k >= this
+BANDS_HZ = ((300.0, 700.0), (700.0, 1500.0), (1500.0, 3300.0))
+WINDOW_S = 30.0
+HOP_S = 15.0
+MAX_DRIFT_PPM = 300.0
+FINE_MARGIN_S = 0.1            # fine search around the clock line: sound travel up to ~34 m
+MIN_OVERLAP_S = 4.0
+MIN_DRIFT_SPAN_S = 120.0      # shorter overlaps: drift is not measurable against sound travel
+FINE_WINDOW_S = 10.0
+PHAT_BETA = 0.8
+UNCERTAIN_BELOW = 0.35
+INT16_FULL = 32767.0
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SyncEstimate:
+    """How the other feed's media time maps onto the reference feed's media time.
+
+    ``ref_s = offset_s + other_s * (1 + drift_ppm * 1e-6)``.
+    """
+
+    offset_s: float | None
+    drift_ppm: float
+    confidence: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+    uncertain_reason: str | None = None
+
+    @property
+    def uncertain(self) -> bool:
+        return self.uncertain_reason is not None or self.offset_s is None
+
+    @property
+    def clock(self) -> Clock:
+        if self.offset_s is None:
+            raise ParameterError("this estimate has no offset: " + (self.uncertain_reason or "?"))
+        return Clock(self.offset_s, self.drift_ppm)
+
+
+@dataclass
+class SyncFeatures:
+    """What sync keeps of one feed: a 1 kHz onset envelope and ~8 kHz int16 audio.
+
+    ``audio[m]`` is at media time ``start_s + m / sr``; ``feat[i]`` and ``muted[i]`` are at
+    ``start_s + i / FEATURE_RATE``. Memory: about 16 kB per second of feed (29 MB for 30 min).
+    """
+
+    path: str | None
+    sr: float
+    audio: np.ndarray              # int16, (n,)
+    start_s: float
+    feat: np.ndarray               # float32 onset envelope at FEATURE_RATE, zero where muted
+    muted: np.ndarray              # bool at FEATURE_RATE
+    native_sr: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.size / self.sr
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.audio.nbytes + self.feat.nbytes + self.muted.nbytes)
+
+    @property
+    def active_fraction(self) -> float:
+        return float(1.0 - self.muted.mean()) if self.muted.size else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming feature extraction
+# --------------------------------------------------------------------------------------------
+class _Extractor:
+    """Streaming decimation (linear-phase polyphase FIR) plus band energies per 1 ms frame."""
+
+    def __init__(self, sr: int, start_s: float = 0.0):
+        from scipy.signal import butter, firwin
+
+        if sr <= 0:
+            raise ParameterError(f"sample rate must be > 0 (got {sr})")
+        self.sr = int(sr)
+        self.k = max(1, self.sr // TARGET_AUDIO_SR)
+        self.sr_d = self.sr / self.k
+        self.start_s = float(start_s)
+        if self.k > 1:
+            taps = 12 * self.k + 1
+            self.h = firwin(taps, 0.42 * self.sr_d, fs=self.sr).astype(np.float32)
+        else:
+            self.h = np.ones(1, np.float32)
+        self.D = (self.h.size - 1) // 2
+        self._buf = np.zeros(self.D, np.float32)   # zero history before the first sample
+        self._buf_start = -self.D                   # absolute input index of _buf[0]
+        self._m_next = 0                            # next decimated output index
+        self._n_in = 0                              # input samples received
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self.hop = max(1, int(round(self.sr_d / FEATURE_RATE)))
+        self.fr = self.sr_d / self.hop
+        nyq = self.sr_d / 2
+        self.sos = []
+        for lo, hi in BANDS_HZ:
+            hi = min(hi, 0.9 * nyq)
+            if lo < hi:
+                self.sos.append(butter(2, [lo, hi], btype="band", fs=self.sr_d, output="sos"))
+        self.zi = [np.zeros((s.shape[0], 2)) for s in self.sos]
+        self._dcarry = np.zeros(0, np.float32)      # decimated samples not yet in a full frame
+        self._audio: list[np.ndarray] = []
+        self._energy: list[np.ndarray] = []
+        self._mute: list[np.ndarray] = []
+
+    # -- input ---------------------------------------------------------------------------------
+    def push(self, y: np.ndarray) -> None:
+        """Append mono float samples (contiguous with what came before)."""
+        if y.size == 0:
+            return
+        self._pending.append(np.asarray(y, np.float32))
+        self._pending_n += y.size
+        self._n_in += y.size
+        if self._pending_n >= self.sr:       # batch ~1 s: keeps per-block Python cost low
+            self._flush()
+
+    def push_zeros(self, n: int) -> None:
+        """A gap or undecodable span: ``n`` samples of nothing (marked muted)."""
+        while n > 0:
+            m = min(n, self.sr * 10)
+            self.push(np.zeros(m, np.float32))
+            n -= m
+
+    @property
+    def n_in(self) -> int:
+        return self._n_in
+
+    def _flush(self, final: bool = False) -> None:
+        from scipy.signal import upfirdn
+
+        parts = [self._buf] + self._pending
+        if final:
+            parts.append(np.zeros(self.D + self.k, np.float32))
+        buf = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._pending, self._pending_n = [], 0
+        buf_end = self._buf_start + buf.size               # exclusive absolute index
+        n_total = self._n_in
+        k, D = self.k, self.D
+        m_last = (buf_end - 1 - D) // k
+        if final:
+            m_last = min(m_last, (n_total - 1) // k)
+        if m_last >= self._m_next:
+            s0 = self._m_next * k - D - self._buf_start
+            s1 = m_last * k + D - self._buf_start + 1
+            seg = buf[s0:s1]
+            if k > 1:
+                out = upfirdn(self.h, seg, 1, k)
+                q0 = (2 * D) // k
+                d = out[q0:q0 + (m_last - self._m_next + 1)].astype(np.float32)
+            else:
+                d = seg.astype(np.float32)
+            self._m_next = m_last + 1
+            self._features(d)
+        keep_from = self._m_next * k - D
+        self._buf = buf[keep_from - self._buf_start:].copy()
+        self._buf_start = keep_from
+
+    def _features(self, d: np.ndarray) -> None:
+        from scipy.signal import sosfilt
+
+        self._audio.append(np.clip(np.round(d * INT16_FULL), -32768, 32767).astype(np.int16))
+        x = np.concatenate([self._dcarry, d]) if self._dcarry.size else d
+        nfr = x.size // self.hop
+        if nfr == 0:
+            self._dcarry = x
+            return
+        xf = x[: nfr * self.hop]
+        self._dcarry = x[nfr * self.hop:].copy()
+        # bands filtered on the full stream with state; the carry is re-filtered next time, so
+        # filter only the part that forms frames and keep the state at the frame boundary
+        e = np.empty((len(self.sos), nfr), np.float32)
+        for b, sos in enumerate(self.sos):
+            yb, self.zi[b] = sosfilt(sos, xf, zi=self.zi[b])
+            e[b] = (yb.astype(np.float32) ** 2).reshape(nfr, self.hop).sum(axis=1)
+        self._energy.append(e)
+        self._mute.append(~np.any(xf.reshape(nfr, self.hop) != 0.0, axis=1))
+
+    # -- output --------------------------------------------------------------------------------
+    def finish(self, path: str | None = None, excluded: Iterable[tuple[float, float]] = ()) -> SyncFeatures:
+        self._flush(final=True)
+        if self._dcarry.size:  # last partial frame
+            pad = np.zeros(self.hop - self._dcarry.size, np.float32)
+            tail = self._dcarry
+            self._dcarry = np.zeros(0, np.float32)
+            audio_keep = self._audio
+            self._features(np.concatenate([tail, pad]))
+            # _features appended padded audio; drop it again (the tail was already stored)
+            audio_keep.pop()
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        n_exp = -(-self._n_in // self.k)
+        audio = audio[:n_exp]
+        energy = np.concatenate(self._energy, axis=1) if self._energy else np.zeros((len(self.sos), 0), np.float32)
+        mute = np.concatenate(self._mute) if self._mute else np.zeros(0, bool)
+        feat, muted = _onset_envelope(energy, mute, self.fr, excluded=excluded, start_s=self.start_s)
+        return SyncFeatures(path=path, sr=self.sr_d, audio=audio, start_s=self.start_s, feat=feat,
+                            muted=muted, native_sr=self.sr)
+
+
+def _spans_mask(n: int, rate: float, start_s: float, spans: Iterable[tuple[float, float]]) -> np.ndarray:
+    m = np.zeros(n, bool)
+    for a, b in spans or ():
+        i0 = max(0, int(math.floor((float(a) - start_s) * rate)))
+        i1 = min(n, int(math.ceil((float(b) - start_s) * rate)))
+        if i1 > i0:
+            m[i0:i1] = True
+    return m
+
+
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    if r <= 0 or not mask.any():
+        return mask
+    c = np.concatenate([[0], np.cumsum(mask.astype(np.int32))])
+    n = mask.size
+    i = np.arange(n)
+    lo = np.clip(i - r, 0, n)
+    hi = np.clip(i + r + 1, 0, n)
+    return (c[hi] - c[lo]) > 0
+
+
+def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
+    """Band energies per frame -> onset envelope at FEATURE_RATE, zero in muted spans."""
+    from scipy.ndimage import uniform_filter1d
+
+    nb, nf = energy.shape
+    if nf == 0:
+        return np.zeros(0, np.float32), np.zeros(0, bool)
+    # muted = exact digital zeros (at least 20 ms in a row) or spans the caller excluded
+    muted = _long_runs(mute.astype(bool), max(1, int(round(0.020 * fr))))
+    muted |= _spans_mask(nf, fr, start_s, excluded)
+    live = ~muted
+    es = uniform_filter1d(energy, size=max(1, int(round(0.006 * fr))), axis=1, mode="nearest")
+    L = np.empty_like(es)
+    for b in range(nb):
+        ref = es[b, live] if live.any() else es[b]
+        floor = 0.03 * float(np.median(ref)) + 1e-12 if ref.size else 1e-12
+        L[b] = np.log(es[b] + floor)
+    lag = max(1, int(round(0.004 * fr)))
+    rise = np.zeros_like(L)
+    rise[:, lag:] = L[:, lag:] - L[:, :-lag]
+    onset = np.maximum(rise, 0.0).sum(axis=0)
+    onset[_dilate(muted, max(1, int(round(0.03 * fr))))] = 0.0
+    if abs(fr - FEATURE_RATE) > 1e-9:
+        t_src = np.arange(nf) / fr
+        n_out = int(math.floor((nf - 1) / fr * FEATURE_RATE)) + 1
+        t_out = np.arange(n_out) / FEATURE_RATE
+        onset = np.interp(t_out, t_src, onset)
+        muted = np.interp(t_out, t_src, muted.astype(np.float32)) > 0.0
+    return onset.astype(np.float32), muted
+
+
+def _long_runs(mask: np.ndarray, minlen: int) -> np.ndarray:
+    """``mask`` with runs of True shorter than ``minlen`` cleared."""
+    if not mask.any():
+        return mask.copy()
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    s = np.flatnonzero(d == 1)
+    e = np.flatnonzero(d == -1)
+    out = np.zeros_like(mask)
+    for a, b in zip(s, e):
+        if b - a >= minlen:
+            out[a:b] = True
+    return out
+
+
+class SyncFeatureListener:
+    """Audio listener (see :mod:`media_core.listeners`) that collects :class:`SyncFeatures`.
+
+    Channels are mixed to mono; gaps and undecodable spans become muted zeros so the time line
+    stays true. ``finish`` returns the :class:`SyncFeatures` (None when no audio arrived).
+    """
+
+    name = "sync"
+
+    def __init__(self, *, exclude: Iterable[tuple[float, float]] = ()):
+        self.exclude = list(exclude)
+        self._ex: _Extractor | None = None
+        self._path: str | None = None
+        self._sr = 0
+        self._muted_spans: list[tuple[float, float]] = []
+
+    def on_start(self, info) -> None:
+        self._path = info.path
+        self._sr = int(info.sr)
+
+    def _ensure(self, start_s: float, sr: int) -> _Extractor:
+        if self._ex is None:
+            self._ex = _Extractor(sr, start_s)
+        return self._ex
+
+    def _expected(self) -> float:
+        ex = self._ex
+        return ex.start_s + ex.n_in / ex.sr
+
+    def on_block(self, block) -> None:
+        y = block.y
+        if y.ndim == 2:
+            y = y[0] if y.shape[0] == 1 else y.mean(axis=0)
+        ex = self._ensure(block.start_s, block.sr)
+        if block.sr != ex.sr:
+            raise ParameterError(f"sample rate changed mid-stream ({ex.sr} -> {block.sr} Hz)")
+        exp = self._expected()
+        d = int(round((block.start_s - exp) * ex.sr))
+        if d > 0:                     # a hole the decoder did not announce: keep time true
+            ex.push_zeros(d)
+        elif d < 0:                   # overlap: drop what we already have
+            y = y[-d:]
+        ex.push(y)
+
+    def on_gap(self, start_s: float, end_s: float, *, missing_packets: int = 0) -> None:
+        self._muted_spans.append((start_s, end_s))
+        if self._ex is not None:
+            n = int(round((end_s - self._expected()) * self._ex.sr))
+            if n > 0:
+                self._ex.push_zeros(n)
+
+    def on_error(self, start_s: float, end_s: float, message: str = "") -> None:
+        self.on_gap(start_s, end_s)
+
+    def finish(self, end_s: float | None = None) -> SyncFeatures | None:
+        if self._ex is None:
+            return None
+        return self._ex.finish(self._path, excluded=self.exclude + self._muted_spans)
+
+
+def features_from_array(y, sr: int, *, start_s: float = 0.0, exclude: Iterable[tuple[float, float]] = (),
+                        path: str | None = None) -> SyncFeatures:
+    """:class:`SyncFeatures` of an array ``y`` (shape ``(n,)`` or ``(channels, n)``) at ``sr``."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 2:
+        y = y.mean(axis=0)
+    if y.ndim != 1:
+        raise ParameterError(f"audio must be shaped (n,) or (channels, n); got {y.shape}")
+    ex = _Extractor(int(sr), start_s)
+    step = int(sr) * 60
+    for i in range(0, y.size, step):
+        ex.push(y[i:i + step])
+    return ex.finish(path, excluded=exclude)
+
+
+# --------------------------------------------------------------------------------------------
+# Correlation helpers
+# --------------------------------------------------------------------------------------------
+def _gcc_phat(a: np.ndarray, b: np.ndarray, *, beta: float = 1.0, band: tuple[float, float] | None = None,
+              rate: float = 1.0) -> np.ndarray:
+    """Generalised cross-correlation with phase transform; ``cc[k] = sum a[t+k] b[t]`` (circular,
+    length ``n >= len(a)+len(b)-1``; negative lags at the end)."""
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    n = next_fast_len(a.size + b.size - 1, real=True)
+    A = rfft(a, n)
+    B = rfft(b, n)
+    R = A * np.conj(B)
+    mag = np.abs(R)
+    eps = 1e-3 * float(mag.mean()) + 1e-30
+    W = R / (mag + eps) ** beta
+    if band is not None:
+        f = np.arange(W.size) * rate / n
+        W[(f < band[0]) | (f > band[1])] = 0
+    return irfft(W, n)
+
+
+def _parabolic(y: np.ndarray, i: int) -> float:
+    if 0 < i < y.size - 1:
+        a, b, c = y[i - 1], y[i], y[i + 1]
+        den = a - 2 * b + c
+        if den < 0:
+            return float(i + 0.5 * (a - c) / den)
+    return float(i)
+
+
+def _peak_stats(score: np.ndarray, i: int, excl: int) -> tuple[float, float, float]:
+    """(ratio of peak to the best value outside +-excl, z-score vs a robust floor, floor)."""
+    pk = float(score[i])
+    mask = np.ones(score.size, bool)
+    mask[max(0, i - excl): i + excl + 1] = False
+    rest = score[mask]
+    if rest.size == 0:
+        return 1.0, 0.0, 0.0
+    second = float(rest.max())
+    med = float(np.median(rest))
+    mad = float(np.median(np.abs(rest - med))) * 1.4826 + 1e-12
+    ratio = (pk - med) / max(second - med, 1e-12)
+    return ratio, (pk - med) / mad, med
+
+
+def _lag_curve(a: np.ndarray, b: np.ndarray, lo: int, hi: int, *, beta: float = 1.0,
+               band=None, rate: float = 1.0) -> np.ndarray:
+    """GCC values for lags ``lo..hi`` (inclusive; lag = index in a minus index in b)."""
+    cc = _gcc_phat(a, b, beta=beta, band=band, rate=rate)
+    n = cc.size
+    lags = np.arange(lo, hi + 1)
+    return cc[lags % n]
+
+
+# --------------------------------------------------------------------------------------------
+# Pairwise estimate
+# --------------------------------------------------------------------------------------------
+def _feat_centered(f: SyncFeatures) -> np.ndarray:
+    x = f.feat.astype(np.float64)
+    live = ~f.muted
+    if live.any():
+        x = x - x[live].mean()
+    x[f.muted] = 0.0
+    return x
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    n = x.size
+    i, j = np.triu_indices(n, 1)
+    dx = x[j] - x[i]
+    ok = np.abs(dx) > 1e-9
+    slope = float(np.median((y[j] - y[i])[ok] / dx[ok])) if ok.any() else 0.0
+    icpt = float(np.median(y - slope * x))
+    return slope, icpt
+
+
+def _audio_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
+    """The kept audio at media times ``t`` (linear interpolation; zero outside)."""
+    pos = (t - f.start_s) * f.sr
+    i0 = np.floor(pos).astype(np.int64)
+    fr = (pos - i0).astype(np.float32)
+    n = f.audio.size
+    ok = (i0 >= 0) & (i0 + 1 < n)
+    out = np.zeros(t.size, np.float32)
+    ii = i0[ok]
+    a = f.audio[ii].astype(np.float32)
+    b = f.audio[ii + 1].astype(np.float32)
+    out[ok] = a + (b - a) * fr[ok]
+    return out
+
+
+def _muted_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
+    i = np.round((t - f.start_s) * FEATURE_RATE).astype(np.int64)
+    ok = (i >= 0) & (i < f.muted.size)
+    out = np.ones(t.size, bool)
+    out[ok] = f.muted[i[ok]]
+    return out
+
+
+def _uncertain(reason: str, evidence: dict, offset=None, drift=0.0, conf=0.0) -> SyncEstimate:
+    return SyncEstimate(offset_s=offset, drift_ppm=drift, confidence=float(conf), evidence=evidence,
+                        uncertain_reason=reason)
+
+
+def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
+                             max_drift_ppm: float = MAX_DRIFT_PPM,
+                             min_overlap_s: float = MIN_OVERLAP_S,
+                             window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                             max_offset_s: float | None = None) -> SyncEstimate:
+    """Offset and drift mapping ``other``'s media time onto ``ref``'s (see module docstring)."""
+    ev: dict[str, Any] = {"method": "audio", "algorithm_version": ALGORITHM_VERSION, "measurements": {}}
+    meas = ev["measurements"]
+    meas.update(ref_active_s=round(float((~ref.muted).sum()) / FEATURE_RATE, 3),
+                other_active_s=round(float((~other.muted).sum()) / FEATURE_RATE, 3))
+    if ref.feat.size < 16 or other.feat.size < 16:
+        return _uncertain("a feed has almost no audio", ev)
+    if (~ref.muted).sum() < min_overlap_s * FEATURE_RATE or (~other.muted).sum() < min_overlap_s * FEATURE_RATE:
+        return _uncertain("a feed's audio is muted (digital silence) nearly throughout", ev)
+
+    # ---- coarse: whole-feed GCC-PHAT on the onset envelopes -----------------------------------
+    a = _feat_centered(ref)
+    b = _feat_centered(other)
+    na, nb = a.size, b.size
+    min_ov = int(min(min_overlap_s, 0.5 * min(na, nb) / FEATURE_RATE) * FEATURE_RATE)
+    lo, hi = -(nb - min_ov), na - min_ov
+    if max_offset_s is not None:
+        base = int(round((other.start_s - ref.start_s) * FEATURE_RATE))
+        lo = max(lo, -int(max_offset_s * FEATURE_RATE) - base)
+        hi = min(hi, int(max_offset_s * FEATURE_RATE) - base)
+    if hi <= lo:
+        return _uncertain("the feeds cannot overlap", ev)
+    cc = _lag_curve(a, b, lo, hi, beta=1.0)
+    # a drifting clock smears the peak over up to drift*duration; integrate ~15 ms around it
+    from scipy.ndimage import uniform_filter1d
+
+    sm = uniform_filter1d(cc, size=15, mode="constant")
+    ipk = int(np.argmax(sm))
+    ratio, z, _ = _peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE))
+    ipk_raw = max(0, ipk - 10) + int(np.argmax(cc[max(0, ipk - 10): ipk + 11]))
+    lag0 = (lo + _parabolic(cc, ipk_raw)) / FEATURE_RATE
+    # lag in feature samples: ref index = other index + lag  ->  ref_t - ref.start = other_t - other.start + lag
+    coarse_offset = lag0 + ref.start_s - other.start_s
+    meas.update(coarse_offset_s=round(coarse_offset, 4), coarse_peak_ratio=round(ratio, 3),
+                coarse_peak_z=round(z, 2))
+    c_peak = float(np.clip((ratio - 1.15) / 0.85, 0, 1) * np.clip((z - 6.0) / 14.0, 0, 1))
+
+    # overlap on the other's time line
+    u0 = max(other.start_s, ref.start_s - coarse_offset)
+    u1 = min(other.end_s, ref.end_s - coarse_offset)
+    overlap = u1 - u0
+    meas["overlap_s"] = round(overlap, 3)
+    if overlap < min(min_overlap_s, 0.5 * min(ref.duration_s, other.duration_s)):
+        return _uncertain(f"the feeds overlap by only {overlap:.1f} s", ev, conf=0.0)
+
+    # ---- windows on the envelope: local lags ------------------------------------------------
+    win = min(window_s, overlap)
+    hop = min(hop_s, win)
+    nwin = max(1, int(math.floor((overlap - win) / hop + 1e-9)) + 1)
+    starts = u0 + np.arange(nwin) * hop
+    if nwin > 1:
+        starts[-1] = u1 - win                     # last window ends at the overlap's end
+        starts = np.unique(np.round(starts, 6))
+    R = 0.12 + max_drift_ppm * 1e-6 * overlap
+    Rn = int(math.ceil(R * FEATURE_RATE))
+    pts_u, pts_off, pts_w = [], [], []
+    for s in starts:
+        i0 = int(round((s - other.start_s) * FEATURE_RATE))
+        i1 = i0 + int(round(win * FEATURE_RATE))
+        bw = b[i0:i1]
+        if bw.size < 16 or other.muted[i0:i1].mean() > 0.6 or not np.any(bw):
+            continue
+        j0 = i0 + int(round(lag0 * FEATURE_RATE)) - Rn        # ref index where lag -Rn starts
+        j1 = j0 + bw.size + 2 * Rn
+        jj0, jj1 = max(0, j0), min(na, j1)
+        aw = a[jj0:jj1]
+        if aw.size < bw.size // 2 or ref.muted[jj0:jj1].mean() > 0.6:
+            continue
+        # lag L (feature samples) such that a[i0 + lagc + L'] ~ b[i0]; in curve coordinates
+        base = jj0 - i0
+        lags_lo = j0 - i0 - base
+        curve = _lag_curve(aw, bw, lags_lo, lags_lo + 2 * Rn, beta=1.0)
+        k = int(np.argmax(curve))
+        r_, z_, _ = _peak_stats(curve, k, excl=int(0.15 * FEATURE_RATE))
+        if r_ < 1.1 or z_ < 5:
+            continue
+        lag_w = (j0 - i0 + _parabolic(curve, k)) / FEATURE_RATE
+        uc = s + win / 2
+        pts_u.append(uc)
+        pts_off.append(lag_w + ref.start_s - other.start_s)
+        pts_w.append(min(r_, 5.0))
+    meas["windows"] = int(starts.size)
+    meas["windows_with_peak"] = len(pts_u)
+    if not pts_u:
+        if c_peak < UNCERTAIN_BELOW:
+            return _uncertain(f"no distinct correlation peak (best is {ratio:.2f}x the runner-up)",
+                              ev, conf=c_peak)
+        pts_u, pts_off, pts_w = [0.5 * (u0 + u1)], [coarse_offset], [1.0]
+    U = np.asarray(pts_u)
+    O = np.asarray(pts_off)
+    fit_drift = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
+    if fit_drift:
+        slope, icpt = _theil_sen(U, O)
+        slope = float(np.clip(slope, -max_drift_ppm * 1e-6, max_drift_ppm * 1e-6))
+        icpt = float(np.median(O - slope * U))
+    else:
+        slope, icpt = 0.0, float(np.median(O))
+
+    # ---- fine: GCC-PHAT on the audio, other resampled along the line ------------------------
+    # A window's curve holds one peak per coherent source: a source near the reference camera
+    # reaches it first (lag + d/c), one near the other camera the other way round (lag - d/c).
+    # The clock offset is the centre of that spread, not the strongest source's lag.
+    sr = min(ref.sr, other.sr)
+    M = int(math.ceil(FINE_MARGIN_S * sr))
+    fwin = min(FINE_WINDOW_S, overlap)
+    nf = max(1, int(math.floor(overlap / fwin + 1e-9)))
+    fstarts = u0 + (overlap - nf * fwin) / 2 + np.arange(nf) * fwin
+    nwin_s = int(round(fwin * sr))
+    taper = np.hanning(nwin_s).astype(np.float32)
+    f_u, f_mid, f_top, f_w = [], [], [], []
+    all_u, all_off = [], []
+    for s0 in fstarts:
+        uc = s0 + fwin / 2
+        local = icpt + slope * uc                           # line's offset at the window centre
+        r0 = uc + local - fwin / 2                         # ref media time window
+        r0 = ref.start_s + round((r0 - ref.start_s) * sr) / sr   # on the ref's sample grid
+        tr = r0 + np.arange(-M, nwin_s + M) / sr
+        mr = _muted_at(ref, tr)
+        tin = tr[M: M + nwin_s]
+        uu = (tin - local) - slope * (tin - local - uc)    # the other's time along the line
+        mo = _muted_at(other, uu)
+        if mr.mean() > 0.6 or mo.mean() > 0.6:
+            continue
+        xr = _audio_at(ref, tr) * ~mr
+        xo = _audio_at(other, uu) * ~mo
+        if not np.any(xo) or not np.any(xr):
+            continue
+        curve = _lag_curve(xr, xo * taper, 0, 2 * M, beta=PHAT_BETA, band=(150.0, 0.45 * sr), rate=sr)
+        peaks = _curve_peaks(curve, min_sep=int(0.002 * sr))
+        if not peaks:
+            continue
+        lags = [local + (_parabolic(curve, k) - M) / sr for k, _ in peaks]   # ref later by lag
+        all_u.extend([uc] * len(lags))
+        all_off.extend(lags)
+        f_u.append(uc)
+        f_mid.append(0.5 * (min(lags) + max(lags)))
+        f_top.append(lags[0])
+        f_w.append(float(min(peaks[0][1], 60.0)))
+    meas["fine_windows"] = int(fstarts.size)
+    meas["fine_windows_with_peak"] = len(f_u)
+    if f_u:
+        U, O, Wt = np.asarray(f_u), np.asarray(f_mid), np.asarray(f_w)
+        PU, PO = np.asarray(all_u), np.asarray(all_off)
+    else:
+        Wt = np.asarray(pts_w)
+        PU, PO = U, O
+    fit = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
+    if fit:
+        slope, _ = _theil_sen(U, O)
+        slope = float(np.clip(slope, -max_drift_ppm * 1e-6, max_drift_ppm * 1e-6))
+    else:
+        slope = 0.0
+    # intercept: centre of the spread of all source lags around the line (robust percentiles)
+    res_all = PO - slope * PU
+    lo_q, hi_q = (10, 90) if res_all.size >= 20 else (0, 100)
+    p_lo, p_hi = np.percentile(res_all, [lo_q, hi_q])
+    icpt = float(0.5 * (p_lo + p_hi))
+    resid = O - (icpt + slope * U)
+    tol = max(FINE_MARGIN_S / 2, 3.0 * 1.4826 * float(np.median(np.abs(resid))))
+    inl = np.abs(resid) <= tol
+    meas.update(source_lag_spread_ms=[round(float(p_lo - icpt) * 1e3, 2), round(float(p_hi - icpt) * 1e3, 2)],
+                source_peaks=int(res_all.size))
+    drift_ppm = slope * 1e6
+    frac = float(inl.mean()) if inl.size else 0.0
+    rms = float(np.sqrt(np.mean(resid[inl] ** 2))) if inl.any() else float("nan")
+    meas.update(inliers=int(inl.sum()), inlier_fraction=round(frac, 3),
+                residual_rms_ms=round(rms * 1e3, 3) if np.isfinite(rms) else None,
+                drift_fitted=bool(fit),
+                window_offsets=[[round(float(u), 3), round(float(o), 6)] for u, o in zip(U, O)][:400])
+    n_ok = int(inl.sum())
+    c_win = frac * min(1.0, n_ok / 3.0) if U.size > 1 else 0.7
+    conf = float(np.clip(0.5 * c_peak + 0.5 * c_win, 0, 1)) if c_peak > 0 else 0.3 * c_win
+    if ratio >= 2.0 and frac >= 0.8 and n_ok >= 3:
+        conf = max(conf, 0.9)
+    conf = round(conf, 3)
+    reason = None
+    if conf < UNCERTAIN_BELOW:
+        if c_peak < 0.3:
+            reason = f"no distinct correlation peak (best is {ratio:.2f}x the runner-up)"
+        else:
+            reason = f"windowed offsets disagree ({n_ok} of {U.size} windows consistent)"
+    return SyncEstimate(offset_s=float(icpt), drift_ppm=float(drift_ppm), confidence=conf,
+                        evidence=ev, uncertain_reason=reason)
+
+
+def _curve_peaks(curve: np.ndarray, *, min_sep: int, rel: float = 0.3, z_min: float = 8.0):
+    """Significant local maxima of a GCC curve as [(index, z)], strongest first."""
+    from scipy.signal import find_peaks
+
+    med = float(np.median(curve))
+    mad = float(np.median(np.abs(curve - med))) * 1.4826 + 1e-12
+    z = (curve - med) / mad
+    top = float(z.max())
+    if top < z_min:
+        return []
+    idx, _ = find_peaks(z, height=max(z_min, rel * top), distance=max(1, min_sep))
+    if idx.size == 0:
+        idx = np.array([int(np.argmax(z))])
+    order = np.argsort(-z[idx])
+    return [(int(idx[i]), float(z[idx[i]])) for i in order]
+
+
+def _robust_line(U, O, W, *, fit_drift: bool, tol_min: float = 0.003):
+    """Robust line ``O = icpt + slope * U``: Theil-Sen, then weighted LS on the inliers."""
+    if fit_drift:
+        slope, icpt = _theil_sen(U, O)
+    else:
+        slope, icpt = 0.0, float(_wmedian(O, W))
+    resid = O - (icpt + slope * U)
+    mad = float(np.median(np.abs(resid))) * 1.4826
+    tol = max(3.0 * mad, tol_min)
+    inl = np.abs(resid) <= tol
+    if inl.sum() >= 1:
+        w = W[inl]
+        if fit_drift and inl.sum() >= 3:
+            X = np.stack([np.ones(inl.sum()), U[inl]], axis=1)
+            sw = np.sqrt(w)
+            coef, *_ = np.linalg.lstsq(X * sw[:, None], O[inl] * sw, rcond=None)
+            icpt, slope = float(coef[0]), float(coef[1])
+        else:
+            icpt = float(np.sum(w * O[inl]) / np.sum(w))
+            slope = 0.0
+        resid = O - (icpt + slope * U)
+    return icpt, slope, inl, resid
+
+
+def _wmedian(x, w):
+    o = np.argsort(x)
+    cw = np.cumsum(w[o])
+    return float(x[o][np.searchsorted(cw, 0.5 * cw[-1])])
+
+
+def estimate_offset(y_ref, sr_ref: int, y_other, sr_other: int, *,
+                    exclude_ref: Iterable[tuple[float, float]] = (),
+                    exclude_other: Iterable[tuple[float, float]] = (),
+                    max_drift_ppm: float = MAX_DRIFT_PPM) -> SyncEstimate:
+    """Offset and drift of ``y_other`` against ``y_ref`` from their audio.
+
+    Parameters
+    ----------
+    y_ref, y_other : np.ndarray, shape (n,) or (channels, n)
+        Audio, float in [-1, 1]; sample 0 is media time 0.
+    sr_ref, sr_other : int
+        Sample rates (may differ).
+    exclude_ref, exclude_other : list of (start_s, end_s)
+        Spans to ignore (e.g. mutes from :class:`media_core.mutes.MuteListener`). Runs of exact
+        zeros are excluded automatically.
+
+    Returns
+    -------
+    SyncEstimate
+        ``ref_time = offset_s + other_time * (1 + drift_ppm * 1e-6)``, with ``confidence`` and
+        ``uncertain_reason`` (None when usable).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = (rng.standard_normal(48000 * 20) * (rng.random(48000 * 20) > 0.999)).astype(np.float32)
+    >>> est = estimate_offset(x, 48000, x[48000 * 3:], 48000)
+    >>> round(est.offset_s, 3)
+    3.0
+    """
+    fa = features_from_array(y_ref, sr_ref, exclude=exclude_ref)
+    fb = features_from_array(y_other, sr_other, exclude=exclude_other)
+    return estimate_offset_features(fa, fb, max_drift_ppm=max_drift_ppm)
