@@ -536,6 +536,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     u1 = min(other.end_s, ref.end_s - coarse_offset)
     overlap = u1 - u0
     meas["overlap_s"] = round(overlap, 3)
+    meas["overlap_mid_other_s"] = round(0.5 * (u0 + u1), 3)
     if overlap < min(min_overlap_s, 0.5 * min(ref.duration_s, other.duration_s)):
         return _uncertain(f"the feeds overlap by only {overlap:.1f} s", ev, conf=0.0)
 
@@ -760,3 +761,202 @@ def estimate_offset(y_ref, sr_ref: int, y_other, sr_other: int, *,
     fa = features_from_array(y_ref, sr_ref, exclude=exclude_ref)
     fb = features_from_array(y_other, sr_other, exclude=exclude_other)
     return estimate_offset_features(fa, fb, max_drift_ppm=max_drift_ppm)
+
+
+def features_from_file(path: str | os.PathLike, *, exclude: Iterable[tuple[float, float]] = (),
+                       progress: Callable[[float], None] | None = None) -> SyncFeatures | None:
+    """Decode ``path``'s audio once and return its :class:`SyncFeatures` (None: no audio)."""
+    from .decode import run_listeners
+
+    li = SyncFeatureListener(exclude=exclude)
+    res = run_listeners(path, [li], progress=progress)
+    return res[li.name]
+
+
+# --------------------------------------------------------------------------------------------
+# N feeds: one global solution from all pairwise estimates
+# --------------------------------------------------------------------------------------------
+@dataclass
+class GlobalSync:
+    """Every feed's clock on the reference's time line, from pairwise estimates."""
+
+    reference: Any
+    clocks: dict[Any, Clock]
+    confidence: dict[Any, float]
+    unplaced: dict[Any, str]
+    warnings: list[str]
+    residuals_ms: dict[tuple[Any, Any], float]
+    edges_used: list[tuple[Any, Any]]
+
+
+def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=None,
+                 durations: Mapping[Any, float] | None = None, feeds: Sequence[Any] | None = None,
+                 tolerance_s: float = 0.015) -> GlobalSync:
+    """Solve every feed's clock from pairwise estimates by weighted least squares.
+
+    Parameters
+    ----------
+    pairwise : mapping (a, b) -> SyncEstimate
+        ``est`` maps feed ``b``'s media time onto feed ``a``'s. Uncertain estimates are ignored.
+    reference : feed id, optional
+        The feed whose clock is the identity; default: the longest (``durations``), else the
+        first feed.
+    durations : mapping feed id -> seconds, optional
+    feeds : sequence of feed ids, optional
+        Feeds to place (default: every id in ``pairwise`` and ``durations``).
+    tolerance_s : float
+        Loops whose pairwise offsets disagree by more than this are reported in ``warnings``;
+        the worst contradicting pair is dropped while the rest still connects the feeds.
+
+    Returns
+    -------
+    GlobalSync
+        Log-rates are solved first (``log r_b - log r_a = log(1 + drift_ab)``, exact for any
+        drift), then offsets at each pair's overlap midpoint, both weighted by confidence.
+    """
+    ids: list[Any] = list(feeds) if feeds is not None else []
+    for a, b in pairwise:
+        for x in (a, b):
+            if x not in ids:
+                ids.append(x)
+    for x in (durations or {}):
+        if x not in ids:
+            ids.append(x)
+    if not ids:
+        raise ParameterError("solve_global needs at least one feed")
+    if reference is None:
+        reference = max(ids, key=lambda x: (durations or {}).get(x, 0.0)) if durations else ids[0]
+    if reference not in ids:
+        raise ParameterError(f"reference {reference!r} is not one of the feeds")
+    edges = {k: e for k, e in pairwise.items()
+             if e is not None and not e.uncertain and k[0] != k[1] and k[0] in ids and k[1] in ids}
+    warnings: list[str] = []
+    while True:
+        placed = _reachable(reference, edges)
+        sol = _solve_ls(reference, placed, edges)
+        res = {k: _edge_residual(sol, k, e) for k, e in edges.items() if k[0] in placed}
+        bad = {k: r for k, r in res.items() if abs(r) > tolerance_s}
+        if not bad:
+            break
+        worst = max(bad, key=lambda k: abs(bad[k]) / max(edges[k].confidence, 1e-3))
+        warnings.append(f"pairwise results contradict: {worst[0]} vs {worst[1]} is off the joint "
+                        f"solution by {res[worst] * 1e3:.1f} ms (loop inconsistency); pair dropped")
+        trial = dict(edges)
+        trial.pop(worst)
+        if _reachable(reference, trial) != placed:
+            warnings[-1] = warnings[-1].replace("pair dropped", "kept: it is the only link")
+            break
+        edges = trial
+    clocks = {x: Clock(sol[x][0], (sol[x][1] - 1.0) * 1e6) for x in placed}
+    clocks[reference] = Clock(0.0, 0.0)
+    conf = _widest_paths(reference, edges)
+    unplaced = {x: "no confident audio match links it to the reference" for x in ids if x not in placed}
+    for (a, b), e in pairwise.items():
+        if e is not None and e.uncertain and b in unplaced:
+            unplaced[b] = f"audio match to {a} uncertain: {e.uncertain_reason}"
+        elif e is not None and e.uncertain and a in unplaced:
+            unplaced[a] = f"audio match to {b} uncertain: {e.uncertain_reason}"
+    return GlobalSync(reference=reference, clocks=clocks,
+                      confidence={x: round(conf.get(x, 0.0), 3) for x in placed} | {reference: 1.0},
+                      unplaced=unplaced, warnings=warnings,
+                      residuals_ms={k: round(r * 1e3, 3) for k, r in res.items()},
+                      edges_used=list(edges))
+
+
+def _reachable(ref, edges) -> set:
+    adj: dict[Any, set] = {}
+    for a, b in edges:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    seen, todo = {ref}, [ref]
+    while todo:
+        x = todo.pop()
+        for y in adj.get(x, ()):
+            if y not in seen:
+                seen.add(y)
+                todo.append(y)
+    return seen
+
+
+def _widest_paths(ref, edges) -> dict:
+    """Per feed, the best bottleneck confidence over paths from the reference."""
+    best = {ref: 1.0}
+    changed = True
+    while changed:
+        changed = False
+        for (a, b), e in edges.items():
+            for x, y in ((a, b), (b, a)):
+                if x in best:
+                    c = min(best[x], e.confidence)
+                    if c > best.get(y, -1.0):
+                        best[y] = c
+                        changed = True
+    return best
+
+
+def _mid(e: SyncEstimate) -> float:
+    return float(e.evidence.get("measurements", {}).get("overlap_mid_other_s", 0.0))
+
+
+def _solve_ls(ref, placed: set, edges) -> dict:
+    """(offset, rate) per placed feed: weighted LS on log-rates, then on offsets."""
+    order = [ref] + [x for x in placed if x != ref]
+    idx = {x: i for i, x in enumerate(order)}
+    n = len(order)
+    use = [(k, e) for k, e in edges.items() if k[0] in idx and k[1] in idx]
+    if n == 1 or not use:
+        return {ref: (0.0, 1.0)}
+    w = np.array([max(e.confidence, 1e-3) for _, e in use])
+    # rates
+    A = np.zeros((len(use), n - 1))
+    y = np.zeros(len(use))
+    for r, ((a, b), e) in enumerate(use):
+        if idx[b]:
+            A[r, idx[b] - 1] += 1.0
+        if idx[a]:
+            A[r, idx[a] - 1] -= 1.0
+        y[r] = math.log1p(e.drift_ppm * 1e-6)
+    sw = np.sqrt(w)
+    lr, *_ = np.linalg.lstsq(A * sw[:, None], y * sw, rcond=None)
+    rate = np.concatenate([[1.0], np.exp(lr)])
+    # offsets: o_b + r_b m = o_a + r_a (off_ab + (1 + d_ab) m), m = overlap midpoint in b
+    A = np.zeros((len(use), n - 1))
+    for r, ((a, b), e) in enumerate(use):
+        m = _mid(e)
+        if idx[b]:
+            A[r, idx[b] - 1] += 1.0
+        if idx[a]:
+            A[r, idx[a] - 1] -= 1.0
+        y[r] = rate[idx[a]] * (e.offset_s + (1 + e.drift_ppm * 1e-6) * m) - rate[idx[b]] * m
+    off, *_ = np.linalg.lstsq(A * sw[:, None], y * sw, rcond=None)
+    off = np.concatenate([[0.0], off])
+    return {x: (float(off[idx[x]]), float(rate[idx[x]])) for x in order}
+
+
+def _edge_residual(sol, k, e: SyncEstimate) -> float:
+    a, b = k
+    if a not in sol or b not in sol:
+        return 0.0
+    m = _mid(e)
+    oa, ra = sol[a]
+    ob, rb = sol[b]
+    return (ob + rb * m) - (oa + ra * (e.offset_s + (1 + e.drift_ppm * 1e-6) * m))
+
+
+def apply_nudge(clock: Clock, *, frames: float | None = None, fps: float | None = None,
+                ms: float | None = None) -> Clock:
+    """``clock`` moved later on the shared time line by ``frames`` (at ``fps``) and/or ``ms``.
+
+    >>> apply_nudge(Clock(1.0, 0.0), frames=2, fps=25).offset_s
+    1.08
+    """
+    delta = 0.0
+    if frames is not None:
+        if not fps or fps <= 0:
+            raise ParameterError("a nudge in frames needs the feed's frame rate (fps > 0)")
+        delta += float(frames) / float(fps)
+    if ms is not None:
+        delta += float(ms) * 1e-3
+    if frames is None and ms is None:
+        raise ParameterError("give frames (with fps) or ms to nudge by")
+    return clock.nudged(delta)
