@@ -1,0 +1,129 @@
+"""Feeds and sync panel: label, kind, offset, drift, method, confidence per feed; manual nudges.
+
+Label and kind edits and nudges are case calls (saved, logged, undoable); the grid follows
+through the case's ``clock_changed`` event.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from media_core.case import KINDS
+
+COLUMNS = ("label", "kind", "offset s", "drift ppm", "method", "confidence", "nudge s", "nudge")
+
+
+class QtSyncPanel(QWidget):
+    feed_selected = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.state = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        lay.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("nudge step:"))
+        self.ms = QSpinBox()
+        self.ms.setRange(1, 10000)
+        self.ms.setValue(10)
+        self.ms.setSuffix(" ms")
+        row.addWidget(self.ms)
+        row.addStretch(1)
+        self.ref_button = QPushButton("Make reference")
+        row.addWidget(self.ref_button)
+        lay.addLayout(row)
+        self._ids: list[int] = []
+        self._updating = False
+        self.table.itemChanged.connect(self._item_changed)
+        self.table.itemSelectionChanged.connect(self._selection)
+        self.ref_button.clicked.connect(self._make_reference)
+
+    def set_state(self, state) -> None:
+        self.state = state
+        if state is not None:
+            state.feeds_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.state is None:
+            self.table.setRowCount(0)
+            return
+        self._updating = True
+        try:
+            case = self.state.case
+            feeds = self.state.feeds
+            ref = case.reference_feed_id
+            self._ids = [f.id for f in feeds]
+            self.table.setRowCount(len(feeds))
+            for r, f in enumerate(feeds):
+                si = case.sync_info(f.id) or {}
+                label = QTableWidgetItem(f.label + ("  (reference)" if f.id == ref else ""))
+                label.setData(Qt.ItemDataRole.UserRole, f.label)
+                label.setFlags(label.flags() | Qt.ItemFlag.ItemIsEditable)
+                self.table.setItem(r, 0, label)
+                kind = QComboBox()
+                kind.addItems(list(KINDS))
+                kind.setCurrentText(f.kind)
+                kind.currentTextChanged.connect(lambda k, fid=f.id: self._set_kind(fid, k))
+                self.table.setCellWidget(r, 1, kind)
+                vals = (f"{f.clock.offset_s:+.4f}", f"{f.clock.drift_ppm:+.2f}", str(si.get("method", "none")),
+                        f"{si['confidence']:.2f}" if "confidence" in si else "",
+                        f"{si.get('nudge_s', 0.0):+.4f}")
+                for c, v in enumerate(vals, start=2):
+                    it = QTableWidgetItem(v)
+                    it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                    self.table.setItem(r, c, it)
+                self.table.setCellWidget(r, 7, self._nudge_buttons(f.id, f.fps))
+        finally:
+            self._updating = False
+
+    def _nudge_buttons(self, fid: int, fps: float) -> QWidget:
+        w = QWidget()
+        h = QHBoxLayout(w)
+        h.setContentsMargins(0, 0, 0, 0)
+        h.setSpacing(2)
+        for text, frames, sign in (("-1f", 1, -1), ("+1f", 1, +1), ("-ms", 0, -1), ("+ms", 0, +1)):
+            b = QPushButton(text)
+            b.setObjectName(f"nudge_{fid}_{text}")
+            b.setMaximumWidth(40)
+            b.clicked.connect(lambda _=False, fr=frames, sg=sign: self.nudge(
+                fid, sg * (fr / fps if fr else self.ms.value() / 1000.0)))
+            h.addWidget(b)
+        return w
+
+    def nudge(self, fid: int, delta_s: float) -> None:
+        self.state.case.nudge(fid, delta_s)
+
+    def _set_kind(self, fid: int, kind: str) -> None:
+        if not self._updating and self.state.case.feed(fid).kind != kind:
+            self.state.case.set_feed_kind(fid, kind)
+
+    def _item_changed(self, it: QTableWidgetItem) -> None:
+        if self._updating or it.column() != 0:
+            return
+        fid = self._ids[it.row()]
+        text = it.text().replace("  (reference)", "").strip()
+        if text and text != self.state.case.feed(fid).label:
+            self.state.case.set_feed_label(fid, text)
+        else:
+            self.refresh()
+
+    def _selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and 0 <= rows[0].row() < len(self._ids):
+            self.feed_selected.emit(self._ids[rows[0].row()])
+
+    def _make_reference(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.state.case.reference_feed_id = self._ids[rows[0].row()]

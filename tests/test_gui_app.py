@@ -1,0 +1,314 @@
+"""Review app (audit_gui), offscreen with pytest-qt: the analyst's whole loop on generated feeds."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from audit_gui import jobs  # noqa: E402
+from audit_gui.workers import FunctionWorker  # noqa: E402
+from media_core.case import Case  # noqa: E402
+from media_core.synthetic.encode import read_frame_index, write_media  # noqa: E402
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parents[1]
+SR = 48000
+
+
+def _scene_audio(duration_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise with a few loud clicks: something to sync on and to see in the waveform."""
+    y = (0.02 * rng.standard_normal(int(duration_s * SR))).astype(np.float32)
+    for t in (0.8, 1.7, 2.9, 3.6):
+        i = int(t * SR)
+        n = int(0.03 * SR)
+        y[i:i + n] += (0.8 * np.exp(-np.arange(n) / (0.004 * SR)) * rng.standard_normal(n)).astype(np.float32)
+    return np.clip(y, -1, 1)
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory):
+    """Three small feeds of one scene; B starts 0.5 s into the scene, C is video-only and shorter."""
+    d = tmp_path_factory.mktemp("feeds")
+    rng = np.random.default_rng(7)
+    scene = _scene_audio(4.5, rng)
+    a = write_media(d / "cam_a.mp4", audio=scene[: 4 * SR], fps=30.0, size=(320, 240), duration_s=4.0)
+    b = write_media(d / "cam_b.mp4", audio=scene[SR // 2: SR // 2 + 4 * SR], fps=25.0, size=(320, 240),
+                    duration_s=4.0)
+    c = write_media(d / "cam_c.mp4", audio=None, fps=30.0, size=(240, 180), duration_s=2.0)
+    return [a, b, c]
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVIDENCE_AUDIT_SETTINGS", str(tmp_path / "settings.ini"))
+    from audit_gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def tile_index(tile, size=(320, 240)) -> int:
+    """Frame number drawn into the generated video, read back from the tile's image.
+
+    The tile holds the frame scaled to fit; scale it back to the coded size so the 16 bars line
+    up with the pixel grid :func:`read_frame_index` expects.
+    """
+    img = tile.image.scaled(size[0], size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
+                            Qt.TransformationMode.FastTransformation)
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+    arr = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : 3 * w].reshape(h, w, 3)
+    return read_frame_index(arr)
+
+
+def wait_prepared(qtbot, win, timeout=30000):
+    qtbot.waitUntil(lambda: not win.jobs_running() and all(f.prepared for f in win.state.feeds), timeout=timeout)
+
+
+def seek_and_wait(qtbot, win, t):
+    """Seek and wait until every tile shows its frame (a later re-seek, e.g. after a resize, counts)."""
+    with qtbot.waitSignal(win.frames_settled, timeout=10000,
+                          check_params_cb=lambda gen, ms: gen == win._gen) as blocker:
+        gen = win.seek(t, force=True)
+    assert blocker.args[0] >= gen
+    return blocker.args[1]
+
+
+def test_review_loop_save_and_reopen(qtbot, win, feeds, tmp_path):
+    case_path = tmp_path / "incident.evcase"
+    win.new_case(case_path)
+    assert win.case is not None and win.case.path == case_path
+    assert str(case_path) in win.recent_cases()
+    added = win.add_feeds(feeds)
+    assert len(added) == 3
+    wait_prepared(qtbot, win)
+    ids = [f.id for f in win.state.feeds]
+    assert set(win.grid.tiles) == set(ids)
+    a_id, b_id, c_id = ids
+    assert win.state.feed(c_id).envelope is None and win.state.feed(a_id).envelope is not None
+
+    # label and kind through the feeds panel
+    win.case.set_feed_label(a_id, "Officer A")
+    win.case.set_feed_kind(a_id, "bodycam")
+    assert win.grid.tiles[a_id].label == "Officer A" and win.grid.tiles[a_id].kind == "bodycam"
+
+    # analysis in the background; results land in the case
+    with qtbot.waitSignal(win.analysis_done, timeout=90000) as done:
+        assert win.start_analysis() is not None
+    have_an, have_sync = jobs.analysis_available()
+    if have_an and done.args[0] is not None:
+        for fid in ids:
+            assert win.case.get_analysis(fid, algorithm="analysis") is not None
+    if have_sync and done.args[0] is not None and done.args[0].get("sync"):
+        # B starts 0.5 s into the scene, so on A's clock its media time 0 is at +0.5 s
+        off_b = win.case.clock(b_id).offset_s
+        assert off_b == pytest.approx(0.5, abs=0.02)
+
+    # seek: every tile with footage shows the exact frame covering the shared time
+    win.select_feed(a_id)
+    ms = seek_and_wait(qtbot, win, 1.0)
+    assert ms < 5000
+    ix_a = win.state.feed(a_id).index
+    want = ix_a.index_at(win.state.feed(a_id).clock.to_media(1.0))
+    assert tile_index(win.grid.tiles[a_id]) == want == win.grid.tiles[a_id].frame_index
+    # C is 2 s long and has no sync: at shared 3.5 s it shows "no footage"
+    seek_and_wait(qtbot, win, 3.5)
+    assert win.grid.tiles[c_id].no_footage and win.grid.tiles[c_id].image is None
+
+    # step one frame right/left with the keyboard, one second with Shift
+    seek_and_wait(qtbot, win, 1.0)
+    with qtbot.waitSignal(win.frames_settled, timeout=10000, check_params_cb=lambda g, ms: g == win._gen):
+        qtbot.keyClick(win, Qt.Key.Key_Right)
+    assert win.grid.tiles[a_id].frame_index == want + 1 == tile_index(win.grid.tiles[a_id])
+    with qtbot.waitSignal(win.frames_settled, timeout=10000, check_params_cb=lambda g, ms: g == win._gen):
+        qtbot.keyClick(win, Qt.Key.Key_Left)
+    t_a = win.grid.tiles[a_id]
+    assert t_a.frame_index == want, (t_a.frame_index, want)
+    assert tile_index(t_a) == want, (t_a.image.width(), t_a.image.height())
+    pos = win.position
+    with qtbot.waitSignal(win.frames_settled, timeout=10000, check_params_cb=lambda g, ms: g == win._gen):
+        qtbot.keyClick(win, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert win.position == pytest.approx(pos + 1.0)
+
+    # play a few frames with Space
+    seek_and_wait(qtbot, win, 0.5)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert win.clock.playing
+    qtbot.wait(400)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert not win.clock.playing
+    assert win.position > 0.7
+    stats = win.play_stats()
+    assert stats[a_id][1] >= 5  # frames shown while playing
+    qtbot.waitUntil(lambda: not win._pending, timeout=5000)
+
+    # annotations: marker (M), range (I/O), edit, delete, undo/redo with the keyboard
+    seek_and_wait(qtbot, win, 1.2)
+    qtbot.keyClick(win, Qt.Key.Key_M)
+    assert len(win.case.annotations) == 1 and win.case.annotations[0].end_s is None
+    qtbot.keyClick(win, Qt.Key.Key_I)
+    seek_and_wait(qtbot, win, 2.2)
+    qtbot.keyClick(win, Qt.Key.Key_O)
+    rng_ann = win.add_range(text="officer gives commands", category="command")
+    assert (rng_ann.start_s, rng_ann.end_s) == pytest.approx((1.2, 2.2))
+    assert win.annotations.table.rowCount() == 2
+    win.case.update_annotation(rng_ann.id, text="commands: show hands")
+    win.annotations.search.setText("hands")
+    assert win.annotations.table.rowCount() == 1
+    win.annotations.search.setText("")
+    win.annotations.filter.setCurrentIndex(win.annotations.filter.findData("command"))
+    assert win.annotations.table.rowCount() == 1
+    win.annotations.filter.setCurrentIndex(0)
+    win.annotations.select(rng_ann.id)
+    win.annotations.delete_selected()
+    assert len(win.case.annotations) == 1
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo delete
+    assert win.case.annotation(rng_ann.id).text == "commands: show hands"
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo edit
+    assert win.case.annotation(rng_ann.id).text == "officer gives commands"
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.case.annotation(rng_ann.id).text == "commands: show hands"
+
+    # jump to next/previous annotation
+    seek_and_wait(qtbot, win, 0.0)
+    qtbot.keyClick(win, Qt.Key.Key_Down)
+    assert win.position == pytest.approx(1.2)
+
+    # nudge B by +1 frame with the sync panel: the B tile's media time follows live
+    seek_and_wait(qtbot, win, 2.0)
+    before = win.grid.tiles[b_id].media_s
+    off0 = win.case.clock(b_id).offset_s
+    from PySide6.QtWidgets import QPushButton
+
+    btn = win.sync_panel.findChild(QPushButton, f"nudge_{b_id}_+1f")
+    qtbot.mouseClick(btn, Qt.MouseButton.LeftButton)
+    fps_b = win.state.feed(b_id).fps
+    assert win.case.clock(b_id).offset_s == pytest.approx(off0 + 1 / fps_b)
+    assert win.grid.tiles[b_id].media_s == pytest.approx(before - 1 / fps_b, abs=1e-6)
+    win.sync_panel.ms.setValue(40)
+    qtbot.mouseClick(win.sync_panel.findChild(QPushButton, f"nudge_{b_id}_-ms"), Qt.MouseButton.LeftButton)
+    final_offset = win.case.clock(b_id).offset_s
+    assert final_offset == pytest.approx(off0 + 1 / fps_b - 0.040)
+    anns = {a.id: a for a in win.case.annotations}
+    analysed = {fid: win.case.get_analysis(fid, algorithm="analysis") for fid in ids}
+
+    # close and reopen: everything as left, nothing recomputed
+    win.close_case()
+    assert win.case is None and not win.grid.tiles
+    win.open_case(case_path)
+    assert not win.jobs_running()  # index and envelope came from the case
+    assert all(f.prepared for f in win.state.feeds)
+    assert {a.id: a for a in win.case.annotations} == anns
+    assert win.case.clock(b_id).offset_s == pytest.approx(final_offset)
+    assert win.case.feed(a_id).label == "Officer A" and win.case.feed(a_id).kind == "bodycam"
+    assert {fid: win.case.get_analysis(fid, algorithm="analysis") for fid in ids} == analysed
+    seek_and_wait(qtbot, win, 1.0)
+    t_a = win.grid.tiles[a_id]
+    assert t_a.frame_index == want, (t_a.frame_index, want)
+    assert tile_index(t_a) == want, (t_a.image.width(), t_a.image.height())
+    log = [r["action"] for r in win.case.audit_log()]
+    for action in ("annotation.add", "annotation.delete", "annotation.undo_delete", "sync.nudge", "feed.label"):
+        assert action in log
+
+
+def test_worker_result_equals_synchronous(qtbot, feeds):
+    sync = jobs.prepare_feed(str(feeds[0]))
+    w = FunctionWorker(jobs.prepare_feed, str(feeds[0]))
+    progress = []
+    w.signals.progress.connect(lambda f, m: progress.append(f))
+    with qtbot.waitSignal(w.signals.result, timeout=30000) as blocker:
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().start(w)
+    qtbot.waitUntil(lambda: w.done, timeout=5000)
+    assert blocker.args[0] == sync
+    assert progress and progress[-1] == 1.0
+
+
+def test_worker_cancel(qtbot, feeds):
+    def slow(path, *, progress, should_stop, emit_partial):
+        for _ in range(500):
+            if should_stop():
+                raise InterruptedError("stopped")
+            jobs.prepare_feed(path, want_envelope=False)
+        return "finished"
+
+    w = FunctionWorker(slow, str(feeds[2]))
+    from PySide6.QtCore import QThreadPool
+
+    with qtbot.waitSignal(w.signals.cancelled, timeout=30000):
+        QThreadPool.globalInstance().start(w)
+        qtbot.wait(50)
+        w.cancel()
+    qtbot.waitUntil(lambda: w.done, timeout=5000)
+
+
+def test_timeline_click_drag_wheel(qtbot, win, feeds, tmp_path):
+    win.new_case(tmp_path / "t.evcase")
+    win.add_feeds(feeds[:2])
+    wait_prepared(qtbot, win)
+    tl = win.timeline
+    tl.resize(900, 200)
+    tl.set_view(0.0, 4.0)
+    y = int(tl.lane_rect(0).center().y())
+    x = int(tl.x_of(2.0))
+    with qtbot.waitSignal(tl.seek_requested) as sig:
+        qtbot.mouseClick(tl, Qt.MouseButton.LeftButton, pos=QPoint(x, y))
+    assert sig.args[0] == pytest.approx(2.0, abs=4.0 / tl.plot_width)
+    assert win.position == pytest.approx(sig.args[0])
+    with qtbot.waitSignal(tl.selection_changed) as sel:
+        qtbot.mousePress(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(1.0)), y))
+        qtbot.mouseMove(tl, QPoint(int(tl.x_of(2.0)), y))
+        qtbot.mouseMove(tl, QPoint(int(tl.x_of(3.0)), y))
+        qtbot.mouseRelease(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(3.0)), y))
+    assert sel.args[0] == pytest.approx(1.0, abs=0.02) and sel.args[1] == pytest.approx(3.0, abs=0.02)
+    assert win.in_point == pytest.approx(1.0, abs=0.02) and win.out_point == pytest.approx(3.0, abs=0.02)
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    span = tl.view_end - tl.view_start
+    ev = QWheelEvent(QPointF(x, y), QPointF(tl.mapToGlobal(P(x, y))), P(0, 0), P(0, 120), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    tl.wheelEvent(ev)
+    assert tl.view_end - tl.view_start < span
+    assert tl.view_start <= 2.0 <= tl.view_end
+
+
+def test_screenshot_of_main_window(qtbot, win, feeds, tmp_path):
+    """Screenshot on the demo incident when it has been generated, else on the generated feeds."""
+    demo = ROOT / "sample_media" / "generated"
+    demo_feeds = sorted(demo.glob("*.mp4")) if demo.is_dir() else []
+    out_dir = ROOT / "out"
+    out_dir.mkdir(exist_ok=True)
+    win.resize(1600, 1000)
+    win.new_case(tmp_path / "shot.evcase")
+    win.add_feeds(demo_feeds or feeds)
+    wait_prepared(qtbot, win, timeout=90000)
+    with qtbot.waitSignal(win.analysis_done, timeout=110000):
+        win.start_analysis()
+    feeds_now = win.state.feeds
+    shots = win.state.events_shared("shot")
+    t = max(win.state.shared_range()[0], shots[0] - 0.5) if shots else 1.0
+    a = win.case.add_annotation(start_s=t, category="shot", text="first shot heard")
+    win.select_feed(feeds_now[0].id)
+    seek_and_wait(qtbot, win, t)
+    qtbot.wait(100)
+    png = out_dir / ("gui_demo_incident.png" if demo_feeds else "gui_generated_feeds.png")
+    assert win.grab().save(str(png))
+    assert png.stat().st_size > 10_000
+    img = QImage(str(png))
+    assert img.width() >= 1200
+    assert a.id in {x.id for x in win.case.annotations}
