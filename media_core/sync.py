@@ -45,6 +45,8 @@ MIN_OVERLAP_S = 4.0
 MIN_DRIFT_SPAN_S = 120.0      # shorter overlaps: drift is not measurable against sound travel
 FINE_WINDOW_S = 10.0
 PHAT_BETA = 0.8
+MAX_FINE_WINDOWS = 60
+COARSE_POOL = 4               # coarse correlation at FEATURE_RATE / 4
 UNCERTAIN_BELOW = 0.35
 INT16_FULL = 32767.0
 
@@ -516,15 +518,19 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         hi = min(hi, int(max_offset_s * FEATURE_RATE) - base)
     if hi <= lo:
         return _uncertain("the feeds cannot overlap", ev)
-    cc = _lag_curve(a, b, lo, hi, beta=1.0)
-    # a drifting clock smears the peak over up to drift*duration; integrate ~15 ms around it
+    # pooled to 250 Hz: a drifting clock smears the peak over drift*duration anyway, and the
+    # windows below refine the lag at 1 kHz
+    P = COARSE_POOL
+    ap = a[: a.size // P * P].reshape(-1, P).sum(axis=1)
+    bp = b[: b.size // P * P].reshape(-1, P).sum(axis=1)
+    lo_c, hi_c = lo // P, -(-hi // P)
+    cc = _lag_curve(ap, bp, lo_c, hi_c, beta=1.0)
     from scipy.ndimage import uniform_filter1d
 
-    sm = uniform_filter1d(cc, size=15, mode="constant")
+    sm = uniform_filter1d(cc, size=max(1, int(round(0.016 * FEATURE_RATE / P))), mode="constant")
     ipk = int(np.argmax(sm))
-    ratio, z, _ = _peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE))
-    ipk_raw = max(0, ipk - 10) + int(np.argmax(cc[max(0, ipk - 10): ipk + 11]))
-    lag0 = (lo + _parabolic(cc, ipk_raw)) / FEATURE_RATE
+    ratio, z, _ = _peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE / P))
+    lag0 = (lo_c + _parabolic(sm, ipk)) * P / FEATURE_RATE
     # lag in feature samples: ref index = other index + lag  ->  ref_t - ref.start = other_t - other.start + lag
     coarse_offset = lag0 + ref.start_s - other.start_s
     meas.update(coarse_offset_s=round(coarse_offset, 4), coarse_peak_ratio=round(ratio, 3),
@@ -548,7 +554,9 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     if nwin > 1:
         starts[-1] = u1 - win                     # last window ends at the overlap's end
         starts = np.unique(np.round(starts, 6))
-    R = 0.12 + max_drift_ppm * 1e-6 * overlap
+    if starts.size > MAX_FINE_WINDOWS:
+        starts = starts[np.unique(np.round(np.linspace(0, starts.size - 1, MAX_FINE_WINDOWS)).astype(int))]
+    R = 0.15 + max_drift_ppm * 1e-6 * overlap
     Rn = int(math.ceil(R * FEATURE_RATE))
     pts_u, pts_off, pts_w = [], [], []
     for s in starts:
@@ -602,6 +610,8 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     fwin = min(FINE_WINDOW_S, overlap)
     nf = max(1, int(math.floor(overlap / fwin + 1e-9)))
     fstarts = u0 + (overlap - nf * fwin) / 2 + np.arange(nf) * fwin
+    if nf > MAX_FINE_WINDOWS:     # long overlaps: evenly spread subset keeps the cost bounded
+        fstarts = fstarts[np.unique(np.round(np.linspace(0, nf - 1, MAX_FINE_WINDOWS)).astype(int))]
     nwin_s = int(round(fwin * sr))
     taper = np.hanning(nwin_s).astype(np.float32)
     f_u, f_mid, f_top, f_w = [], [], [], []
@@ -960,3 +970,258 @@ def apply_nudge(clock: Clock, *, frames: float | None = None, fps: float | None 
     if frames is None and ms is None:
         raise ParameterError("give frames (with fps) or ms to nudge by")
     return clock.nudged(delta)
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata: creation time / timecode as first guess and fallback
+# --------------------------------------------------------------------------------------------
+METADATA_CONFIDENCE = 0.2
+
+
+def timecode_seconds(tc: str | None, fps: float | None) -> float | None:
+    """``HH:MM:SS:FF`` (or ``;`` drop-frame separator) to seconds of the day; None if unreadable."""
+    if not tc:
+        return None
+    parts = tc.replace(";", ":").replace(".", ":").split(":")
+    try:
+        h, m, s = int(parts[0]), int(parts[1]), int(parts[2])
+        ff = int(parts[3]) if len(parts) > 3 else 0
+    except (ValueError, IndexError):
+        return None
+    rate = fps if fps and fps > 0 else 30.0
+    return h * 3600 + m * 60 + s + ff / round(rate)
+
+
+def _iso_seconds(iso: str | None) -> float | None:
+    import datetime as _dt
+
+    if not iso:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def metadata_offset(probe_ref: Mapping[str, Any], probe_other: Mapping[str, Any]) -> SyncEstimate:
+    """Offset from the files' own tags: timecode when both have one, else creation time.
+
+    Both are assumed to mark the feed's media time 0. Method ``metadata``, confidence
+    :data:`METADATA_CONFIDENCE`: camera clocks are set by hand and tags have 1 s resolution.
+    """
+    ev: dict[str, Any] = {"method": "metadata", "algorithm_version": ALGORITHM_VERSION, "measurements": {}}
+    fr = (probe_ref.get("video") or {}).get("avg_fps")
+    fo = (probe_other.get("video") or {}).get("avg_fps")
+    tr, to = timecode_seconds(probe_ref.get("timecode"), fr), timecode_seconds(probe_other.get("timecode"), fo)
+    if tr is not None and to is not None:
+        off = to - tr
+        if off < -43200:
+            off += 86400
+        elif off > 43200:
+            off -= 86400
+        ev["measurements"].update(source="timecode", ref=probe_ref.get("timecode"), other=probe_other.get("timecode"))
+        return SyncEstimate(off, 0.0, METADATA_CONFIDENCE, ev, None)
+    cr, co = _iso_seconds(probe_ref.get("creation_time")), _iso_seconds(probe_other.get("creation_time"))
+    if cr is not None and co is not None:
+        ev["measurements"].update(source="creation_time", ref=probe_ref.get("creation_time"),
+                                  other=probe_other.get("creation_time"))
+        return SyncEstimate(co - cr, 0.0, METADATA_CONFIDENCE, ev, None)
+    return _uncertain("no timecode or creation_time tag on both files", ev)
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+SCHEMA = "evidence-audit.sync/1"
+
+
+def _pair_summary(e: SyncEstimate, other: str) -> dict[str, Any]:
+    m = e.evidence.get("measurements", {})
+    return {"with": other, "offset_s": None if e.offset_s is None else round(e.offset_s, 6),
+            "drift_ppm": round(e.drift_ppm, 3), "confidence": e.confidence,
+            "uncertain_reason": e.uncertain_reason,
+            **{k: m.get(k) for k in ("overlap_s", "coarse_peak_ratio", "coarse_peak_z", "inlier_fraction",
+                                     "fine_windows_with_peak", "source_lag_spread_ms", "drift_fitted")
+               if k in m}}
+
+
+def _decode_one(path: str, want_shots: bool):
+    from .decode import run_listeners
+
+    lis: list[Any] = [SyncFeatureListener()]
+    if want_shots:
+        try:
+            from .shots import ShotListener
+
+            sl = ShotListener()
+            if hasattr(sl, "on_block"):
+                lis.append(sl)
+        except ImportError:  # pragma: no cover - shots module absent
+            pass
+    res = run_listeners(path, lis)
+    shots = res.get("shots")
+    if isinstance(shots, dict):
+        shots = shots.get("shots", [])
+    return res.get("sync"), shots or []
+
+
+def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLike | None = None,
+               progress: Callable[[float], None] | None = None, workers: int = 2) -> dict[str, Any]:
+    """Place every file on one shared clock (the issue's JSON contract, ``evidence-audit.sync/1``).
+
+    Audio first (all pairs, global least squares); feeds audio cannot place are tried by visual
+    flashes against shots heard in placed feeds, then by metadata (timecode / creation time).
+    A feed that cannot be placed has ``offset_s: None`` and a ``reason``. A file that cannot be
+    read does not stop the others; its entry names the problem.
+
+    Returns
+    -------
+    dict
+        ``{"schema", "reference", "feeds": [{"path", "offset_s", "drift_ppm", "method",
+        "confidence", "evidence"[, "reason"]}]}``; a feed's media time ``t``
+        maps to ``offset_s + t * (1 + drift_ppm * 1e-6)`` on the reference's time line.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .probe import probe
+
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ParameterError("sync needs at least one file")
+    n = len(paths)
+    report = progress or (lambda f: None)
+    probes: list[dict | None] = [None] * n
+    errors: dict[int, str] = {}
+    for i, p in enumerate(paths):
+        try:
+            probes[i] = probe(p, scan_timing=False)
+        except MediaError as exc:
+            errors[i] = exc.problem
+    report(0.05)
+    ok = [i for i in range(n) if i not in errors]
+    has_audio = [i for i in ok if probes[i].get("audio") is not None]
+    want_shots = any(probes[i].get("audio") is None for i in ok)
+    feats: dict[int, SyncFeatures | None] = {}
+    shots: dict[int, list] = {}
+
+    def work(i):
+        try:
+            return i, _decode_one(paths[i], want_shots), None
+        except MediaError as exc:
+            return i, (None, []), exc.problem
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, (f, sh), err in pool.map(work, has_audio):
+            done += 1
+            report(0.05 + 0.6 * done / max(1, len(has_audio)))
+            if err:
+                errors[i] = err
+                continue
+            feats[i], shots[i] = f, sh
+    audio_ok = [i for i in has_audio if i not in errors and feats.get(i) is not None
+                and feats[i].active_fraction * feats[i].duration_s >= MIN_OVERLAP_S]
+    durations = {i: float(probes[i]["duration_s"]) for i in ok if i not in errors}
+
+    # reference: the user's, else the longest feed with usable audio, else the longest feed
+    ref = None
+    if reference is not None:
+        rp = os.path.abspath(os.fspath(reference))
+        match = [i for i in range(n) if os.path.abspath(paths[i]) == rp]
+        if not match:
+            raise ParameterError(f"{os.fspath(reference)}: the reference must be one of the files to sync")
+        ref = match[0]
+        if ref in errors:
+            raise MediaError(paths[ref], f"cannot be the reference: {errors[ref]}")
+    else:
+        pool_ids = audio_ok or [i for i in ok if i not in errors]
+        if not pool_ids:
+            return {"schema": SCHEMA, "reference": None,
+                    "feeds": [_unplaced(paths[i], errors.get(i, "no usable audio or video")) for i in range(n)]}
+        ref = max(pool_ids, key=lambda i: durations.get(i, 0.0))
+
+    pairs = [(a, b) for ii, a in enumerate(audio_ok) for b in audio_ok[ii + 1:]]
+
+    def est(pair):
+        a, b = pair
+        return pair, estimate_offset_features(feats[a], feats[b])
+
+    pw: dict[tuple[int, int], SyncEstimate] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for k, (pair, e) in enumerate(pool.map(est, pairs)):
+            pw[pair] = e
+            report(0.65 + 0.25 * (k + 1) / max(1, len(pairs)))
+    feeds_ids = sorted(set(audio_ok) | {ref})
+    g = solve_global(pw, reference=ref, durations=durations, feeds=feeds_ids)
+    out: list[dict[str, Any]] = [dict() for _ in range(n)]
+    for i in range(n):
+        if i in errors:
+            out[i] = _unplaced(paths[i], errors[i])
+            continue
+        if i in g.clocks:
+            c = g.clocks[i]
+            pairs_i = [_pair_summary(e, paths[b if a == i else a]) for (a, b), e in pw.items() if i in (a, b)]
+            res_i = {f"{paths[a]} | {paths[b]}": r for (a, b), r in g.residuals_ms.items() if i in (a, b)}
+            out[i] = {"path": paths[i], "offset_s": round(c.offset_s, 6), "drift_ppm": round(c.drift_ppm, 3),
+                      "method": "reference" if i == ref else "audio",
+                      "confidence": 1.0 if i == ref else g.confidence.get(i, 0.0),
+                      "evidence": {"method": "reference" if i == ref else "audio",
+                                   "algorithm_version": ALGORITHM_VERSION,
+                                   "measurements": {"pairs": pairs_i, "loop_residuals_ms": res_i},
+                                   "warnings": [w for w in g.warnings]}}
+    # feeds audio could not place: flashes against shots heard in placed feeds, then metadata
+    placed_shots = _shared_shots({i: shots.get(i, []) for i in g.clocks}, g.clocks, paths)
+    for i in range(n):
+        if out[i]:
+            continue
+        why = []
+        if i in has_audio:
+            why.append(g.unplaced.get(i) or "audio too short or muted throughout")
+        else:
+            why.append("no audio stream")
+        pr = probes[i]
+        if pr.get("video") is not None and len(placed_shots) >= 3:
+            try:
+                from .flashes import detect_flashes, match_flashes
+
+                fl = detect_flashes(paths[i])
+                fps = float(pr["video"].get("avg_fps") or 30.0)
+                m = match_flashes([f["time_s"] for f in fl], placed_shots, fps=fps)
+                if m["offset_s"] is not None and m["uncertain_reason"] is None:
+                    out[i] = {"path": paths[i], "offset_s": round(m["offset_s"], 6),
+                              "drift_ppm": round(m["drift_ppm"], 3), "method": "visual-flash",
+                              "confidence": m["confidence"], "evidence": m["evidence"] | {"audio": "; ".join(why)}}
+                    continue
+                why.append(f"flashes: {m['uncertain_reason']}")
+            except MediaError as exc:
+                why.append(f"flashes: {exc.problem}")
+        elif pr.get("video") is not None:
+            why.append("flashes: fewer than 3 shots heard in placed feeds")
+        md = metadata_offset(probes[ref], pr) if probes[ref] else None
+        if md is not None and md.offset_s is not None:
+            out[i] = {"path": paths[i], "offset_s": round(md.offset_s, 6), "drift_ppm": 0.0,
+                      "method": "metadata", "confidence": md.confidence,
+                      "evidence": md.evidence | {"why_not_better": "; ".join(why)}}
+            continue
+        why.append("metadata: " + (md.uncertain_reason if md else "no tags"))
+        out[i] = _unplaced(paths[i], "; ".join(why))
+    report(1.0)
+    return {"schema": SCHEMA, "reference": paths[ref], "feeds": out}
+
+
+def _unplaced(path: str, reason: str) -> dict[str, Any]:
+    return {"path": path, "offset_s": None, "drift_ppm": None, "method": None, "confidence": 0.0,
+            "evidence": {"method": "none", "algorithm_version": ALGORITHM_VERSION, "measurements": {}},
+            "reason": reason}
+
+
+def _shared_shots(shots: Mapping[int, list], clocks: Mapping[int, Clock], paths) -> list[float]:
+    """Incident-level shot times (shared clock) from the placed feeds' shots."""
+    from .incident_shots import match_incident_shots
+
+    per_feed = {paths[i]: [dict(s) for s in shots.get(i, []) if s.get("confident", True)]
+                for i in clocks}
+    if not any(per_feed.values()):
+        return []
+    inc = match_incident_shots(per_feed, {paths[i]: clocks[i] for i in clocks})
+    return [s["time_s"] for s in inc["shots"]]
