@@ -4,18 +4,19 @@ The model follows the physics that make real gunshot recordings hard to count:
 
 * **Muzzle blast** -- a Friedlander pulse ``p(t) = P (1 - t/T) exp(-b t/T)`` with a positive
   phase ``T`` of 0.4 to 1.5 ms (pistol shorter, rifle longer), followed by its negative phase,
-  plus a little broadband turbulence noise and, for rifles, an optional supersonic N-wave
+  plus broadband turbulent-jet noise over the first few ms and, for rifles, an optional supersonic N-wave
   ("crack") that arrives *before* the blast when the microphone is down range.
-* **Propagation** -- spherical spreading sets the level (``peak_dbfs`` defaults to 0 dBFS at
-  10 m, -6 dB per doubling of distance) and air absorption a distance low-pass.
+* **Propagation** -- spherical spreading sets the level (``peak_dbfs`` defaults to +20 dBFS at
+  10 m for a pistol: close gunfire always clips a body-cam microphone; -6 dB per doubling of
+  distance) and air absorption a distance low-pass.
 * **Ground reflection** -- a second copy of the blast a fraction of a millisecond later (path
   difference for a shooter at 1.5 m and a microphone at 1.2 m), slightly weaker and duller.
 * **Wall echoes** -- discrete, decaying, low-passed copies 3 to 90 ms after the direct blast.
 * **Reverberant tail** -- exponentially decaying filtered noise.
-* **Microphone clipping** (:func:`apply_clipping`) and **automatic gain control**
-  (:func:`apply_agc`, fast attack, slow release: the gain pumps down after each shot and
-  recovers over about a second) are applied to the whole incident by
-  :func:`render_incident_audio`; AAC is applied by encoding the result (see
+* **Microphone saturation, automatic gain control and converter clipping**
+  (:func:`apply_clipping`, :func:`apply_agc` with fast attack and slow release: the gain pumps
+  down after each shot and recovers over about a second) are applied to the whole incident by
+  :func:`render_incident_audio`, in that order; AAC is applied by encoding the result (see
   :mod:`media_core.synthetic.encode`).
 
 The truth onset of a shot is the first arrival of its direct blast (the first sample of the
@@ -141,7 +142,8 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
         Friedlander positive phase in ms (0.4-1.5); drawn from the caliber's range if omitted.
     peak_dbfs : float, optional
         Peak of the direct blast in dBFS before clipping (may exceed 0: the mic then clips).
-        Default: ``+6 dB`` for a pistol at 5 m, falling 6 dB per doubling of distance.
+        Default: ``+20 dBFS`` for a pistol at 10 m (about 140 dB SPL against a body-cam mic
+        that clips near 120 dB SPL), falling 6 dB per doubling of distance; rifles +6 dB.
     ground_reflection : bool
         Add the ground-reflected copy.
     wall_echoes : sequence of (delay_s, gain), "random" or None
@@ -149,7 +151,8 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
     reverb_tail_s : float, optional
         Time for the reverberant tail to fall by 60 dB (default 0.3-1.2 s drawn).
     reverb_level_db : float, optional
-        Level of the tail's start relative to the blast peak (default -22 to -14 dB drawn).
+        Level of the tail's start relative to the blast peak (default -32 to -20 dB drawn;
+        the tail is dark: most of its energy is below 2 kHz).
     crack : bool, optional
         Add a rifle's supersonic N-wave before the blast (default: no).
     mic_highpass_hz : float
@@ -173,11 +176,11 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
     if not 0.05 <= positive_phase_ms <= 10.0:
         raise ParameterError(f"positive_phase_ms {positive_phase_ms} is outside 0.05-10 ms")
     if peak_dbfs is None:
-        peak_dbfs = 6.0 + spec["level_db"] - 20.0 * np.log10(max(distance_m, 0.5) / 5.0)
+        peak_dbfs = 20.0 + spec["level_db"] - 20.0 * np.log10(max(distance_m, 0.5) / 10.0)
     if reverb_tail_s is None:
         reverb_tail_s = float(rng.uniform(0.3, 1.2))
     if reverb_level_db is None:
-        reverb_level_db = float(rng.uniform(-22.0, -14.0))
+        reverb_level_db = float(rng.uniform(-32.0, -20.0))
     if isinstance(wall_echoes, str):
         if wall_echoes != "random":
             raise ParameterError(f"wall_echoes must be a sequence, 'random' or None, got {wall_echoes!r}")
@@ -192,8 +195,11 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
     # Direct blast: Friedlander pulse plus turbulence noise riding on its envelope.
     b = float(rng.uniform(1.4, 2.6))
     blast = friedlander(t, T, b=b)
-    blast_env = np.exp(-t / (6.0 * T))
-    blast = blast + 0.15 * rng.standard_normal(n) * blast_env
+    # turbulent jet / combustion noise: broadband, strongest in the first few ms (this is what
+    # makes close gunfire sound like a crack rather than a thud)
+    tau = float(rng.uniform(0.001, 0.004))
+    jet = _highpass(rng.standard_normal(n), sr, 1000.0, order=1) * np.exp(-t / tau)
+    blast = blast + float(rng.uniform(0.3, 0.6)) * jet
     # Muzzle gases / mechanism ring: a few ms of decaying low-mid resonance.
     f_ring = float(rng.uniform(250.0, 700.0))
     blast += 0.12 * np.sin(2 * np.pi * f_ring * t) * np.exp(-t / 0.004) * (t > 0)
@@ -229,7 +235,7 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
     start = int(0.002 * sr)
     tail_t = t[: n - start]
     tail = rng.standard_normal(n - start) * np.exp(-6.91 * tail_t / reverb_tail_s)
-    tail = _lowpass(tail, sr, 3000.0, order=1) * 0.5 + _lowpass(tail, sr, 8000.0, order=2) * 0.5
+    tail = _lowpass(tail, sr, 1500.0, order=1) * 0.6 + _lowpass(tail, sr, 4000.0, order=2) * 0.4
     onset_ramp = 1.0 - np.exp(-tail_t / 0.004)
     tail *= onset_ramp
     tail *= 10 ** (reverb_level_db / 20) * np.max(np.abs(direct)) / max(np.std(tail[: int(0.05 * sr)]) * 3, 1e-12)
@@ -266,8 +272,8 @@ def apply_clipping(y: np.ndarray, *, clip_dbfs: float = 0.0, soft_knee_db: float
     return np.clip(out, -c, c).astype(np.float32)
 
 
-def apply_agc(y: np.ndarray, sr: int, *, target_dbfs: float = -18.0, max_gain_db: float = 24.0,
-              min_gain_db: float = -30.0, attack_s: float = 0.003, release_s: float = 1.0,
+def apply_agc(y: np.ndarray, sr: int, *, target_dbfs: float = -12.0, max_gain_db: float = 18.0,
+              min_gain_db: float = -12.0, attack_s: float = 0.005, release_s: float = 1.0,
               block_s: float = 0.0005) -> np.ndarray:
     """Automatic gain control as in cameras and phones: fast attack, slow release.
 
@@ -315,6 +321,7 @@ def background_noise(n: int, sr: int, rng: np.random.Generator, *, level_dbfs: f
 
 def render_incident_audio(duration_s: float, sr: int, shots: Iterable[float | dict[str, Any]],
                           rng: np.random.Generator, *, clip_dbfs: float = -0.1,
+                          mic_clip_dbfs: float | None = 20.0,
                           agc: bool | dict[str, Any] = True, noise_dbfs: float = -50.0,
                           distance_m: float | tuple[float, float] = (5.0, 40.0),
                           caliber: str = "pistol", wall_echoes: Any = "random",
@@ -334,9 +341,14 @@ def render_incident_audio(duration_s: float, sr: int, shots: Iterable[float | di
     rng : np.random.Generator
         Seeded source of randomness.
     clip_dbfs : float
-        Level at which the microphone chain clips (None or +inf: no clipping).
+        Level at which the converter clips, after the gain control (None: no clipping).
+    mic_clip_dbfs : float
+        Level (relative to the converter's full scale at unity gain) at which the capsule and
+        preamp saturate, before the gain control (None: never).
     agc : bool or dict
-        Apply :func:`apply_agc` after clipping (a dict passes its options).
+        Apply :func:`apply_agc` between the mic and the converter (a dict passes its options).
+        The order matters: an analog/pre-converter AGC with a few ms of attack lets the first
+        milliseconds of a shot hit the converter at full scale, then pumps the tail down.
     noise_dbfs : float
         RMS of the background noise.
     distance_m : float or (low, high)
@@ -405,11 +417,79 @@ def render_incident_audio(duration_s: float, sr: int, shots: Iterable[float | di
     if pre_gain_db:
         mix *= 10 ** (pre_gain_db / 20)
     y = mix.astype(np.float32)
-    if clip_dbfs is not None and np.isfinite(clip_dbfs):
-        y = apply_clipping(y, clip_dbfs=clip_dbfs)
+    # capsule / preamp overload first (a very close blast saturates the mic before any gain),
+    # then the gain control ahead of the converter, then the converter's hard clip
+    if mic_clip_dbfs is not None and np.isfinite(mic_clip_dbfs):
+        y = apply_clipping(y, clip_dbfs=mic_clip_dbfs, soft_knee_db=6.0)
     if agc:
         y = apply_agc(y, sr, **(agc if isinstance(agc, dict) else {}))
-        # the output converter clips too
-        y = np.clip(y, -1.0, 1.0)
+    if clip_dbfs is not None and np.isfinite(clip_dbfs):
+        y = apply_clipping(y, clip_dbfs=clip_dbfs, soft_knee_db=0.0)
     truth.sort(key=lambda e: e["time_s"])
     return y.astype(np.float32), truth
+
+
+def two_shooter_times(rng: np.random.Generator, *, rounds: tuple[int, int] = (10, 10),
+                      start_s: float = 2.0, interval_s: tuple[float, float] = (0.12, 0.45),
+                      min_spacing_s: float = 0.060) -> list[tuple[float, int]]:
+    """Onset times of two shooters firing together: ``[(time_s, shooter), ...]`` sorted.
+
+    Each shooter fires ``rounds[i]`` rounds at intervals drawn from ``interval_s``; shooter 1
+    starts within 0.5 s of shooter 0. Any two shots (of either shooter) are at least
+    ``min_spacing_s`` apart (a too-close shot is pushed later).
+    """
+    shots: list[tuple[float, int]] = []
+    for who, count in enumerate(rounds):
+        t = start_s + (float(rng.uniform(0.0, 0.5)) if who else 0.0)
+        for _ in range(count):
+            shots.append((t, who))
+            t += float(rng.uniform(*interval_s))
+    shots.sort()
+    out: list[tuple[float, int]] = []
+    for t, who in shots:
+        if out and t - out[-1][0] < min_spacing_s:
+            t = out[-1][0] + min_spacing_s + float(rng.uniform(0.0, 0.02))
+        out.append((t, who))
+    return out
+
+
+def two_shooter_incident(rng: np.random.Generator, *, sr: int = 48000, rounds: tuple[int, int] = (10, 10),
+                         distractor_kinds: tuple[str, ...] = (), duration_s: float | None = None,
+                         near_m: tuple[float, float] = (3.0, 12.0), far_m: tuple[float, float] = (6.0, 25.0),
+                         **incident_kwargs: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """A body-cam feed of two shooters' volleys (issue 4's accuracy scenario) with known truth.
+
+    Shooter 0 stands ``near_m`` (3-12 m) from the camera, shooter 1 ``far_m`` (6-25 m): two
+    officers near the camera wearer. Each keeps its place, caliber and scene echoes for all its
+    rounds. (A shot 25 dB weaker than a shot 60 ms before it is buried in that shot's echoes
+    and cannot be counted from one microphone; such feeds are outside this scenario.) ``distractor_kinds`` are placed before and after the
+    volley (after it). Clipping, AGC and the background follow
+    :func:`render_incident_audio`; the AGC's attack and release are drawn per feed.
+    """
+    from media_core.synthetic.distractors import render_distractor
+
+    times = two_shooter_times(rng, rounds=rounds)
+    d0 = float(rng.uniform(near_m[0], near_m[1]))
+    d1 = float(rng.uniform(far_m[0], far_m[1]))
+    cal = [str(rng.choice(["pistol", "pistol", "rifle"])) for _ in range(2)]
+    echoes = [random_wall_echoes(rng), random_wall_echoes(rng)]
+    shots = []
+    for t, who in times:
+        d = (d0, d1)[who] * float(rng.uniform(0.95, 1.05))
+        shots.append({"time_s": t, "distance_m": d, "caliber": cal[who],
+                      "wall_echoes": tuple((dl * float(rng.uniform(0.97, 1.03)), g) for dl, g in echoes[who])})
+    last = times[-1][0]
+    if duration_s is None:
+        duration_s = last + 3.0 + 2.5 * len(distractor_kinds)
+    distr = []
+    for i, kind in enumerate(distractor_kinds):
+        t = last + 1.5 + 2.5 * i
+        distr.append((t, render_distractor(kind, sr=sr, rng=rng), {"kind": kind}))
+    agc = incident_kwargs.pop("agc", {"attack_s": float(rng.uniform(0.002, 0.02)),
+                                      "release_s": float(rng.uniform(0.3, 2.0))})
+    y, truth = render_incident_audio(duration_s, sr, shots, rng, distractors=distr, agc=agc,
+                                     noise_dbfs=float(rng.uniform(-60.0, -42.0)), **incident_kwargs)
+    for e in truth:
+        if e["kind"] == "gunshot":
+            e["shooter"] = 0 if abs(e["distance_m"] - d0) < abs(e["distance_m"] - d1) else 1
+    return y, truth
