@@ -759,7 +759,9 @@ def _shake(ph: np.ndarray, T: float, moving: float) -> tuple[float, float, float
 def _text(img, s, org, scale, col=(255, 255, 255), th=1):
     import cv2
 
-    cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), th + 2, cv2.LINE_AA)
+    x, y = org
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (1, 1)):  # a dark outline, same glyph spacing
+        cv2.putText(img, s, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), th, cv2.LINE_AA)
     cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, col, th, cv2.LINE_AA)
 
 
@@ -1034,6 +1036,8 @@ def _audio_gaps_in_file(path: pathlib.Path) -> tuple[float | None, float | None,
 
 def _render_feed(seed: int, duration_s: float, fast: bool, key: str, out_dir: str) -> dict:
     """Write one feed's file and return its truth entry (without the hash). Runs in a worker."""
+    import av
+
     from .encode import write_media
 
     scene = _make_scene(seed, duration_s)
@@ -1061,10 +1065,14 @@ def _render_feed(seed: int, duration_s: float, fast: bool, key: str, out_dir: st
     write_media(path, audio=audio, sr=feed.sr or 48000, audio_codec="aac" if audio is not None else None,
                 audio_bitrate=feed.audio_bitrate or None, audio_start_s=feed.audio_start_s, audio_gaps=gaps,
                 video=True, fps=fps, size=size, duration_s=feed.duration_s, frame_fn=frame_fn,
-                metadata={"make": feed.tags["make"], "model": feed.tags["model"], "serial": feed.tags["serial"],
-                          "comment": f"evidence-audit demo incident, seed {seed}"},
+                # MP4 keeps only standard tags: the camera's identity goes into title and comment
+                metadata={"title": f"{feed.tags['model']} {feed.tags['serial']}",
+                          "comment": f"make={feed.tags['make']}; model={feed.tags['model']}; "
+                                     f"serial={feed.tags['serial']}; evidence-audit demo incident, seed {seed}"},
                 creation_time=creation, seed=seed)
     first_pts, a_end, file_gaps = _audio_gaps_in_file(path)
+    with av.open(os.fspath(path)) as c:
+        entry["tags"] = {k: v for k, v in c.metadata.items() if k in ("title", "comment", "creation_time")}
     if feed.sr is None:
         mutes.append({"start_s": 0.0, "end_s": feed.duration_s, "kind": "no-audio-track"})
     else:
@@ -1259,7 +1267,8 @@ def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast:
         rel_rate = f.rate / ref.rate
         e["clock"] = {"start_incident_s": f.start_T, "drift_ppm_vs_incident": f.drift_ppm,
                       "wallclock_error_s": f.wallclock_error_s,
-                      "creation_time": (INCIDENT_EPOCH + _dt.timedelta(seconds=f.start_T + f.wallclock_error_s))
+                      "camera_identity": dict(f.tags),
+                      "start_by_camera_clock_utc": (INCIDENT_EPOCH + _dt.timedelta(seconds=f.start_T + f.wallclock_error_s))
                       .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
         e["sync"] = {"offset_s": round((f.start_T - ref.start_T) / ref.rate, 9),
                      "drift_ppm": round((rel_rate - 1.0) * 1e6, 6), "reference": ref.file}
