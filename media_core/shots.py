@@ -171,8 +171,10 @@ def _features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h: int,
     onset_seg = seg(0, 10)
     pk = float(np.max(np.abs(onset_seg))) if onset_seg.size else 0.0
     f["peak_dbfs"] = round(20 * np.log10(max(pk, 1e-10)), 2)
-    early = np.abs(seg(0, 20))
+    early = np.abs(onset_seg)
     flat = int(np.sum(early >= 0.995 * pk)) if pk > 0 else 0
+    # clipped: at full scale, or a flat top (the same extreme held for several samples: a
+    # clip upstream of a gain stage)
     f["clipped"] = bool(pk >= 0.97 or (flat >= 4 and pk > 0.3))
     f["clipped_samples"] = int(np.sum(early >= 0.97))
     # how long the event stays hot (within 6 dB of full scale) in its first 30 ms: an
@@ -203,12 +205,14 @@ def _features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h: int,
     r = np.abs(onset_seg)
     f["rise_ms"] = round(float(np.argmax(r >= 0.8 * r.max()) / ms), 3) if r.size and r.max() > 0 else 10.0
 
-    # spectrum of 5-ms windows at the onset and at the energy peak (Hann-tapered): the most
-    # broadband of them describes the blast (a blast's first ms may be a low pressure swing)
+    # spectrum of 5-ms windows at the onset and at the energy peak and of the first 10 ms
+    # (Hann-tapered): the most broadband of them describes the blast (a blast's first ms may be
+    # a low pressure swing, a codec's pre-echo, or a clipped plateau)
     best = (-1.0, 0.0, 0.0)
     peak_ms = (peak_frame - onset_frame) * h / ms
-    for start_ms in ((-0.5, peak_ms - 0.5) if peak_ms > 2.0 else (-0.5,)):
-        x = seg(start_ms, start_ms + 5.0).astype(np.float64)
+    wins = [(-0.5, 4.5), (0.0, 10.0)] + ([(peak_ms - 0.5, peak_ms + 4.5)] if peak_ms > 2.0 else [])
+    for a_ms, b_ms in wins:
+        x = seg(a_ms, b_ms).astype(np.float64)
         if x.size <= 8:
             continue
         nfft = 1 << int(np.ceil(np.log2(max(x.size, 64) * 2)))
@@ -272,11 +276,15 @@ def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
         "stays_hot": _ramp(f["hot_ms"], 0.3, 1.2),
         # a blast is short: near-peak high-frequency energy for tens of ms is a continuing
         # source (shattering glass, crackle, scraping)
-        "short": _ramp(f["blast_ms"], 80.0, 40.0),
+        "short": _ramp(f["blast_ms"], 45.0, 28.0),
         # broadband, noise-like (turbulent jet, clipped blast): not a tonal or band-limited
         # click (claps, knocks, glass shards) nor a low thump (vest bump, footstep, slam)
         "broadband": _ramp(f["flatness"], 0.18, 0.30),
         "has_highs": _ramp(f["hf_share"], 0.08, 0.25),
+        # a muzzle blast carries a low-frequency pressure pulse (the Friedlander wave) under its
+        # crack; where the microphone's low cut hides it, the overloaded blast is white-broad.
+        # A hand clap or a snap has neither (little below 250 Hz, a coloured 1-4 kHz band).
+        "blast_body": max(_ramp(f["lf_share"], 0.012, 0.03), _ramp(f["flatness"], 0.38, 0.48)),
         # reaching its peak within a few milliseconds
         "fast_rise": 1.0 if clipped else _ramp(f["rise_ms"], 6.0, 3.0),
     }
@@ -358,9 +366,9 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
                 continue
             if dt < p.echo_window_s:
                 # an echo is weaker and duller than its shot and rises less sharply
-                echo_like = _ramp(weaker_db, 3.0, 9.0) * max(
-                    _ramp(pf["centroid_hz"] - f["centroid_hz"], -500.0, 1500.0),
-                    _ramp(pf["jump_db"] - f["jump_db"], 0.0, 10.0))
+                echo_like = _ramp(weaker_db, 6.0, 12.0) * max(
+                    _ramp(pf["centroid_hz"] - f["centroid_hz"], 1000.0, 3000.0),
+                    _ramp(pf["jump_db"] - f["jump_db"], 5.0, 15.0))
                 terms["not_echo"] = round(1.0 - echo_like, 3)
                 score *= terms["not_echo"]
                 if echo_like > 0.5:
@@ -368,8 +376,8 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
         if score < p.report:
             continue
         conf = float(np.clip(score, 0.0, 1.0))
-        if conf >= p.confident:
-            last_confident = f["time_s"]
+        if conf >= p.confident and f["hot_ms"] >= 1.2:
+            last_confident = f["time_s"]  # an overloading shot: the gain control will react
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
         if "not_crackle" in terms and terms["not_crackle"] < 1.0:
             cls = "possible_fireworks" if conf < p.confident else cls
