@@ -32,7 +32,7 @@ import numpy as np
 from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
 
-__all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "ShotListener"]
+__all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener"]
 
 ALGORITHM_VERSION = "shots-1.0"
 METHOD = "transient candidates + onset features (rise, HF share, flatness, ring-down, context)"
@@ -321,21 +321,61 @@ def _click_trains(times: np.ndarray, *, min_len: int = 6, lo_s: float = 0.035, h
     return mask
 
 
-def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any]]:
-    """Score candidates, attribute echoes and overlaps, reject trains; return reported shots."""
-    if not events:
-        return []
-    times = np.array([e["time_s"] for e in events])
-    train = _click_trains(times)
-    shots: list[dict[str, Any]] = []
-    last_confident = -1e9
-    for k, f in enumerate(events):
+class _Classifier:
+    """Sequential, streaming classification of candidate events into shots.
+
+    Candidates arrive in time order (possibly in several batches); each is decided once the
+    candidates up to ``horizon_s`` after it are known, so its context (neighbours, click
+    trains, the shot it may be an echo of) is the same whether the audio came as one array or
+    as a stream of blocks. Memory holds only the last few seconds of candidates.
+    """
+
+    horizon_s = 1.0
+
+    def __init__(self, p: ShotParams):
+        self.p = p
+        self.window: list[dict[str, Any]] = []  # decided (kept for context) + pending candidates
+        self.n_decided = 0                      # how many of ``window`` are decided
+        self.prev: dict[str, Any] | None = None  # last reported shot (open for echoes/overlaps)
+        self.last_confident = -1e9
+        self.out: list[dict[str, Any]] = []
+
+    def add(self, events: list[dict[str, Any]], *, upto_s: float) -> None:
+        self.window.extend(events)
+        self._decide(upto_s - self.horizon_s)
+
+    def finish(self) -> list[dict[str, Any]]:
+        self._decide(float("inf"))
+        self._close_prev()
+        return self.out
+
+    def _decide(self, until_s: float) -> None:
+        w = self.window
+        if self.n_decided >= len(w):
+            return
+        times = np.array([e["time_s"] for e in w])
+        train = _click_trains(times)
+        k = self.n_decided
+        while k < len(w) and w[k]["time_s"] < until_s:
+            self._one(w[k], times, bool(train[k]))
+            k += 1
+        self.n_decided = k
+        # drop context older than the horizon
+        cut = 0
+        while cut < self.n_decided and w[cut]["time_s"] < until_s - 2 * self.horizon_s:
+            cut += 1
+        if cut:
+            del w[:cut]
+            self.n_decided -= cut
+
+    def _one(self, f: dict[str, Any], times: np.ndarray, in_train: bool) -> None:
+        p = self.p
         score, terms = _score(f)
-        note = []
+        note: list[str] = []
         # within a volley the gain control has already pulled the gain down, so a later shot
         # (especially a farther shooter's) reaches full scale only briefly: do not ask it to
         # stay hot as long as a first shot
-        if (terms["stays_hot"] < 1.0 and f["time_s"] - last_confident <= p.agc_release_s
+        if (terms["stays_hot"] < 1.0 and f["time_s"] - self.last_confident <= p.agc_release_s
                 and f["peak_dbfs"] >= -3.0):
             terms["stays_hot"] = 1.0
             note.append("in a volley (gain reduced by the previous shot)")
@@ -343,7 +383,7 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
         # context: how busy is the neighbourhood (crackle), is this part of a click train
         nb = int(np.sum(np.abs(times - f["time_s"]) <= 0.25)) - 1
         f["neighbours_500ms"] = nb
-        if train[k]:
+        if in_train:
             terms["not_click_train"] = 0.0
             note.append("periodic click train (taser-like)")
         crackle = _ramp(nb, 6.0, 10.0)
@@ -354,7 +394,7 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
             if key in terms:
                 score *= terms[key]
         # echo of / overlap with the previous reported shot?
-        prev = shots[-1] if shots else None
+        prev = self.prev
         if prev is not None:
             dt = f["time_s"] - prev["time_s"]
             pf = prev["_f"]
@@ -363,7 +403,7 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
                 if score >= p.report and weaker_db < 6.0:
                     prev["_overlap"].append(round(f["time_s"], 4))
                 prev["_echoes"] += 1
-                continue
+                return
             if dt < p.echo_window_s:
                 # an echo is weaker and duller than its shot and rises less sharply
                 echo_like = _ramp(weaker_db, 6.0, 12.0) * max(
@@ -374,18 +414,23 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
                 if echo_like > 0.5:
                     prev["_echoes"] += 1
         if score < p.report:
-            continue
+            return
         conf = float(np.clip(score, 0.0, 1.0))
         if conf >= p.confident and f["hot_ms"] >= 1.2:
-            last_confident = f["time_s"]  # an overloading shot: the gain control will react
+            self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
-        if "not_crackle" in terms and terms["not_crackle"] < 1.0:
-            cls = "possible_fireworks" if conf < p.confident else cls
-        shots.append({"time_s": f["time_s"], "confidence": round(conf, 3), "confident": conf >= p.confident,
-                      "class": cls, "peak_dbfs": f["peak_dbfs"], "clipped": f["clipped"],
-                      "_f": f, "_terms": terms, "_note": note, "_echoes": 0, "_overlap": []})
-    out = []
-    for s_ in shots:
+        if "not_crackle" in terms and terms["not_crackle"] < 1.0 and conf < p.confident:
+            cls = "possible_fireworks"
+        self._close_prev()
+        self.prev = {"time_s": f["time_s"], "confidence": round(conf, 3), "confident": conf >= p.confident,
+                     "class": cls, "peak_dbfs": f["peak_dbfs"], "clipped": f["clipped"],
+                     "_f": f, "_terms": terms, "_note": note, "_echoes": 0, "_overlap": []}
+
+    def _close_prev(self) -> None:
+        s_ = self.prev
+        if s_ is None:
+            return
+        self.prev = None
         f = s_.pop("_f")
         terms = s_.pop("_terms")
         note = s_.pop("_note")
@@ -395,11 +440,17 @@ def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any
             note.append(f"possible overlap: transients at {overlap} s merged into this shot")
         meas = {k: v for k, v in f.items() if k not in ("onset_sample", "time_s")}
         meas["echoes_attributed"] = echoes
+        s_["time_s"] = round(float(s_["time_s"]), 4)
         s_["evidence"] = {"method": METHOD, "algorithm_version": ALGORITHM_VERSION,
                           "measurements": meas, "terms": terms, "notes": note}
-        s_["time_s"] = round(float(s_["time_s"]), 4)
-        out.append(s_)
-    return out
+        self.out.append(s_)
+
+
+def _classify(events: list[dict[str, Any]], p: ShotParams) -> list[dict[str, Any]]:
+    """Score candidates, attribute echoes and overlaps, reject trains; return reported shots."""
+    c = _Classifier(p)
+    c.add(events, upto_s=float("inf"))
+    return c.finish()
 
 
 def _detect_window(y: np.ndarray, sr: int, p: ShotParams, *, t0: float = 0.0) -> list[dict[str, Any]]:
@@ -460,11 +511,138 @@ def _mono(y: np.ndarray) -> np.ndarray:
 
 
 def group_volleys(shots: list[dict[str, Any]], *, gap_s: float = 2.0) -> list[dict[str, Any]]:
-    """Group shots into volleys: a new volley starts after ``gap_s`` without a shot."""
-    return []
+    """Group confident shots into volleys: a new volley starts after ``gap_s`` without one.
+
+    Returns
+    -------
+    list of dict
+        ``start_s`` and ``end_s`` (first and last onset), ``shot_indices`` (indices into
+        ``shots``), ``count`` (confident shots), ``uncertain_indices`` (reported but not
+        confident transients inside the volley's span).
+    """
+    if gap_s <= 0:
+        raise ParameterError(f"gap_s must be positive, got {gap_s}")
+    volleys: list[dict[str, Any]] = []
+    for i, s_ in enumerate(shots):
+        if not s_.get("confident", True):
+            continue
+        t = float(s_["time_s"])
+        if volleys and t - volleys[-1]["end_s"] <= gap_s:
+            volleys[-1]["end_s"] = t
+            volleys[-1]["shot_indices"].append(i)
+        else:
+            volleys.append({"start_s": t, "end_s": t, "shot_indices": [i]})
+    for v in volleys:
+        v["count"] = len(v["shot_indices"])
+        v["uncertain_indices"] = [i for i, s_ in enumerate(shots) if not s_.get("confident", True)
+                                  and v["start_s"] <= s_["time_s"] <= v["end_s"]]
+    return volleys
+
+
+def summarize(shots: list[dict[str, Any]], p: ShotParams | None = None) -> dict[str, Any]:
+    """The ``analyze --json`` fields for one feed: ``shots``, ``shot_count``, ``volleys``."""
+    p = p or ShotParams()
+    return {"shots": shots, "shot_count": int(sum(1 for s_ in shots if s_["confident"])),
+            "volleys": group_volleys(shots, gap_s=p.volley_gap_s),
+            "algorithm_version": ALGORITHM_VERSION, "params": asdict(p)}
 
 
 class ShotListener:
-    """Streaming shot detector (an :class:`~media_core.listeners.AudioListener`)."""
+    """Streaming shot detector: an :class:`~media_core.listeners.AudioListener`.
+
+    Blocks are mixed to mono and buffered into analysis windows of ``window_s`` seconds that
+    overlap by ``2 * context_s``; each window's candidates are measured with ``context_s`` of
+    audio on both sides and handed to one streaming classifier, so the result equals
+    :func:`detect_shots` on the whole array while memory stays at one window whatever the
+    feed's length. A gap or a decode error ends the current stretch of audio (no candidate is
+    measured across it).
+
+    ``finish`` returns :func:`summarize`'s dict plus ``gaps`` (spans without audio).
+    """
 
     name = "shots"
+
+    def __init__(self, *, window_s: float = 20.0, context_s: float = 1.0, **params: Any):
+        if window_s <= 0 or context_s < 0.5:
+            raise ParameterError(f"window_s must be > 0 and context_s >= 0.5 s; got {window_s}, {context_s}")
+        self.p = _params(params)
+        self.window_s = float(window_s)
+        self.context_s = float(context_s)
+        self._reset_stream()
+
+    def _reset_stream(self) -> None:
+        self._sr = 0
+        self._clf = _Classifier(self.p)
+        self._gaps: list[dict[str, Any]] = []
+        self._reset_buffer()
+
+    def _reset_buffer(self) -> None:
+        self._chunks: list[np.ndarray] = []
+        self._n = 0
+        self._start: float | None = None
+        self._keep_from = -float("inf")
+
+    def on_start(self, info: AudioStreamInfo) -> None:
+        self._reset_stream()
+        self._sr = int(info.sr)
+
+    def on_block(self, block: AudioBlock) -> None:
+        sr = int(block.sr)
+        if sr <= 0:
+            raise ParameterError(f"block sample rate must be positive, got {sr}")
+        if self._sr != sr:
+            self._flush(final=True)
+            self._sr = sr
+        y = block.y
+        x = (y[0] if y.shape[0] == 1 else y.mean(axis=0)) if y.ndim == 2 else y
+        x = np.asarray(x, dtype=np.float32)
+        if self._start is None:
+            self._start = float(block.start_s)
+        else:
+            expected = self._start + self._n / sr
+            if abs(float(block.start_s) - expected) > 2.0 / sr:
+                # a timestamp jump the decoder did not report as a gap: treat it as one
+                self._flush(final=True)
+                self._start = float(block.start_s)
+        self._chunks.append(x)
+        self._n += x.size
+        need = int((self.window_s + 2 * self.context_s) * sr)
+        while self._n >= need:
+            self._flush(final=False)
+
+    def on_gap(self, start_s: float, end_s: float, *, missing_packets: int = 0) -> None:
+        self._flush(final=True)
+        self._gaps.append({"start_s": float(start_s), "end_s": float(end_s), "kind": "gap"})
+
+    def on_error(self, start_s: float, end_s: float, message: str = "") -> None:
+        self._flush(final=True)
+        self._gaps.append({"start_s": float(start_s), "end_s": float(end_s), "kind": "error",
+                           "message": message})
+
+    def finish(self, end_s: float | None = None) -> dict[str, Any]:
+        self._flush(final=True)
+        out = summarize(self._clf.finish(), self.p)
+        out["gaps"] = self._gaps
+        return out
+
+    def _flush(self, *, final: bool) -> None:
+        if self._start is None or self._n == 0:
+            self._reset_buffer()
+            return
+        sr = self._sr
+        y = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
+        t0 = self._start
+        end = t0 + y.size / sr
+        keep_to = float("inf") if final else end - self.context_s
+        events = [e for e in _detect_window(y, sr, self.p, t0=t0)
+                  if self._keep_from <= e["time_s"] < keep_to]
+        self._clf.add(events, upto_s=keep_to if not final else end)
+        if final:
+            self._reset_buffer()
+            return
+        tail = int(round(2 * self.context_s * sr))
+        rest = y[y.size - tail:].copy()
+        self._chunks = [rest]
+        self._n = rest.size
+        self._start = end - rest.size / sr
+        self._keep_from = keep_to
