@@ -28,6 +28,10 @@ from .errors import DecodeError, MediaError, NotMediaError
 from .listeners import AudioBlock, AudioListener, AudioStreamInfo
 
 DECODE_VERSION = "decode/1"
+#: Codecs whose per-frame timestamps wobble around the sample count (Vorbis block switching
+#: moves a frame's pts by up to half a long block and back on the next frame). Jumps smaller
+#: than this are not gaps for them.
+_CODEC_JITTER_S = {"vorbis": 0.025}
 DEFAULT_BLOCK_S = 2.0
 
 _SCALE = {"s16": 1 / 32768.0, "s16p": 1 / 32768.0, "s32": 1 / 2147483648.0, "s32p": 1 / 2147483648.0,
@@ -154,6 +158,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     yield ("start", info)
 
     block_n = max(1024, int(block_s * sr))
+    jitter = _CODEC_JITTER_S.get(ctx.name, 0.0025)
     tbf = float(astream.time_base)  # decoded frames carry the stream's time base
     a_start0 = a_start if a_start is not None else 0.0
     raw: list[list[np.ndarray]] = []  # per plane: the frames' samples (views on their buffers)
@@ -239,7 +244,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
             p = fr.pts
             t = p * tbf - t0 if p is not None else (expected if expected is not None else a_start0)
             planes = fr.planes
-            if expected is None or err is not None or abs(t - expected) > max(0.0025, 0.45 * n / sr):
+            if expected is None or err is not None or abs(t - expected) > max(jitter, 0.45 * n / sr):
                 # the slow path: first frame, end of an error run, a gap, or an overlap
                 if fr.sample_rate != sr:
                     stats.messages.append(f"sample rate changed to {fr.sample_rate} Hz; frames skipped")
@@ -251,7 +256,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
                         raise DecodeError(path, f"unsupported audio sample format {fmt_name}")
                     raw = [[] for _ in range(channels if planar else 1)]
                     per = 1 if planar else channels
-                tol = max(0.0025, 0.45 * n / sr)
+                tol = max(jitter, 0.45 * n / sr)
                 if err is not None:
                     blk = flush()
                     if blk is not None:
