@@ -83,7 +83,7 @@ class SyncFeatures:
     """What sync keeps of one feed: a 1 kHz onset envelope and ~8 kHz int16 audio.
 
     ``audio[m]`` is at media time ``start_s + m / sr``; ``feat[i]`` and ``muted[i]`` are at
-    ``start_s + i / FEATURE_RATE``. Memory: about 16 kB per second of feed (29 MB for 30 min).
+    ``start_s + i / FEATURE_RATE``. Memory: about 21 kB per second of feed (38 MB for 30 min).
     """
 
     path: str | None
@@ -615,7 +615,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     nwin_s = int(round(fwin * sr))
     taper = np.hanning(nwin_s).astype(np.float32)
     f_u, f_mid, f_top, f_w = [], [], [], []
-    all_u, all_off = [], []
+    all_u, all_off, all_z = [], [], []
     for s0 in fstarts:
         uc = s0 + fwin / 2
         local = icpt + slope * uc                           # line's offset at the window centre
@@ -639,6 +639,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         lags = [local + (_parabolic(curve, k) - M) / sr for k, _ in peaks]   # ref later by lag
         all_u.extend([uc] * len(lags))
         all_off.extend(lags)
+        all_z.extend([z_ for _, z_ in peaks])
         f_u.append(uc)
         f_mid.append(0.5 * (min(lags) + max(lags)))
         f_top.append(lags[0])
@@ -659,6 +660,8 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         slope = 0.0
     # intercept: centre of the spread of all source lags around the line (robust percentiles)
     res_all = PO - slope * PU
+    if f_u:
+        res_all = _supported(res_all, np.asarray(all_u), np.asarray(all_z))
     lo_q, hi_q = (10, 90) if res_all.size >= 20 else (0, 100)
     p_lo, p_hi = np.percentile(res_all, [lo_q, hi_q])
     icpt = float(0.5 * (p_lo + p_hi))
@@ -688,6 +691,25 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
             reason = f"windowed offsets disagree ({n_ok} of {U.size} windows consistent)"
     return SyncEstimate(offset_s=float(icpt), drift_ppm=float(drift_ppm), confidence=conf,
                         evidence=ev, uncertain_reason=reason)
+
+
+def _supported(res: np.ndarray, u: np.ndarray, z: np.ndarray, *, near_s: float = 0.003,
+               z_alone: float = 10.0, gap_s: float = 0.030) -> np.ndarray:
+    """Source lags worth trusting: strong, or seen again in another window; no far stragglers."""
+    keep = z >= z_alone
+    for i in range(res.size):
+        if not keep[i]:
+            keep[i] = bool(np.any((np.abs(res - res[i]) <= near_s) & (u != u[i])))
+    r = np.sort(res[keep] if keep.any() else res)
+    # drop a small group cut off from the rest by a wide gap at either end
+    while r.size >= 4:
+        if r[1] - r[0] > gap_s and r.size >= 10:
+            r = r[1:]
+        elif r[-1] - r[-2] > gap_s and r.size >= 10:
+            r = r[:-1]
+        else:
+            break
+    return r
 
 
 def _curve_peaks(curve: np.ndarray, *, min_sep: int, rel: float = 0.3, z_min: float = 8.0):
