@@ -547,8 +547,10 @@ class MuteListener:
             sound = first
             if self.segments and self.segments[0][1] == first:
                 # AAC in MP4 may present its priming samples before the first real sample
-                sound = t(self.segments[0][0], self._refine_end(self.segments[0][0], 0, "z"))
-                sound = first if sound - first > 2 * MAX_SMEAR / sr else sound
+                # (1024 samples, plus the muxer's rounding); only that exact artefact is removed
+                shift = self._refine_end(self.segments[0][0], 0, "z")
+                if info.codec == "aac" and 960 <= shift <= 1024 + 64:
+                    sound = t(self.segments[0][0], shift)
             spans.append(dict(start_s=max(0.0, v0), end_s=sound, kind="late-audio-start", confidence=0.99,
                               evidence=ev("first audio timestamp after first video timestamp",
                                           audio_start_s=round(first, 6), first_sound_s=round(sound, 6),
