@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
@@ -144,8 +144,9 @@ class _Scene:
         return next(f for f in self.feeds if f.key == key)
 
 
-_DASH_MIC = np.array([2.2, 1.0, 1.2])
-_PATROL_CAR = {"x": 2.4, "y": 0.0, "w": 1.9, "l": 4.9, "h": 1.45}
+_CAR_Y = 8.0  # the patrol car (with the dash cam) is parked 8 m north of the layout origin
+_DASH_MIC = np.array([2.2, _CAR_Y + 1.0, 1.2])
+_PATROL_CAR = {"x": 2.4, "y": _CAR_Y, "w": 1.9, "l": 4.9, "h": 1.45}
 
 
 def _rng(seed: int, *tags: int) -> np.random.Generator:
@@ -187,8 +188,9 @@ def _make_scene(seed: int, duration_s: float) -> _Scene:
     door_open_T = 26.0
     tracks = {
         "officer_A": _Track(np.array([
-            [0.0, 2.0, 0.3, 0.0], [door_open_T, 2.0, 0.3, 0.0], [door_open_T + 1.2, 3.6, 0.8, 60.0],
-            [door_open_T + 2.5, 4.6, 2.5, 10.0], [42.0, 4.8, 15.5, 15.0], [43.5, *A_pos, yaw_A],
+            [0.0, 2.0, _CAR_Y + 0.3, 0.0], [door_open_T, 2.0, _CAR_Y + 0.3, 0.0],
+            [door_open_T + 1.2, 3.6, _CAR_Y + 0.8, 60.0], [door_open_T + 2.5, 4.5, _CAR_Y + 1.6, 10.0],
+            [36.0, 4.6, _CAR_Y + 2.2, 20.0], [42.0, 4.8, 15.5, 15.0], [43.5, *A_pos, yaw_A],
             [61.5, *A_pos, yaw_A], [65.5, 6.0, 22.0, 15.0], [70.0, 6.0, 22.0, 60.0],
             [max(D, 71.0), 5.5, 21.0, 200.0]])),
         "officer_B": _Track(np.array([
@@ -256,10 +258,10 @@ def _make_scene(seed: int, duration_s: float) -> _Scene:
                        "level_1m_db": float(level_1m_db), "audible": audible, "interior": interior,
                        "pos": np.asarray(pos, float), **extra})
 
-    car_int = np.array([2.4, 0.6, 1.0])
+    car_int = np.array([2.4, _CAR_Y + 0.6, 1.0])
     ev("radio", 6.0, "patrol_car_radio", ("radio", 2.6), -52.0, audible={"dashcam"}, interior=True, pos=car_int)
     ev("car_door_open", door_open_T, "patrol_car_door", ("distractor", "door_slam"), -18.0, interior=True,
-       pos=np.array([1.5, 0.4, 1.0]))
+       pos=np.array([1.5, _CAR_Y + 0.4, 1.0]))
     # footsteps: heard by the walking officer's own camera only
     for who, cam, spans in (("officer_A", "bodycam_A", [(door_open_T + 1.5, 43.0), (61.8, 65.5), (70.2, D - 2)]),
                             ("officer_B", "bodycam_B", [(start_B + 0.8, 44.5), (61.8, 66.0), (72.2, 80.0)])):
@@ -440,7 +442,8 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
             continue
         y = _render_event(e, sr=sr, rng=_rng(scene.seed, 7, j, fi), level_db=level)
         _add(inside if (is_dash and e["interior"]) else near, y, k_of(t_on))
-        events_truth.append({"kind": e["kind"], "source": e["source"], "onset_s": round(float(t_on), 6),
+        events_truth.append({"kind": e["kind"], "source": e["source"], "emitted_incident_s": round(e["T"], 6),
+                             "onset_s": round(float(t_on), 6),
                              "duration_s": round(y.size / sr, 3), "distance_m": round(d, 3)})
 
     # --- the passing car (continuous, moving: Doppler and level follow the geometry) ---
@@ -471,11 +474,11 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
     quiet = []
     if is_dash:
         rr = _rng(scene.seed, 8, fi)
-        street = room_tone(n / sr, sr, level_dbfs=-44.0, rng=rr).astype(np.float64)[:n]
+        street = room_tone(n / sr, sr, level_dbfs=-38.0, rng=rr).astype(np.float64)[:n]
         ramp = np.clip((T_of - scene.door_open_T) / 0.4, 0, 1)
-        # closed: -40 dB through glass; the driver's door open: -18 dB (the cabin mic is far
+        # closed: -40 dB through glass; the driver's door open: -25 dB (the cabin mic is far
         # from the door and the camera's fixed gain is set for voices inside the car)
-        closed, opened = db_to_amp(-40.0), db_to_amp(-18.0)
+        closed, opened = db_to_amp(-40.0), db_to_amp(-25.0)
         cabin = np.where(T_of < scene.door_open_T, closed, closed + ramp * (opened - closed))
         ext = _lowpass(near + street, sr, 4500.0) * cabin
         floor = (car_rumble(n / sr, sr, level_dbfs=-72.0, rng=rr).astype(np.float64)[:n]
@@ -1257,8 +1260,29 @@ def _render_in_subprocesses(args: list[tuple], workers: int, progress, *, order:
     return entries
 
 
+def _acoustic_bias(e: dict, ref: dict) -> dict:
+    """How far an audio-only match may sit from the clock truth: sound reaches this feed's
+    microphone ``travel`` later than the reference's, by a different amount for each source.
+    Median and range over the sounds both feeds heard, in seconds (positive: this feed hears
+    them later). None when the feeds share no sound (no audio)."""
+    if not e.get("has_audio") or not ref.get("has_audio"):
+        return {"acoustic_bias_s": None, "acoustic_bias_range_s": None}
+    mine = {("shot", s["shot_id"]): s["distance_m"] for s in e["shots"]}
+    mine.update({(v["source"], v["emitted_incident_s"]): v["distance_m"] for v in e["events"]
+                 if "emitted_incident_s" in v and v["kind"] not in ("footsteps", "mic_bump")})
+    theirs = {("shot", s["shot_id"]): s["distance_m"] for s in ref["shots"]}
+    theirs.update({(v["source"], v["emitted_incident_s"]): v["distance_m"] for v in ref["events"]
+                   if "emitted_incident_s" in v})
+    diffs = [(mine[k] - theirs[k]) / SPEED_OF_SOUND_M_S for k in mine if k in theirs]
+    if not diffs:
+        return {"acoustic_bias_s": None, "acoustic_bias_range_s": None}
+    return {"acoustic_bias_s": round(float(np.median(diffs)), 6),
+            "acoustic_bias_range_s": [round(float(min(diffs)), 6), round(float(max(diffs)), 6)]}
+
+
 def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast: bool) -> dict:
     ref = scene.feed("bodycam_A")
+    ref_entry = next(x for x in entries if x["key"] == ref.key)
     for e in entries:
         f = scene.feed(e["key"])
         fp = out / e["file"]
@@ -1272,6 +1296,7 @@ def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast:
                       .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
         e["sync"] = {"offset_s": round((f.start_T - ref.start_T) / ref.rate, 9),
                      "drift_ppm": round((rel_rate - 1.0) * 1e6, 6), "reference": ref.file}
+        e["sync"].update(_acoustic_bias(e, ref_entry))
     shots = []
     for s in scene.shots:
         shots.append({"id": s["id"], "shooter": s["shooter"], "volley": s["volley"],
@@ -1314,7 +1339,7 @@ def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast:
             "mic_muted_incident_s": [round(v, 6) for v in scene.mute_B_T],
             "actors": {k: [[round(float(v), 3) for v in row] for row in tr.keys]
                        for k, tr in scene.tracks.items()},
-            "layout": "x metres east, y metres north of the patrol car; road runs north-south along x = 0",
+            "layout": "metres: x east, y north; the road runs north-south along x = 0; the patrol car is parked at x = 2.4, y = 8 facing north",
         },
         "feeds": entries,
     }
