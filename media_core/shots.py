@@ -268,7 +268,7 @@ def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
     clipped = bool(f["clipped"])
     terms = {
         # a muzzle blast starts abruptly: a big jump in high-frequency energy within a frame
-        "impulsive": _ramp(f["jump_db"], 8.0, 14.0),
+        "impulsive": _ramp(f["jump_db"], 8.0, 12.0),
         # and, within tens of metres, overloads a body-worn microphone: at or near full scale
         # (140+ dB SPL against the ~120 dB a consumer capsule handles)
         "full_scale": 1.0 if clipped else _ramp(f["peak_dbfs"], -6.0, -2.0),
@@ -280,7 +280,7 @@ def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
         # broadband, noise-like (turbulent jet, clipped blast): not a tonal or band-limited
         # click (claps, knocks, glass shards) nor a low thump (vest bump, footstep, slam)
         "broadband": _ramp(f["flatness"], 0.18, 0.30),
-        "has_highs": _ramp(f["hf_share"], 0.08, 0.25),
+        "has_highs": _ramp(f["hf_share"], 0.03, 0.12),
         # a muzzle blast carries a low-frequency pressure pulse (the Friedlander wave) under its
         # crack; where the microphone's low cut hides it, the overloaded blast is white-broad.
         # A hand clap or a snap has neither (little below 250 Hz, a coloured 1-4 kHz band).
@@ -405,10 +405,10 @@ class _Classifier:
                 prev["_echoes"] += 1
                 return
             if dt < p.echo_window_s:
-                # an echo is weaker and duller than its shot and rises less sharply
-                echo_like = _ramp(weaker_db, 6.0, 12.0) * max(
-                    _ramp(pf["centroid_hz"] - f["centroid_hz"], 1000.0, 3000.0),
-                    _ramp(pf["jump_db"] - f["jump_db"], 5.0, 15.0))
+                # an echo is a weaker copy smeared by the reflecting surface: it rises less
+                # sharply. A second shooter's blast may be weaker and duller too (farther away),
+                # but its front is as sharp as any direct arrival.
+                echo_like = _ramp(weaker_db, 6.0, 12.0) * _ramp(f["jump_db"], 14.0, 9.0)
                 terms["not_echo"] = round(1.0 - echo_like, 3)
                 score *= terms["not_echo"]
                 if echo_like > 0.5:
