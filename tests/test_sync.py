@@ -55,11 +55,14 @@ def _source(rng, kind):
 def make_scene(*, duration_s, n_cams=3, rng=0, spacing_m=(2.0, 12.0), events_per_s=1.2):
     """Sources at positions in incident time: list of (t_s, pos(2,), waveform at 48 kHz)."""
     g = np.random.default_rng(rng)
-    # cameras on a line-ish cluster, neighbours 2-12 m apart
+    # cameras in a cluster, every pair between spacing_m[0] and spacing_m[1] apart
+    lo_m, hi_m = spacing_m
     cams = [np.zeros(2)]
-    for _ in range(n_cams - 1):
+    while len(cams) < n_cams:
         ang = g.uniform(0, 2 * np.pi)
-        cams.append(cams[-1] + g.uniform(*spacing_m) * np.array([np.cos(ang), np.sin(ang)]))
+        c = cams[int(g.integers(len(cams)))] + g.uniform(lo_m, hi_m) * np.array([np.cos(ang), np.sin(ang)])
+        if all(lo_m - 1e-9 <= np.linalg.norm(c - x) <= hi_m + 1e-9 for x in cams):
+            cams.append(c)
     cams = np.array(cams)
     centre = cams.mean(axis=0)
     kinds = ["speech"] * 5 + ["step"] * 4 + ["slam", "traffic", "shot"]
