@@ -11,7 +11,7 @@ import importlib.util
 import sys
 
 #: Subcommand modules under media_core.cli, in the order --help lists them.
-COMMAND_MODULES = ("info", "case", "analyze", "sync")
+COMMAND_MODULES = ("info", "case", "analyze", "sync", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,140 @@
+"""Case-level work: analyse every feed, put every feed on the shared clock, count incident shots.
+
+These are the calls the CLI, the app and ``./run`` share (every GUI action is a core call).
+Results are stored in the case keyed by the file's SHA-256, the algorithm version and the
+parameters, so a second run (or reopening the case) does no decoding at all.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .case import Case
+from .clock import Clock
+from .errors import MediaCoreError, MediaError
+
+ANALYSIS_ALGORITHM = "analysis"
+SYNC_ALGORITHM = "sync"
+
+Progress = Callable[[float, str], None]
+
+
+def _noop(frac: float, msg: str) -> None:
+    pass
+
+
+def analysis_params(*, min_mute_s: float = 0.5) -> dict:
+    return {"min_mute_s": float(min_mute_s)}
+
+
+def stored_analysis(case: Case, feed_id: int, *, min_mute_s: float = 0.5) -> dict | None:
+    """The analysis of this feed made by the current algorithms and parameters, if stored."""
+    from .analysis import analysis_version
+
+    return case.get_analysis(feed_id, algorithm=ANALYSIS_ALGORITHM, version=analysis_version(),
+                             params=analysis_params(min_mute_s=min_mute_s))
+
+
+def analyze_case(
+    case: Case,
+    *,
+    feed_ids: Sequence[int] | None = None,
+    min_mute_s: float = 0.5,
+    force: bool = False,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[dict[int, dict], list[str]]:
+    """Mute and gunshot analysis of the case's feeds (one decode per feed), stored in the case.
+
+    Returns ``(results by feed id, error lines)``; a feed that fails is reported and skipped,
+    the others are analysed. Feeds already analysed with the current version are not decoded.
+    """
+    from .analysis import analysis_version, analyze_feed
+
+    report = progress or _noop
+    feeds = [f for f in case.feeds if feed_ids is None or f.id in feed_ids]
+    results: dict[int, dict] = {}
+    errors: list[str] = []
+    version, params = analysis_version(), analysis_params(min_mute_s=min_mute_s)
+    for k, f in enumerate(feeds):
+        if should_stop is not None and should_stop():
+            raise InterruptedError("analysis cancelled")
+        cached = None if force else stored_analysis(case, f.id, min_mute_s=min_mute_s)
+        if cached is not None:
+            results[f.id] = cached
+            report((k + 1) / len(feeds), f"{f.label}: analysis already in the case")
+            continue
+
+        def prog(x: float, k=k, f=f) -> None:
+            report((k + min(max(x, 0.0), 1.0)) / len(feeds), f"analysing {f.label}")
+
+        try:
+            res = analyze_feed(f.path, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop,
+                               sha256=f.sha256)
+        except MediaError as exc:
+            errors.append(str(exc))
+            continue
+        case.store_analysis(f.id, algorithm=ANALYSIS_ALGORITHM, version=version, params=params, result=res)
+        results[f.id] = res
+    report(1.0, "analysis done")
+    return results, errors
+
+
+def sync_case(
+    case: Case,
+    *,
+    reference_feed_id: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Place every feed on the shared clock and store each feed's clock with its evidence.
+
+    The reference is the given feed, else the case's reference, else the sync's own choice (the
+    longest feed with usable audio). Manual nudges already in the case are kept on top.
+    Returns the ``evidence-audit.sync/1`` document.
+    """
+    from .sync import sync_files
+
+    report = progress or _noop
+    feeds = case.feeds
+    if not feeds:
+        raise MediaCoreError(f"{case.path}: the case has no feeds to sync")
+    ref_id = reference_feed_id if reference_feed_id is not None else case.reference_feed_id
+    ref_path = case.feed(ref_id).path if ref_id is not None else None
+    doc = sync_files([f.path for f in feeds], reference=ref_path,
+                     progress=lambda x: report(x, "synchronising feeds"))
+    by_path = {os.path.abspath(f.path): f for f in feeds}
+    ref_feed = by_path.get(os.path.abspath(doc["reference"])) if doc.get("reference") else None
+    if ref_feed is not None and case.reference_feed_id != ref_feed.id:
+        case.reference_feed_id = ref_feed.id
+    for entry in doc["feeds"]:
+        f = by_path.get(os.path.abspath(entry["path"]))
+        if f is None or entry.get("offset_s") is None:
+            continue
+        ev = dict(entry.get("evidence") or {})
+        case.set_clock(f.id, Clock(entry["offset_s"], entry.get("drift_ppm") or 0.0), method=entry["method"],
+                       confidence=float(entry.get("confidence") or 0.0), evidence=ev)
+    if ref_feed is not None:
+        case.store_analysis(ref_feed.id, algorithm=SYNC_ALGORITHM, version=doc["schema"], params={}, result=doc)
+    report(1.0, "sync done")
+    return doc
+
+
+def incident_shots(case: Case, *, min_confidence: float = 0.5) -> dict[str, Any]:
+    """Shots heard by several feeds matched into incident-level shots on the shared clock.
+
+    Uses the stored analyses and clocks (run :func:`analyze_case` and :func:`sync_case` first).
+    Only feeds that were placed on the shared clock take part.
+    """
+    from .incident_shots import match_incident_shots
+
+    shots_by_feed, clocks = {}, {}
+    for f in case.feeds:
+        res = case.get_analysis(f.id, algorithm=ANALYSIS_ALGORITHM)
+        if not res or not f.has_audio:
+            continue
+        if case.sync_info(f.id) is None and f.id != case.reference_feed_id:
+            continue
+        shots_by_feed[f.label] = [s for s in res.get("shots", []) if s.get("confidence", 1.0) >= min_confidence]
+        clocks[f.label] = case.clock(f.id)
+    return match_incident_shots(shots_by_feed, clocks)
