@@ -1,0 +1,100 @@
+"""Visual flashes: detection on small frames and matching to shot times by interval pattern."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from media_core.errors import MediaError, ParameterError
+from media_core.flashes import FlashDetector, detect_flashes, detect_flashes_in_frames, match_flashes
+
+FPS = 30.0
+
+
+def _frames(n, flash_frames, *, rng, size=(120, 160), global_steps=(), moving=True):
+    """IR-like grey frames: a static gradient, warm blobs walking, sensor noise; small flashes."""
+    H, W = size
+    yy, xx = np.mgrid[0:H, 0:W]
+    base = 40 + 30 * np.sin(xx / 20.0) + 20 * np.cos(yy / 15.0)
+    pos = {f: (rng.uniform(10, W - 10), rng.uniform(10, H - 10)) for f in flash_frames}
+    for i in range(n):
+        t = i / FPS
+        img = base.copy()
+        if moving:
+            cx, cy = (20 + 6 * t) % W, H / 2 + 20 * np.sin(t)
+            img += 90 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 32.0)
+        img += rng.normal(0, 3, img.shape)
+        for j in global_steps:          # the whole picture brightens (exposure change, cut)
+            if i >= j:
+                img += 50
+        for f, (fx, fy) in pos.items():
+            k = i - f
+            if k in (0, 1):
+                img += (200, 60)[k] * np.exp(-((xx - fx) ** 2 + (yy - fy) ** 2) / (2 * 1.6 ** 2))
+        yield i / FPS, np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_detects_short_local_flashes_at_their_frames():
+    rng = np.random.default_rng(1)
+    flash_frames = [40, 95, 101, 180, 260]
+    ev = detect_flashes_in_frames(_frames(300, flash_frames, rng=rng), fps=FPS)
+    got = [round((e["time_s"] - 0.5 / FPS) * FPS) for e in ev]
+    assert got == flash_frames
+    assert all(0 < e["confidence"] <= 1 and e["evidence"]["method"] == "visual-flash" for e in ev)
+
+
+def test_global_brightness_change_and_steady_warm_objects_are_not_flashes():
+    rng = np.random.default_rng(2)
+    ev = detect_flashes_in_frames(_frames(200, [], rng=rng, global_steps=(70,)), fps=FPS)
+    assert ev == []
+
+
+def test_bad_fps():
+    with pytest.raises(ParameterError, match="fps"):
+        FlashDetector(fps=0)
+
+
+def test_match_finds_offset_from_interval_pattern():
+    rng = np.random.default_rng(3)
+    shots = np.sort(rng.uniform(0, 60, 8))
+    true_off = 12.345
+    flashes = shots - true_off + rng.uniform(-0.5, 0.5, shots.size) / FPS  # frame quantisation
+    flashes = np.concatenate([flashes[:6], [shots[2] - true_off + 7.7]])     # one missed, one false
+    extra_shots = np.concatenate([shots, [100.0, 100.4]])                   # shots off screen
+    m = match_flashes(flashes, extra_shots, fps=FPS)
+    assert m["uncertain_reason"] is None
+    assert abs(m["offset_s"] - true_off) <= 1.0 / FPS
+    assert m["evidence"]["measurements"]["matched"] == 6
+    assert m["confidence"] >= 0.5
+
+
+def test_match_regular_pattern_is_ambiguous():
+    shots = np.arange(10) * 0.5                 # a perfectly regular volley: any shift fits
+    m = match_flashes(shots[:4] + 3.0, shots, fps=FPS)
+    assert m["uncertain_reason"] is not None and "ambiguous" in m["uncertain_reason"]
+
+
+def test_match_too_few():
+    m = match_flashes([1.0, 2.0], [5.0, 6.0, 7.0], fps=FPS)
+    assert m["offset_s"] is None and "too few" in m["uncertain_reason"]
+
+
+def test_detect_flashes_in_encoded_video(tmp_path):
+    from media_core.synthetic.encode import write_media
+
+    rng = np.random.default_rng(4)
+    flash_frames = [30, 77, 140]
+    frames = list(_frames(180, flash_frames, rng=rng))
+    p = write_media(tmp_path / "ir.mp4", audio=None, fps=FPS, size=(160, 120), duration_s=6.0,
+                    frame_fn=lambda i, t: np.repeat(frames[i][1][:, :, None], 3, axis=2))
+    ev = detect_flashes(p)
+    got = [e["frame_pts_s"] for e in ev]
+    assert np.allclose(got, np.array(flash_frames) / FPS, atol=0.5 / FPS)
+
+
+def test_detect_flashes_needs_video(tmp_path):
+    from media_core.synthetic.audio import tone
+    from media_core.synthetic.encode import write_media
+
+    p = write_media(tmp_path / "a.m4a", audio=tone(440, 1.0), video=False)
+    with pytest.raises(MediaError, match="no video"):
+        detect_flashes(p)
