@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_media" / "generated"
 
 
-def ensure_sample_media(out_dir: str | os.PathLike = SAMPLE_DIR, *, seed: int = 7) -> Path:
+def ensure_sample_media(out_dir: str | os.PathLike = SAMPLE_DIR, *, seed: int = 7, fast: bool = False) -> Path:
     """Generate the demo incident if it is missing or stale; return the truth file's path."""
     from .synthetic.incident import build_incident
 
-    return Path(build_incident(Path(out_dir), seed=seed))
+    return Path(build_incident(Path(out_dir), seed=seed, fast=fast))
 
 
 def build_case(truth_path: str | os.PathLike, case_path: str | os.PathLike) -> Case:
@@ -71,7 +71,7 @@ def compare_with_truth(case: Case, truth: dict, incident: dict | None = None) ->
 
 
 def run_demo(out_dir: str | os.PathLike = "out", *, progress: Callable[[float, str], None] | None = None,
-             sample_dir: str | os.PathLike = SAMPLE_DIR) -> dict[str, Any]:
+             sample_dir: str | os.PathLike = SAMPLE_DIR, seed: int = 7, fast: bool = False) -> dict[str, Any]:
     """Generate (first time), build, analyse and sync the demo case; write the results to ``out_dir``.
 
     Returns ``{"case": path, "summary": path, "comparison": {...}, "errors": [...]}``.
@@ -82,7 +82,7 @@ def run_demo(out_dir: str | os.PathLike = "out", *, progress: Callable[[float, s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report(0.0, "generating the demo incident (first run only)")
-    truth_path = ensure_sample_media(sample_dir)
+    truth_path = ensure_sample_media(sample_dir, seed=seed, fast=fast)
     truth = json.loads(truth_path.read_text())
     with build_case(truth_path, out / "demo.evcase") as case:
         ref = next(f for f in case.feeds if os.path.basename(f.path) == truth["incident"]["reference_feed"])

@@ -1,0 +1,69 @@
+"""The demo incident end to end through the case: analyse, sync, incident shots, no re-decoding."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from media_core import pipeline
+from media_core.case import Case
+from media_core.cli import main as cli_main
+from media_core.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    res = run_demo(d / "out", sample_dir=d / "gen", fast=True)
+    truth = json.loads((d / "gen" / "truth.json").read_text())
+    return d, res, truth
+
+
+def test_demo_case_has_every_feed_analysed_and_placed(demo):
+    d, res, truth = demo
+    assert res["errors"] == []
+    with Case.open(res["case"]) as case:
+        assert sorted(f.label for f in case.feeds) == sorted(t["label"] for t in truth["feeds"])
+        for f in case.feeds:
+            assert pipeline.stored_analysis(case, f.id) is not None
+        ref = case.feed(case.reference_feed_id)
+        assert ref.path.endswith(truth["incident"]["reference_feed"])
+    by_label = {r["feed"]: r for r in res["comparison"]["feeds"]}
+    for t in truth["feeds"]:
+        row = by_label[t["label"]]
+        assert [m[2] for m in row["mutes_found"]] == [m["kind"] for m in t["mutes"]], t["label"]
+        for (s, e, _), m in zip(row["mutes_found"], t["mutes"]):
+            assert abs(s - m["start_s"]) <= 0.025 and abs(e - m["end_s"]) <= 0.025, (t["label"], s, e, m)
+        if t["has_audio"] and row["sync_method"] == "audio":
+            assert abs(row["sync_error_ms"]) <= 33.0, row
+
+
+def test_second_run_decodes_nothing(demo, monkeypatch):
+    d, res, _ = demo
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again although the case has the results")
+
+    monkeypatch.setattr("media_core.analysis.analyze_feed", boom)
+    monkeypatch.setattr("media_core.sync.sync_files", boom)
+    again = run_demo(d / "out", sample_dir=d / "gen", fast=True)
+    assert again["comparison"] == res["comparison"]
+
+
+def test_demo_summary_json_and_cli(demo, capsys):
+    d, res, _ = demo
+    with open(res["summary"]) as fh:
+        summary = json.load(fh)
+    assert len(summary["feeds"]) == 4 and "comparison_with_truth" in summary
+    assert cli_main(["case", "show", res["case"]]) == 0
+    out = capsys.readouterr().out
+    assert "late-audio-start" in out and "digital-silence" in out
+
+
+def test_verify_after_pipeline(demo):
+    _, res, _ = demo
+    with Case.open(res["case"]) as case:
+        rep = case.verify()
+        actions = {r["action"] for r in case.audit_log()}
+    assert rep.ok, rep.problems
+    assert {"feed.add", "analysis.store", "sync.set", "sync.reference"} <= actions
