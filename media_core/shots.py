@@ -98,8 +98,8 @@ def _candidates(e: np.ndarray, ed: np.ndarray, h: int, p: ShotParams) -> list[tu
 
     A frame is a hit when its energy exceeds the mean of the frames 2-12 ms before by
     ``jump_db``. Hits are grouped; each group's peak is the loudest frame in the 8 ms from its
-    first hit (full-band energy), and its onset the earliest frame before that peak (back to
-    12 ms) still within ``onset_db`` of the peak -- so a weak precursor (codec pre-echo, a mechanical click) does not pull
+    first hit (full-band energy), and its onset the earliest frame from 2 ms before the first
+    hit up to that peak within ``onset_db`` of the peak -- so a weak precursor (codec pre-echo, a mechanical click) does not pull
     the onset earlier than the blast, but the blast's first millisecond is kept.
     """
     nf = ed.size
@@ -125,10 +125,8 @@ def _candidates(e: np.ndarray, ed: np.ndarray, h: int, p: ShotParams) -> list[tu
         w = e[k: k + 8]
         pk = k + int(np.argmax(w))
         thr = e[pk] * 10 ** (-p.onset_db / 10)
-        j = pk
-        while j > max(pk - 12, 0) and e[j - 1] >= thr:
-            j -= 1
-        j = max(j, last_peak + 1)
+        lo_j = max(k - 2, last_peak + 1, 0)
+        j = lo_j + int(np.argmax(e[lo_j: pk + 1] >= thr))
         out.append((j, pk))
         last_peak = pk
     return out
@@ -272,6 +270,9 @@ def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
         # and, within tens of metres, overloads a body-worn microphone: at or near full scale
         # (140+ dB SPL against the ~120 dB a consumer capsule handles)
         "full_scale": 1.0 if clipped else _ramp(f["peak_dbfs"], -6.0, -2.0),
+        # standing far above what came before (the loudest thing around: a shot fired near a
+        # body cam is 20-60 dB above speech and traffic; applause, a crash or a crowd is not)
+        "stands_out": _ramp(f["snr_db"], 10.0, 18.0),
         # and stays there for a millisecond or more (a clap or a click: a fraction of one)
         "stays_hot": _ramp(f["hot_ms"], 0.3, 1.2),
         # a blast is short: near-peak high-frequency energy for tens of ms is a continuing
@@ -375,9 +376,10 @@ class _Classifier:
         # within a volley the gain control has already pulled the gain down, so a later shot
         # (especially a farther shooter's) reaches full scale only briefly: do not ask it to
         # stay hot as long as a first shot
-        if (terms["stays_hot"] < 1.0 and f["time_s"] - self.last_confident <= p.agc_release_s
-                and f["peak_dbfs"] >= -3.0):
-            terms["stays_hot"] = 1.0
+        # (nor to stand out from the previous shot's reverberation as a first shot must)
+        if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0)
+                and f["time_s"] - self.last_confident <= p.agc_release_s and f["peak_dbfs"] >= -3.0):
+            terms["stays_hot"] = terms["stands_out"] = 1.0
             note.append("in a volley (gain reduced by the previous shot)")
             score, _ = _combine(terms)
         # context: how busy is the neighbourhood (crackle), is this part of a click train
