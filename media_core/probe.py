@@ -54,11 +54,28 @@ def open_container(path: str | os.PathLike):
     """Open ``path`` read-only with PyAV, translating failures into :class:`MediaError`."""
     import av
 
+    import av.logging
+
     path = os.fspath(path)
     size = check_readable_file(path)
+    old_level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)  # so FFmpeg's own reason can be quoted to the user
     try:
-        return av.open(path, mode="r")
-    except av.error.InvalidDataError as exc:
+        with av.logging.Capture() as logs:
+            try:
+                return av.open(path, mode="r")
+            except av.error.FFmpegError as exc:
+                reason = next((m.strip() for _, _, m in reversed(logs) if m.strip()), None)
+                _raise_open_error(path, size, exc, reason)
+    finally:
+        av.logging.set_level(old_level)
+
+
+def _raise_open_error(path: str, size: int, exc: Exception, reason: str | None):
+    """Raise the :class:`NotMediaError` that says in plain words why FFmpeg refused ``path``."""
+    import av
+
+    if isinstance(exc, av.error.InvalidDataError):
         problem = "not a media file FFmpeg can read (invalid data)"
         with open(path, "rb") as f:
             head = f.read(64)
@@ -70,10 +87,7 @@ def open_container(path: str | os.PathLike):
         elif size < 1024 and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
             problem = "is a text file, not media"
         raise NotMediaError(path, problem) from None
-    except av.error.FFmpegError as exc:
-        raise NotMediaError(path, f"FFmpeg cannot open it ({exc.strerror or exc})") from None
-    except (OSError, MemoryError) as exc:
-        raise MediaError(path, f"cannot be opened ({exc})") from None
+    raise NotMediaError(path, f"FFmpeg cannot open it: {reason or getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _scan_duration(container, path: str) -> tuple[float | None, dict[int, tuple[float, float]]]:

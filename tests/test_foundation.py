@@ -64,7 +64,7 @@ def _bad_files(d):
     bad["directory"] = (d / "a folder.mp4", "directory")
     bad["missing"] = (d / "missing.mp4", "no such file")
     (d / "huge.y4m").write_bytes(b"YUV4MPEG2 W200000 H200000 F30:1 Ip A1:1 C420jpeg\nFRAME\n" + b"\x80" * 1000)
-    bad["absurd size"] = (d / "huge.y4m", None)
+    bad["absurd size"] = (d / "huge.y4m", "200000x200000")
     return good, bad
 
 
