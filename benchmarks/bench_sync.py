@@ -1,0 +1,182 @@
+"""Benchmark: four generated 30-minute feeds on one shared clock.
+
+Generates (once, cached in a temp folder) an incident heard by four cameras 2-12 m apart: two
+48 kHz body cams (one with 30 s of digital silence at the start), a 44.1 kHz body cam and a 16 kHz
+dash cam, clocks up to 100 ppm apart, encoded to AAC (.m4a). Then, each in a fresh process so the
+peak memory is the sync's own:
+
+* ``sync_files`` on all four (decode + features + 6 pairs + global solution): wall time, CPU time,
+  peak RSS, and every feed's placement error against the truth (max and median over its length);
+* the same reference/other pair with ``audio-offset-finder`` 0.5.3 (PyPI; MFCC cross-correlation,
+  default settings), and with our pairwise estimate alone, with both answers' errors.
+
+Timings are noisy on a shared 2-core machine: read the ratio, not the absolute number.
+
+Usage: ``python benchmarks/bench_sync.py [--minutes 30] [--keep]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+CLOCKS = [(0.0, 0.0), (-6.25, 100.0), (14.7, -55.0), (3.3, 45.0)]
+SRS = [48000, 48000, 44100, 16000]
+
+
+def generate(folder: Path, minutes: float) -> dict:
+    import numpy as np
+
+    from media_core.clock import Clock
+    from media_core.synthetic.encode import write_media
+    from test_sync import make_scene, render_cam
+
+    meta = folder / "truth.json"
+    if meta.exists():
+        m = json.loads(meta.read_text())
+        if m["minutes"] == minutes and all(Path(p).exists() for p in m["paths"]):
+            return m
+    folder.mkdir(parents=True, exist_ok=True)
+    D = minutes * 60.0
+    t0 = time.perf_counter()
+    cams, ev = make_scene(duration_s=D + 60, n_cams=4, rng=2024, events_per_s=1.0)
+    durs = [D, 0.97 * D, 0.95 * D, 0.98 * D]
+    paths = []
+    for i in range(4):
+        y = render_cam(cams, ev, i, clock=Clock(*CLOCKS[i]), duration_s=durs[i], sr=SRS[i], rng=70 + i,
+                       mute_first_s=30.0 if i == 1 else 0.0)
+        p = write_media(folder / f"cam{i}_{SRS[i]}.m4a", audio=y, sr=SRS[i], video=False)
+        paths.append(str(p))
+        del y
+    dist = [[round(float(np.linalg.norm(cams[i] - cams[j])), 2) for j in range(4)] for i in range(4)]
+    m = {"minutes": minutes, "paths": paths, "durations": durs, "clocks": CLOCKS, "distances_m": dist,
+         "generate_s": round(time.perf_counter() - t0, 1)}
+    meta.write_text(json.dumps(m))
+    return m
+
+
+def _errors(clock, truth, ref, dur):
+    import numpy as np
+
+    from media_core.clock import Clock
+
+    u = np.linspace(0, dur, 400)
+    t = Clock(*ref).to_media(Clock(*truth).to_shared(u))
+    e = np.abs(clock.to_shared(u) - t)
+    return float(e.max()), float(np.median(e))
+
+
+def run_ours(meta_path: str) -> dict:
+    from media_core.clock import Clock
+    from media_core.sync import sync_files
+
+    m = json.loads(Path(meta_path).read_text())
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    res = sync_files(m["paths"], reference=m["paths"][0])
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    errs = []
+    for f, truth, dur in zip(res["feeds"], m["clocks"], m["durations"]):
+        mx, med = _errors(Clock(f["offset_s"], f["drift_ppm"]), truth, m["clocks"][0], dur)
+        errs.append({"path": Path(f["path"]).name, "method": f["method"], "confidence": f["confidence"],
+                     "drift_ppm": f["drift_ppm"], "max_err_ms": round(mx * 1e3, 2), "median_err_ms": round(med * 1e3, 2)})
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, "feeds": errs}
+
+
+def run_pair_ours(meta_path: str, i: int) -> dict:
+    from media_core.sync import estimate_offset_features, features_from_file
+
+    m = json.loads(Path(meta_path).read_text())
+    t0 = time.perf_counter()
+    e = estimate_offset_features(features_from_file(m["paths"][0]), features_from_file(m["paths"][i]))
+    wall = time.perf_counter() - t0
+    mx, med = _errors(e.clock, m["clocks"][i], m["clocks"][0], m["durations"][i])
+    return {"wall_s": wall, "offset_s": e.offset_s, "max_err_ms": mx * 1e3, "median_err_ms": med * 1e3,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def run_aof(meta_path: str, i: int) -> dict:
+    import imageio_ffmpeg
+    import numpy as np
+    from audio_offset_finder.audio_offset_finder import find_offset_between_files
+
+    from media_core.clock import Clock
+
+    # audio-offset-finder calls "ffmpeg" from PATH: give it the one imageio-ffmpeg ships
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    bindir = Path(tempfile.mkdtemp(prefix="aof-bin-"))
+    (bindir / "ffmpeg").symlink_to(exe)
+    os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+    m = json.loads(Path(meta_path).read_text())
+    t0 = time.perf_counter()
+    r = find_offset_between_files(m["paths"][0], m["paths"][i])
+    wall = time.perf_counter() - t0
+    off = float(r["time_offset"])            # file2 starts `off` s after file1: our offset_s
+    mx, med = _errors(Clock(off, 0.0), m["clocks"][i], m["clocks"][0], m["durations"][i])
+    return {"wall_s": wall, "offset_s": off, "standard_score": float(r["standard_score"]),
+            "max_err_ms": mx * 1e3, "median_err_ms": med * 1e3,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def _sub(*args) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--folder", default=os.path.join(tempfile.gettempdir(), "evidence-audit-bench-sync"))
+    ap.add_argument("--pair", type=int, default=1, help="which feed (1-3) the pair timings use")
+    ap.add_argument("--_run", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a._run:
+        kind, meta = a._run[0], a._run[1]
+        r = {"ours": lambda: run_ours(meta), "pair": lambda: run_pair_ours(meta, int(a._run[2])),
+             "aof": lambda: run_aof(meta, int(a._run[2]))}[kind]()
+        print(json.dumps(r))
+        return 0
+    folder = Path(a.folder)
+    m = generate(folder, a.minutes)
+    meta = str(folder / "truth.json")
+    print(f"feeds: {a.minutes:g} min each, 4 files ({', '.join(Path(p).name for p in m['paths'])}); "
+          f"cameras {min(d for r in m['distances_m'] for d in r if d > 0):.1f}-"
+          f"{max(max(r) for r in m['distances_m']):.1f} m apart; cpus={os.cpu_count()}")
+    ours = _sub("--_run", "ours", meta)
+    print("\nsync_files, 4 feeds (decode + features + 6 pairs + global solve), fresh process:")
+    print(f"  wall {ours['wall_s']:.2f} s   cpu {ours['cpu_s']:.2f} s   peak RSS {ours['peak_rss_mb']:.0f} MB"
+          f"   target <= 15 s: {'MET' if ours['wall_s'] <= 15 else 'MISSED'}")
+    print(f"  {'feed':22s} {'method':10s} {'conf':>5s} {'drift_ppm':>10s} {'true_ppm':>9s} {'max_err_ms':>11s} {'median_err_ms':>14s}")
+    for f, c in zip(ours["feeds"], m["clocks"]):
+        true_ppm = (1 + c[1] * 1e-6) / (1 + m["clocks"][0][1] * 1e-6) * 1e6 - 1e6
+        print(f"  {f['path']:22s} {f['method']:10s} {f['confidence']:5.2f} {f['drift_ppm']:10.1f} {true_ppm:9.1f} "
+              f"{f['max_err_ms']:11.2f} {f['median_err_ms']:14.2f}")
+    i = a.pair
+    pair = _sub("--_run", "pair", meta, str(i))
+    aof = _sub("--_run", "aof", meta, str(i))
+    print(f"\nOne pair ({Path(m['paths'][0]).name} vs {Path(m['paths'][i]).name}), each in a fresh process:")
+    print(f"  {'tool':28s} {'wall_s':>7s} {'peak_MB':>8s} {'offset_s':>10s} {'max_err_ms':>11s} {'median_err_ms':>14s}")
+    print(f"  {'evidence-audit (this)':28s} {pair['wall_s']:7.2f} {pair['peak_rss_mb']:8.0f} {pair['offset_s']:10.4f} "
+          f"{pair['max_err_ms']:11.2f} {pair['median_err_ms']:14.2f}")
+    print(f"  {'audio-offset-finder 0.5.3':28s} {aof['wall_s']:7.2f} {aof['peak_rss_mb']:8.0f} {aof['offset_s']:10.4f} "
+          f"{aof['max_err_ms']:11.2f} {aof['median_err_ms']:14.2f}")
+    print(f"  ratio time ours/aof = {pair['wall_s'] / aof['wall_s']:.2f}; "
+          f"ratio median error ours/aof = {pair['median_err_ms'] / max(aof['median_err_ms'], 1e-9):.3f}")
+    print("  (audio-offset-finder: offset only, no drift; MFCC frames of 16 ms; default trim 15 min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
