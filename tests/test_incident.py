@@ -172,6 +172,13 @@ def test_shots_are_where_the_truth_says(built):
             assert after.max() > 8 * np.percentile(before, 99), (key, t)
         clipped = [s["clipped"] for s in f["shots"]]
         assert all(clipped) if key != "dashcam" else not any(clipped)
+        for s in f["shots"]:  # echoes 1-90 ms late, weaker than the shot
+            assert s["echoes"] and all(0.0005 < e["delay_s"] < 0.09 and 0 < e["gain"] < 1 for e in s["echoes"])
+    # next to the gun the ground echo is faint; 10 m away it is nearly as strong as the blast
+    own = next(s for s in _feed(truth, "bodycam_A")["shots"] if s["shooter"] == "officer_A")
+    far = _feed(truth, "dashcam")["shots"][0]
+    ground = {id(x): next(e["gain"] for e in x["echoes"] if e["surface"] == "ground") for x in (own, far)}
+    assert ground[id(own)] < 0.2 < 0.5 < ground[id(far)]
 
 
 def test_mutes_gaps_and_quiet_passages(built):

@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
@@ -387,13 +387,51 @@ def _car_source(scene: _Scene) -> tuple[np.ndarray, int, float]:
     return y, sr, T0
 
 
+#: A body-cam microphone capsule saturates: however close the gun, the blast reaching the
+#: converter is at most this far over full scale (the converter then clips it to 0 dBFS).
+_MIC_SATURATION_DBFS = 24.0
+#: Reflecting surfaces of the street: (name, axis, plane coordinate, reflection coefficient).
+#: (The building closing the street 100 m north would return a slap-back 0.5 s late; it is left
+#: out so that every echo falls 1-90 ms after its shot.)
+_SURFACES = (("ground", 2, 0.0, 0.8), ("east facades", 0, 7.0, 0.7), ("west facades", 0, -7.0, 0.7))
+
+
+def _default_peak_dbfs(distance_m: float) -> float:
+    """The gunshot model's level for a pistol at ``distance_m`` (+20 dBFS at 10 m, -6 dB per
+    doubling), as :func:`media_core.synthetic.gunshot.render_gunshot` draws it."""
+    return 20.0 - 20.0 * math.log10(max(distance_m, 0.5) / 10.0)
+
+
+def _image_paths(src: np.ndarray, mic: np.ndarray):
+    direct = float(np.linalg.norm(src - mic))
+    for name, axis, plane, coef in _SURFACES:
+        img = np.array(src, float)
+        img[axis] = 2 * plane - img[axis]
+        if (src[axis] - plane) * (mic[axis] - plane) <= 0:
+            continue  # source and microphone on different sides: no reflection
+        path = float(np.linalg.norm(img - mic))
+        yield name, (path - direct) / SPEED_OF_SOUND_M_S, coef * direct / path
+
+
+def _image_echoes(src: np.ndarray, mic: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """First-order reflections (image sources) off the ground and the street's walls, as
+    ``(delay_s, gain)`` relative to the direct blast: spreading over the longer path and the
+    surface's reflection coefficient set the gain, so a microphone next to the gun hears
+    faint echoes and a distant one strong ones."""
+    return tuple((d, g) for _n, d, g in _image_paths(src, mic) if 0 < d < 0.1)
+
+
+def _image_echo_names(src: np.ndarray, mic: np.ndarray) -> list[str]:
+    return [n for n, d, _g in _image_paths(src, mic) if 0 < d < 0.1]
+
+
 def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], list[dict], list[dict]]:
     """Mix one feed's audio on its media timeline from ``feed.audio_start_s`` to the end.
 
     Returns ``(y, shots, events, quiet)``: float32 mono and the truth entries (media times).
     """
     from .audio import car_rumble, db_to_amp, room_tone
-    from .gunshot import apply_agc, apply_clipping, random_wall_echoes, render_gunshot
+    from .gunshot import apply_agc, apply_clipping, render_gunshot
 
     sr = feed.sr
     fi = [f.key for f in scene.feeds].index(feed.key)
@@ -409,8 +447,6 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
         return int(round((t_media - a0) * sr))
 
     # --- gunshots ---
-    er = _rng(scene.seed, 5, fi)
-    echoes = random_wall_echoes(er, n=3)
     shots_truth = []
     for s in scene.shots:
         d, T_arr = _arrival(scene, feed, s["T"], s["pos"])
@@ -418,13 +454,20 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
         if not a0 <= t_on < feed.duration_s:
             continue
         r = _rng(scene.seed, 6, s["id"], fi)
-        jit = tuple((dl * float(r.uniform(0.97, 1.03)), g * float(r.uniform(0.8, 1.2))) for dl, g in echoes)
-        y = render_gunshot(sr=sr, rng=r, distance_m=max(d, 0.3), wall_echoes=jit).astype(np.float64)
+        mic = _mic_pos(scene.tracks, feed, s["T"])
+        echoes = _image_echoes(s["pos"], mic)
+        # the direct-to-reverberant ratio grows as the microphone gets closer to the gun
+        reverb_db = float(np.clip(-18.0 + 20 * math.log10(max(d, 0.3) / 10.0), -45.0, -12.0))
+        peak = min(_default_peak_dbfs(d), _MIC_SATURATION_DBFS)
+        y = render_gunshot(sr=sr, rng=r, distance_m=max(d, 0.3), peak_dbfs=peak, ground_reflection=False,
+                           wall_echoes=echoes, reverb_level_db=reverb_db).astype(np.float64)
         _add(near, y, k_of(t_on))
         shots_truth.append({"shot_id": s["id"], "shooter": s["shooter"], "volley": s["volley"],
                             "onset_s": round(float(t_on), 6), "distance_m": round(d, 3),
                             "travel_s": round(d / SPEED_OF_SOUND_M_S, 6),
-                            "peak_dbfs_at_mic": round(float(20 * np.log10(np.max(np.abs(y[:int(0.003 * sr) + 1])))), 2)})
+                            "peak_dbfs_at_mic": round(peak, 2),
+                            "echoes": [{"delay_s": round(dl, 5), "gain": round(g, 4), "surface": name}
+                                       for (dl, g), name in zip(echoes, _image_echo_names(s["pos"], mic))]})
 
     # --- other sounds ---
     events_truth = []
