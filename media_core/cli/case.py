@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import error_line, hms, print_json, table
+from .common import error_line, hms, print_json, progress_bar, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +67,12 @@ def run_add(args) -> int:
     with Case.open(args.case) as case:
         for path in args.files:
             try:
-                f = case.add_feed(path, kind=args.kind, label=args.label)
+                with progress_bar(f"hashing {os.path.basename(path)}") as bar:
+                    def tick(done: int, total: int, bar=bar) -> None:
+                        bar.total = total
+                        bar.update(done - bar.n)
+
+                    f = case.add_feed(path, kind=args.kind, label=args.label, progress=tick)
                 added.append(f)
                 if not args.json:
                     print(f"added feed {f.id}: {f.label}  sha256={f.sha256[:16]}…  {f.duration_s:.3f}s", file=sys.stderr)
