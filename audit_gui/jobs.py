@@ -50,70 +50,80 @@ def analysis_available() -> tuple[bool, bool]:
         except ImportError:
             return False
 
-    return has("media_core.analysis", "analyze_file"), has("media_core.sync", "sync_files")
+    return has("media_core.analysis", "analyze_feed"), has("media_core.sync", "sync_files")
 
 
-def analyze_feeds(feeds: list[tuple[int, str]], *, reference: str | None = None, do_sync: bool = True,
+def analyze_feeds(feeds: list[tuple[int, str, str | None]], *, sync_paths: list[str] | None = None,
+                  reference: str | None = None, min_mute_s: float = 0.5,
                   progress=_noop, should_stop=_noop, emit_partial=_noop) -> dict:
-    """Run mute/shot analysis on every feed, then cross-camera sync.
+    """Mute/shot analysis of the given feeds, then cross-camera sync of ``sync_paths``.
+
+    The same core calls as :func:`media_core.pipeline.analyze_case` / ``sync_case``, minus the
+    storing: this runs in a worker thread, and the GUI thread stores what it returns (under the
+    pipeline's algorithm, version and parameters, so the CLI and the app share results).
 
     Parameters
     ----------
-    feeds : list of (feed_id, path)
+    feeds : list of (feed_id, path, sha256)
+        Feeds to analyse (those without a current analysis).
+    sync_paths : list of str, optional
+        Every feed of the case, to put on one clock; None or fewer than two: no sync.
 
     Returns
     -------
     dict
-        ``{"analysis": {feed_id: result}, "sync": sync_result or None, "errors": [str]}``.
-        Each finished feed is also sent through ``emit_partial(("analysis", feed_id, result))``
-        so the GUI can store it at once (a cancel keeps what was done).
+        ``{"analysis": {feed_id: result}, "sync": sync document or None, "errors": [str]}``.
+        Each finished feed also goes out through ``emit_partial(("analysis", feed_id, result))``
+        so a cancel keeps what was done.
     """
     have_an, have_sync = analysis_available()
     out: dict = {"analysis": {}, "sync": None, "errors": []}
-    n = max(1, len(feeds))
-    steps = n + (1 if do_sync and have_sync and len(feeds) > 1 else 0)
-    if have_an:
-        from media_core.analysis import analyze_file
+    do_sync = bool(sync_paths) and len(sync_paths) > 1
+    steps = max(1, len(feeds) + (1 if do_sync else 0))
+    if feeds and not have_an:
+        out["errors"].append("mute/shot analysis is not available in this build")
+    elif feeds:
+        from media_core.analysis import analyze_feed
 
-        for k, (fid, path) in enumerate(feeds):
+        for k, (fid, path, sha) in enumerate(feeds):
             if should_stop():
                 raise InterruptedError("cancelled")
+            name = path.rsplit("/", 1)[-1]
 
-            def prog(*a, k=k, path=path):
-                f = _fraction(a)
-                progress((k + (f if f is not None else 0.0)) / steps, f"analysing {path.rsplit('/', 1)[-1]}")
+            def prog(x, k=k, name=name):
+                progress((k + min(max(float(x), 0.0), 1.0)) / steps, f"analysing {name}")
 
             try:
-                res = analyze_file(path, progress=prog, should_stop=should_stop)
+                res = analyze_feed(path, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop,
+                                   sha256=sha)
             except InterruptedError:
                 raise
-            except Exception as exc:
-                out["errors"].append(f"{path}: analysis failed ({exc})")
+            except Exception as exc:  # one bad feed never stops the others
+                out["errors"].append(f"{name}: analysis failed ({exc})")
                 continue
+            if should_stop():
+                raise InterruptedError("cancelled")
             out["analysis"][fid] = res
             emit_partial(("analysis", fid, res))
-    else:
-        out["errors"].append("mute/shot analysis is not available in this build (media_core.analysis missing)")
-    if do_sync and len(feeds) > 1:
-        if have_sync:
+    if do_sync:
+        if not have_sync:
+            out["errors"].append("cross-camera sync is not available in this build")
+        else:
             from media_core.sync import sync_files
 
             if should_stop():
                 raise InterruptedError("cancelled")
-            progress(n / steps, "syncing feeds")
-            paths = [p for _, p in feeds]
+            n = len(feeds)
+            progress(n / steps, "synchronising feeds")
             try:
-                res = sync_files(paths, reference=reference,
-                                 progress=lambda *a: progress((n + (_fraction(a) or 0.0)) / steps, "syncing feeds"))
-            except InterruptedError:
-                raise
+                doc = sync_files(sync_paths, reference=reference,
+                                 progress=lambda x: progress((n + min(max(float(x), 0.0), 1.0)) / steps,
+                                                             "synchronising feeds"))
             except Exception as exc:
                 out["errors"].append(f"sync failed ({exc})")
             else:
-                out["sync"] = res
-                emit_partial(("sync", None, res))
-        else:
-            out["errors"].append("cross-camera sync is not available in this build (media_core.sync missing)")
+                out["sync"] = doc
+                emit_partial(("sync", None, doc))
     progress(1.0, "analysis finished")
     return out
 
@@ -126,18 +136,3 @@ def _fraction(args) -> float | None:
     if len(nums) == 1 and 0.0 <= nums[0] <= 1.0:
         return float(nums[0])
     return None
-
-
-def sync_to_clocks(sync_result: dict, feeds: list[tuple[int, str]]) -> list[tuple[int, float, float, str, float, dict]]:
-    """Map a ``sync_files`` result onto feed ids: (feed_id, offset_s, drift_ppm, method, confidence, evidence)."""
-    import os
-
-    by_path = {os.path.abspath(p): fid for fid, p in feeds}
-    rows = []
-    for f in sync_result.get("feeds", []):
-        fid = by_path.get(os.path.abspath(f["path"]))
-        if fid is None:
-            continue
-        rows.append((fid, float(f.get("offset_s") or 0.0), float(f.get("drift_ppm") or 0.0),
-                     str(f.get("method") or "sync"), float(f.get("confidence") or 0.0), f.get("evidence") or {}))
-    return rows

@@ -120,10 +120,9 @@ class MainWindow(QMainWindow):
         self.sync_panel = QtSyncPanel()
         self.sync_panel.feed_selected.connect(self.select_feed)
         d_sync = self._dock(self.sync_panel, "Feeds and sync", Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(d_sync, d_ann)
-        d_sync.raise_()
         self.resizeDocks([self.findChild(QDockWidget, "Timeline")], [300], Qt.Orientation.Vertical)
-        self.resizeDocks([d_ann], [560], Qt.Orientation.Horizontal)
+        self.resizeDocks([d_ann], [600], Qt.Orientation.Horizontal)
+        self.resizeDocks([d_ann, d_sync], [330, 230], Qt.Orientation.Vertical)
 
         self._build_actions()
         self._build_status()
@@ -269,6 +268,14 @@ class MainWindow(QMainWindow):
             self.a_undo.setText("&Undo")
 
     # ================================================================== case handling
+    def _warn(self, title: str, text: str) -> None:
+        """Tell the user without blocking the event loop (window-modal, opened, not exec'd)."""
+        self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_warning = (title, text)
+
     def new_case_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "New case", str(Path.home() / "untitled.evcase"),
                                               "Evidence Audit case (*.evcase)")
@@ -290,7 +297,7 @@ class MainWindow(QMainWindow):
         try:
             case = Case.create(path)
         except MediaCoreError as exc:
-            QMessageBox.warning(self, "Cannot create case", str(exc))
+            self._warn("Cannot create case", str(exc))
             return None
         self.set_case(case)
         return case
@@ -299,7 +306,7 @@ class MainWindow(QMainWindow):
         try:
             case = Case.open(path)
         except MediaCoreError as exc:
-            QMessageBox.warning(self, "Cannot open case", str(exc))
+            self._warn("Cannot open case", str(exc))
             return None
         self.set_case(case)
         return case
@@ -370,7 +377,7 @@ class MainWindow(QMainWindow):
         finally:
             self.unsetCursor()
         if errors:
-            QMessageBox.warning(self, "Some files were not added", "\n".join(str(e) for e in errors))
+            self._warn("Some files were not added", "\n".join(str(e) for e in errors))
         self.statusBar().showMessage(f"added {len(added)} feed(s)", 5000)
         return added
 
@@ -391,7 +398,7 @@ class MainWindow(QMainWindow):
             self.open_case(cases[0])
         if media:
             if self.case is None:
-                QMessageBox.information(self, "No case open", "Create or open a case first, then drop feeds on it.")
+                self._warn("No case open", "Create or open a case first, then drop feeds on it.")
                 return
             self.add_feeds(media)
 
@@ -413,10 +420,16 @@ class MainWindow(QMainWindow):
         if self.selected_feed not in ids:
             self.selected_feed = ids[0] if ids else None
         self.timeline.selected_feed = self.selected_feed
+        self._fit_timeline_dock()
         self._sync_decoders()
         self._start_prepare_jobs()
         self._update_actions()
         self.seek(self.position, force=True)
+
+    def _fit_timeline_dock(self) -> None:
+        dock = self.findChild(QDockWidget, "Timeline")
+        want = self.timeline.sizeHint().height() + 34
+        self.resizeDocks([dock], [int(min(want, 0.45 * self.height()))], Qt.Orientation.Vertical)
 
     def _sync_decoders(self) -> None:
         want = {f.id: f for f in self.state.feeds if f.index is not None and len(f.index)}
@@ -519,26 +532,35 @@ class MainWindow(QMainWindow):
             self.progress.setRange(0, 1000)
 
     # ---------------------------------------------------------------- analysis
-    def start_analysis(self, *, only_missing: bool = False) -> FunctionWorker | None:
+    def start_analysis(self, *, only_missing: bool = True, force: bool = False) -> FunctionWorker | None:
+        """Analyse (mutes, shots) the feeds lacking a current analysis and sync the case, in the background.
+
+        Returns the worker, or None when there is nothing to do (or a run is already going).
+        """
         if self.case is None or self._analysis is not None or not self.state.feeds:
             return None
-        feeds = [(f.id, f.path) for f in self.state.feeds]
-        if only_missing:
-            todo = [(fid, p) for fid, p in feeds if self.state.feed(fid).analysis is None]
-            synced = all(self.case.sync_info(fid) is not None for fid, _ in feeds)
-            if not todo and (synced or len(feeds) < 2):
-                return None
+        from media_core import pipeline
+
+        feeds = self.state.feeds
+        try:
+            todo = [(f.id, f.path, self.case.feed(f.id).sha256) for f in feeds
+                    if force or pipeline.stored_analysis(self.case, f.id) is None]
+        except ImportError:
+            todo = [(f.id, f.path, None) for f in feeds]
+        synced = all(self.case.sync_info(f.id) is not None or f.id == self.case.reference_feed_id for f in feeds)
+        need_sync = len(feeds) > 1 and (force or not synced or not only_missing)
+        if only_missing and not todo and not need_sync:
+            self.statusBar().showMessage("every feed is analysed and synced already", 5000)
+            return None
         ref = self.case.reference_feed_id
         ref_path = self.state.feed(ref).path if ref is not None and self.state.feed(ref) else None
-        w = FunctionWorker(jobs.analyze_feeds, feeds, reference=ref_path)
-        self._analysis_feeds = feeds
+        w = FunctionWorker(jobs.analyze_feeds, todo, sync_paths=[f.path for f in feeds] if need_sync else None,
+                           reference=ref_path)
         w.signals.progress.connect(self._analysis_progress)
         w.signals.partial.connect(self._analysis_partial)
         w.signals.result.connect(self._analysis_result)
-        w.signals.cancelled.connect(lambda: (self.statusBar().showMessage("analysis cancelled; finished feeds kept", 8000),
-                                             self.analysis_done.emit(None)))
-        w.signals.error.connect(lambda msg: (QMessageBox.warning(self, "Analysis failed", msg.splitlines()[0]),
-                                             self.analysis_done.emit(None)))
+        w.signals.cancelled.connect(self._analysis_cancelled)
+        w.signals.error.connect(self._analysis_error)
         w.signals.finished.connect(lambda w=w: self._job_finished(w))
         self._analysis = w
         self.progress.setRange(0, 1000)
@@ -548,6 +570,14 @@ class MainWindow(QMainWindow):
         self.pool.start(w)
         return w
 
+    def _analysis_cancelled(self) -> None:
+        self.statusBar().showMessage("analysis cancelled; the feeds already finished are kept", 8000)
+        self.analysis_done.emit(None)
+
+    def _analysis_error(self, msg: str) -> None:
+        self.statusBar().showMessage(f"analysis failed: {msg.splitlines()[0]}", 30000)
+        self.analysis_done.emit(None)
+
     def _analysis_progress(self, frac: float, msg: str) -> None:
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * frac))
@@ -555,20 +585,38 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(msg)
 
     def _analysis_partial(self, item) -> None:
+        """Store a finished piece in the case (GUI thread), exactly as media_core.pipeline does."""
         if self.case is None:
             return
         what, fid, res = item
         if what == "analysis" and self.state.feed(fid) is not None:
-            version = str(res.get("algorithm_version") or res.get("version") or "1")
-            self.case.store_analysis(fid, algorithm="analysis", version=version, params={}, result=res)
+            from media_core import pipeline
+            from media_core.analysis import analysis_version
+
+            self.case.store_analysis(fid, algorithm=pipeline.ANALYSIS_ALGORITHM, version=analysis_version(),
+                                     params=pipeline.analysis_params(), result=res)
         elif what == "sync":
-            for fid, off, drift, method, conf, ev in jobs.sync_to_clocks(res, self._analysis_feeds):
-                if self.state.feed(fid) is not None:
-                    self.case.set_clock(fid, Clock(off, drift), method=method, confidence=conf, evidence=ev)
-            ref = res.get("reference")
-            for fid, p in self._analysis_feeds:
-                if ref and os.path.abspath(p) == os.path.abspath(ref):
-                    self.case.reference_feed_id = fid
+            self.apply_sync(res)
+
+    def apply_sync(self, doc: dict) -> None:
+        """Put the feeds on the clocks of an ``evidence-audit.sync/1`` document (mirrors pipeline.sync_case)."""
+        from media_core import pipeline
+
+        by_path = {os.path.abspath(f.path): f for f in self.state.feeds}
+        ref = by_path.get(os.path.abspath(doc["reference"])) if doc.get("reference") else None
+        if ref is not None and self.case.reference_feed_id != ref.id:
+            self.case.reference_feed_id = ref.id
+        for entry in doc.get("feeds", []):
+            f = by_path.get(os.path.abspath(entry["path"]))
+            if f is None or entry.get("offset_s") is None:
+                continue
+            self.case.set_clock(f.id, Clock(entry["offset_s"], entry.get("drift_ppm") or 0.0),
+                                method=entry.get("method") or "sync",
+                                confidence=float(entry.get("confidence") or 0.0),
+                                evidence=dict(entry.get("evidence") or {}))
+        if ref is not None:
+            self.case.store_analysis(ref.id, algorithm=pipeline.SYNC_ALGORITHM, version=doc.get("schema", ""),
+                                     params={}, result=doc)
 
     def _analysis_result(self, out: dict) -> None:
         errs = out.get("errors") or []
@@ -591,6 +639,7 @@ class MainWindow(QMainWindow):
 
     def select_feed(self, fid: int) -> None:
         self.selected_feed = fid
+        self.sync_panel.select_feed(fid)
         for k, t in self.grid.tiles.items():
             t.selected = k == fid
             t.update()

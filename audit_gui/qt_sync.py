@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from media_core.case import KINDS
 
-COLUMNS = ("label", "kind", "offset s", "drift ppm", "method", "confidence", "nudge s", "nudge")
+COLUMNS = ("label", "kind", "offset s", "drift ppm", "method", "conf.", "nudged s")
 
 
 class QtSyncPanel(QWidget):
@@ -32,7 +32,13 @@ class QtSyncPanel(QWidget):
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.table, 1)
         row = QHBoxLayout()
-        row.addWidget(QLabel("nudge step:"))
+        row.addWidget(QLabel("Nudge selected feed:"))
+        for text, frames, sign in (("-1 frame", 1, -1), ("+1 frame", 1, +1), ("-ms", 0, -1), ("+ms", 0, +1)):
+            b = QPushButton(text)
+            b.setObjectName(f"nudge_{text.replace(' frame', 'f')}")
+            b.setToolTip("move the selected feed earlier/later on the shared clock (undoable)")
+            b.clicked.connect(lambda _=False, fr=frames, sg=sign: self.nudge_selected(sg, fr))
+            row.addWidget(b)
         self.ms = QSpinBox()
         self.ms.setRange(1, 10000)
         self.ms.setValue(10)
@@ -83,23 +89,23 @@ class QtSyncPanel(QWidget):
                     it = QTableWidgetItem(v)
                     it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
                     self.table.setItem(r, c, it)
-                self.table.setCellWidget(r, 7, self._nudge_buttons(f.id, f.fps))
         finally:
             self._updating = False
 
-    def _nudge_buttons(self, fid: int, fps: float) -> QWidget:
-        w = QWidget()
-        h = QHBoxLayout(w)
-        h.setContentsMargins(0, 0, 0, 0)
-        h.setSpacing(2)
-        for text, frames, sign in (("-1f", 1, -1), ("+1f", 1, +1), ("-ms", 0, -1), ("+ms", 0, +1)):
-            b = QPushButton(text)
-            b.setObjectName(f"nudge_{fid}_{text}")
-            b.setMaximumWidth(40)
-            b.clicked.connect(lambda _=False, fr=frames, sg=sign: self.nudge(
-                fid, sg * (fr / fps if fr else self.ms.value() / 1000.0)))
-            h.addWidget(b)
-        return w
+    def selected_feed_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self._ids[rows[0].row()] if rows and 0 <= rows[0].row() < len(self._ids) else None
+
+    def select_feed(self, fid: int) -> None:
+        if fid in self._ids and self.selected_feed_id() != fid:
+            self.table.selectRow(self._ids.index(fid))
+
+    def nudge_selected(self, sign: int, frames: int) -> None:
+        fid = self.selected_feed_id()
+        if fid is None:
+            return
+        info = self.state.feed(fid)
+        self.nudge(fid, sign * (frames / info.fps if frames else self.ms.value() / 1000.0))
 
     def nudge(self, fid: int, delta_s: float) -> None:
         self.state.case.nudge(fid, delta_s)

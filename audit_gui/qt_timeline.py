@@ -17,16 +17,18 @@ from .timefmt import fmt_time
 
 GUTTER = 120
 RULER_H = 24
-LANE_H = 54
+LANE_H = 44
 SHARED_LANE_H = 26
 
-MUTE_COLORS = {
-    "digital_silence": QColor(220, 50, 50, 120),
-    "dead_floor": QColor(230, 130, 30, 120),
-    "gap": QColor(160, 60, 200, 120),
-    "late_start": QColor(60, 120, 220, 120),
-    "early_end": QColor(60, 160, 200, 120),
-    "decode_error": QColor(120, 120, 120, 140),
+MUTE_COLORS = {  # media_core.mutes kinds
+    "digital-silence": QColor(220, 50, 50, 130),
+    "near-silence": QColor(230, 130, 30, 120),
+    "packet-gap": QColor(160, 60, 200, 130),
+    "late-audio-start": QColor(60, 120, 220, 130),
+    "audio-ends-early": QColor(60, 160, 200, 130),
+    "undecodable": QColor(120, 120, 120, 150),
+    "no-audio-track": QColor(90, 90, 90, 120),
+    "channel-silence": QColor(200, 90, 160, 110),
 }
 DEFAULT_MUTE = QColor(200, 80, 80, 110)
 CATEGORY_COLORS = {

@@ -96,8 +96,8 @@ class QtVideoTile(QWidget):
         title = self.label + (f"  [{self.kind}]" if self.kind else "")
         box(6, 6, title)
         if self.muted_kind is not None:
-            box(r.width() - 6, 6, f"AUDIO MUTED ({self.muted_kind})", bg=MUTE_BADGE, fg=QColor("white"),
-                align_right=True)
+            text = "NO AUDIO TRACK" if self.muted_kind == "no-audio-track" else f"AUDIO MUTED ({self.muted_kind})"
+            box(r.width() - 6, 6, text, bg=MUTE_BADGE, fg=QColor("white"), align_right=True)
         media = "media --" if self.no_footage else f"media {fmt_time(self.media_s)}"
         if self.frame_index is not None and not self.no_footage:
             media += f"  #{self.frame_index}"
