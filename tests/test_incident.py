@@ -299,3 +299,13 @@ def test_load_truth_rejects_other_json(tmp_path):
     with pytest.raises(ParameterError, match="not a demo-incident truth file"):
         inc.load_truth(tmp_path)
     assert not inc.incident_up_to_date(tmp_path)
+
+
+def test_feed_rendering_is_deterministic_in_process(built, tmp_path):
+    """The helicopter feed rendered again, in this process (the single-worker path), is
+    byte-identical to the one the parallel build wrote."""
+    out, _, truth = built
+    h = _feed(truth, "helicopter")
+    entry = inc._render_feed(SEED, 90.0, True, "helicopter", os.fspath(tmp_path))
+    assert inc._sha256(tmp_path / h["file"]) == h["sha256"]
+    assert entry["flashes"] == h["flashes"]
