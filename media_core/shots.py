@@ -83,6 +83,8 @@ class ShotParams:
 def _frame_energies(y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame energy of ``y`` and of its first difference (frames of ``h`` samples)."""
     nf = y.size // h
+    if nf == 0:
+        return np.zeros(0), np.zeros(0)
     Y = y[: nf * h].reshape(nf, h)
     e = np.einsum("ij,ij->i", Y, Y, dtype=np.float64)
     d = np.empty_like(y[: nf * h])
@@ -193,6 +195,16 @@ def _features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h: int,
     pre = ed[max(frame - 12, 0): max(frame - 2, 0)]
     f["jump_db"] = round(_db(ed_pk) - _db(float(np.mean(pre)) if pre.size else 1e-12), 1)
     f["hf_peak_db"] = round(_db(ed_pk / h), 1)
+    # a second blast-like arrival inside the first 30 ms (after a dip of >= 6 dB, within 4 dB
+    # of the first): another shot too close to separate, or a very strong early reflection
+    f["second_arrival_ms"] = None
+    q0, q1 = peak_frame + 2, min(onset_frame + 30, ed.size)
+    if q1 > q0:
+        q = q0 + int(np.argmax(ed[q0:q1]))
+        dip = float(np.min(ed[peak_frame: q + 1]))
+        if ed[q] >= ed_pk * 10 ** (-0.4) and dip <= ed[q] * 10 ** (-0.6):
+            f["second_arrival_ms"] = int(q - onset_frame)
+            f["second_arrival_db"] = round(_db(float(ed[q])) - _db(ed_pk), 1)
     # blast length: frames from the onset while the HF energy stays within 10 dB of its peak
     k = peak_frame
     while k + 1 < ed.size and k - peak_frame < 200 and ed[k + 1] >= 0.1 * ed_pk:
@@ -440,6 +452,10 @@ class _Classifier:
         overlap = s_.pop("_overlap")
         if overlap:
             note.append(f"possible overlap: transients at {overlap} s merged into this shot")
+        elif f.get("second_arrival_ms") is not None:
+            note.append(f"possible overlap: a second blast-like arrival {f['second_arrival_ms']} ms after the "
+                        f"onset ({f['second_arrival_db']} dB): a second shot or a strong early reflection, "
+                        "counted once")
         meas = {k: v for k, v in f.items() if k not in ("onset_sample", "time_s")}
         meas["echoes_attributed"] = echoes
         s_["time_s"] = round(float(s_["time_s"]), 4)
@@ -581,7 +597,8 @@ class ShotListener:
     def _reset_buffer(self) -> None:
         self._chunks: list[np.ndarray] = []
         self._n = 0
-        self._start: float | None = None
+        self._origin: float | None = None  # time of the first sample of this stretch of audio
+        self._offset = 0                   # sample index (in the stretch) of the buffer's start
         self._keep_from = -float("inf")
 
     def on_start(self, info: AudioStreamInfo) -> None:
@@ -598,14 +615,14 @@ class ShotListener:
         y = block.y
         x = (y[0] if y.shape[0] == 1 else y.mean(axis=0)) if y.ndim == 2 else y
         x = np.asarray(x, dtype=np.float32)
-        if self._start is None:
-            self._start = float(block.start_s)
+        if self._origin is None:
+            self._origin = float(block.start_s)
         else:
-            expected = self._start + self._n / sr
+            expected = self._origin + (self._offset + self._n) / sr
             if abs(float(block.start_s) - expected) > 2.0 / sr:
                 # a timestamp jump the decoder did not report as a gap: treat it as one
                 self._flush(final=True)
-                self._start = float(block.start_s)
+                self._origin = float(block.start_s)
         self._chunks.append(x)
         self._n += x.size
         need = int((self.window_s + 2 * self.context_s) * sr)
@@ -628,23 +645,30 @@ class ShotListener:
         return out
 
     def _flush(self, *, final: bool) -> None:
-        if self._start is None or self._n == 0:
+        if self._origin is None or self._n == 0:
             self._reset_buffer()
             return
         sr = self._sr
         y = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
-        t0 = self._start
-        end = t0 + y.size / sr
-        keep_to = float("inf") if final else end - self.context_s
-        events = [e for e in _detect_window(y, sr, self.p, t0=t0)
-                  if self._keep_from <= e["time_s"] < keep_to]
-        self._clf.add(events, upto_s=keep_to if not final else end)
+        t0 = self._origin + self._offset / sr
+        h = max(1, int(round(sr / 1000)))
+        # windows start on the 1-ms frame grid of the whole stretch, so frames (and therefore
+        # candidates and onsets) are exactly those of detect_shots on the whole array
+        tail = h * int(round(2 * self.context_s * sr / h))
+        n_proc = y.size if final else h * (y.size // h)
+        keep_to = float("inf") if final else t0 + (n_proc - tail // 2) / sr
+        events = [e for e in _detect_window(y[:n_proc], sr, self.p, t0=0.0)
+                  if self._keep_from <= t0 + e["time_s"] < keep_to]
+        for e in events:
+            # exact times: origin + whole-stretch sample index
+            e["time_s"] = self._origin + (self._offset + e["onset_sample"]) / sr
+        self._clf.add(events, upto_s=keep_to if not final else t0 + y.size / sr)
         if final:
             self._reset_buffer()
             return
-        tail = int(round(2 * self.context_s * sr))
-        rest = y[y.size - tail:].copy()
+        start = n_proc - tail
+        rest = y[start:].copy()
         self._chunks = [rest]
         self._n = rest.size
-        self._start = end - rest.size / sr
+        self._offset += start
         self._keep_from = keep_to

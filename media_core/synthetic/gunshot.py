@@ -273,12 +273,13 @@ def apply_clipping(y: np.ndarray, *, clip_dbfs: float = 0.0, soft_knee_db: float
 
 
 def apply_agc(y: np.ndarray, sr: int, *, target_dbfs: float = -12.0, max_gain_db: float = 18.0,
-              min_gain_db: float = -12.0, attack_s: float = 0.005, release_s: float = 1.0,
+              min_gain_db: float = -12.0, attack_s: float = 0.010, release_s: float = 1.0,
               block_s: float = 0.0005) -> np.ndarray:
     """Automatic gain control as in cameras and phones: fast attack, slow release.
 
     The gain follows a peak envelope detector run over ``block_s`` blocks: it drops within
-    ``attack_s`` when a loud sound starts (so the first milliseconds of a shot pass at the old
+    ``attack_s`` (default 10 ms, as camcorder and phone AGCs that must not distort speech) when
+    a loud sound starts (so the first milliseconds of a shot pass at the old
     gain, as in real AGCs without look-ahead) and recovers over ``release_s``, so the level
     pumps after each shot. The gain is ``target / envelope`` limited to
     ``[min_gain_db, max_gain_db]``.
@@ -485,7 +486,7 @@ def two_shooter_incident(rng: np.random.Generator, *, sr: int = 48000, rounds: t
     for i, kind in enumerate(distractor_kinds):
         t = last + 1.5 + 2.5 * i
         distr.append((t, render_distractor(kind, sr=sr, rng=rng), {"kind": kind}))
-    agc = incident_kwargs.pop("agc", {"attack_s": float(rng.uniform(0.002, 0.02)),
+    agc = incident_kwargs.pop("agc", {"attack_s": float(rng.uniform(0.004, 0.03)),
                                       "release_s": float(rng.uniform(0.3, 2.0))})
     y, truth = render_incident_audio(duration_s, sr, shots, rng, distractors=distr, agc=agc,
                                      noise_dbfs=float(rng.uniform(-60.0, -42.0)), **incident_kwargs)
