@@ -9,6 +9,8 @@ from its small play-ahead buffer. Decoders never touch widgets or the case.
 """
 from __future__ import annotations
 
+from . import _compat  # noqa: F401  (before any Qt call)
+
 import threading
 from collections import deque
 from dataclasses import dataclass

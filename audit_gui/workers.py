@@ -7,6 +7,8 @@ mne-qt-browser's ``LoadThread`` and napari's ``thread_worker`` follow the same p
 """
 from __future__ import annotations
 
+from . import _compat  # noqa: F401  (before any Qt call)
+
 import traceback
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
