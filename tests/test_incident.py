@@ -147,6 +147,11 @@ def test_sync_truth_maps_every_feed_to_the_same_incident_times(built):
             assert f["shot_count"] == len(f["shots"]) == truth["incident"]["shot_count"]
     heli = _feed(truth, "helicopter")
     assert len(heli["flashes"]) == truth["incident"]["shot_count"]
+    # each officer's camera shows his own muzzle flash once per shot he fires
+    for key, who in (("bodycam_A", "officer_A"), ("bodycam_B", "officer_B")):
+        own = [fl["shot_id"] for fl in _feed(truth, key)["flashes"] if fl["own_weapon"]]
+        assert sorted(own) == [s["id"] for s in truth["incident"]["shots"] if s["shooter"] == who]
+    assert _feed(truth, "dashcam")["flashes"]  # the dash cam sees the officers fire
     # clocks drift tens of ppm apart; B starts 4-8 s after A
     assert 10 <= abs(drifts["bodycam_B"]) <= 100
     assert 4.0 <= _feed(truth, "bodycam_B")["sync"]["offset_s"] <= 8.0

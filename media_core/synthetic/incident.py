@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.3.0"
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
@@ -648,7 +648,9 @@ class _Street:
         return np.asarray(pos, float), np.stack([right, fwd, up])
 
     def render(self, cam, roll_deg: float, dynamic: list, *, hide_patrol: bool = False,
-               patrol_lights: tuple = ((200, 20, 20), (20, 40, 220))) -> np.ndarray:
+               patrol_lights: tuple = ((200, 20, 20), (20, 40, 220)), seen: list | None = None) -> np.ndarray:
+        """Draw one frame. ``seen`` (optional) collects ``(shot_id, x, y)`` of every full-strength
+        muzzle flash drawn inside the picture."""
         import cv2
 
         pos, R = cam
@@ -729,10 +731,13 @@ class _Street:
                 w = 0.5 * f / c[0, 1]
                 items.append((1, float(c[0, 1]), "person", (p, w, torso, lying)))
             elif kind == "flash":
-                _, xyz, strength = d
+                _, xyz, strength, sid = d
                 c = (np.array([xyz]) - pos) @ R.T
                 if c[0, 1] > 0.3:
-                    items.append((1, 0.0, "flash", (proj(c)[0], max(3, int(0.35 * f / c[0, 1] * strength)))))
+                    q = proj(c)[0]
+                    items.append((1, 0.0, "flash", (q, max(3, int(0.35 * f / c[0, 1] * strength)))))
+                    if seen is not None and strength == 1.0 and 0 <= q[0] < W and 0 <= q[1] < H:
+                        seen.append((sid, float(q[0]), float(q[1])))
         items.sort(key=lambda it: (it[0] > 0, -it[1]))
         for layer, depth, kind, pay in items:
             if kind == "poly":
@@ -843,7 +848,7 @@ def _dynamic_objects(scene: _Scene, T: float, flashes, *, skip: str | None = Non
                      (x - 0.6, y - 2.35, 0.8, (220, 30, 30)), (x + 0.6, y - 2.35, 0.8, (220, 30, 30))]))
     for s, strength in flashes:
         if s["shooter"] != skip:
-            dyn.append(("flash", tuple(s["pos"]), strength))
+            dyn.append(("flash", tuple(s["pos"]), strength, s["id"]))
     return dyn
 
 
@@ -863,6 +868,16 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
     dashb = np.array([[0, H], [0, int(H * 0.70)], [int(W * 0.3), int(H * 0.64)], [int(W * 0.7), int(H * 0.64)],
                       [W, int(H * 0.70)], [W, H]], np.int32)
 
+    visible: list[dict] = []
+
+    def log(i: int, seen: list, own: set = frozenset()) -> None:
+        for sid, x, y in seen:
+            shot = next(s for s in scene.shots if s["id"] == sid)
+            visible.append({"shot_id": sid, "shooter": shot["shooter"],
+                            "time_s": round(float(feed.to_media(shot["T"])), 6), "frame": i,
+                            "frame_time_s": round(i / fps, 6), "x_px": round(x, 1), "y_px": round(y, 1),
+                            "own_weapon": sid in own})
+
     def frame(i: int, t: float) -> np.ndarray:
         T = float(feed.to_T(t))
         fl = flashes.get(i, [])
@@ -871,7 +886,9 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
         if dash:
             cam = street.camera((_DASH_MIC[0], _DASH_MIC[1] + 0.3, 1.3), 0.0, -2.0)
             roll = 0.0
-            img = street.render(cam, roll, _dynamic_objects(scene, T, fl), hide_patrol=True)
+            seen: list = []
+            img = street.render(cam, roll, _dynamic_objects(scene, T, fl), hide_patrol=True, seen=seen)
+            log(i, seen)
             cv2.fillPoly(img, [hood], (18, 18, 22))
             cv2.line(img, (int(W * 0.25), int(H * 0.80)), (int(W * 0.75), int(H * 0.80)), (70, 70, 78), 1)
             img[: int(H * 0.8)] = np.maximum(img[: int(H * 0.8)], (np.array(lights[blink]) * 0.12).astype(np.uint8))
@@ -891,8 +908,10 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
         dy, dp, dr = _shake(phases, T, moving)
         cam = street.camera((p[0], p[1], 1.1 if in_car else 1.35), tr.yaw(T) + dy, -4.0 + dp)
         own = [s for s, st in fl if s["shooter"] == who and st == 1.0]
+        seen = []
         img = street.render(cam, dr, _dynamic_objects(scene, T, fl, skip=who), hide_patrol=in_car,
-                            patrol_lights=lights)
+                            patrol_lights=lights, seen=seen)
+        log(i, seen + [(s["id"], W * 0.56, H * 0.82) for s in own], own={s["id"] for s in own})
         if in_car:
             cv2.fillPoly(img, [dashb], (16, 16, 18))
             cv2.line(img, (int(W * 0.08), 0), (int(W * 0.16), int(H * 0.66)), (10, 10, 12), max(2, int(18 * sc)))
@@ -907,6 +926,7 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
         _text(img, f"AXON BODY 3 {feed.tags['serial']}", (W - int(212 * sc), int(32 * sc)), 0.42 * sc)
         return img
 
+    frame.visible_flashes = visible  # filled as frames are drawn
     return frame
 
 
@@ -1116,6 +1136,8 @@ def _render_feed(seed: int, duration_s: float, fast: bool, key: str, out_dir: st
                           "comment": f"make={feed.tags['make']}; model={feed.tags['model']}; "
                                      f"serial={feed.tags['serial']}; evidence-audit demo incident, seed {seed}"},
                 creation_time=creation, seed=seed)
+    if feed.kind != "helicopter":
+        flashes = list(frame_fn.visible_flashes)
     first_pts, a_end, file_gaps = _audio_gaps_in_file(path)
     with av.open(os.fspath(path)) as c:
         entry["tags"] = {k: v for k, v in c.metadata.items() if k in ("title", "comment", "creation_time")}
