@@ -168,7 +168,8 @@ class MuteListener:
         self.smear = (not lossless) if self.codec_smear is None else bool(self.codec_smear)
         self.sr = int(info.sr)
         self.ch = int(info.channels)
-        self.win = max(8, int(round(WIN_S * self.sr))) if self.sr else 1
+        # a power of two near WIN_S: divides the codec frame (AAC 1024), so blocks split evenly
+        self.win = 1 << max(3, int(math.log2(WIN_S * self.sr * 1.25))) if self.sr else 1
         # a dead window: 20 ms RMS at most 3 dB above the near-silence limit
         self.gate_ms = 10 ** ((self.near_db + 3.0) / 10.0)
         self.keep_n = int(self.min_mute_s * self.sr) - 2 * MAX_SMEAR - 2 * self.win
@@ -206,24 +207,18 @@ class MuteListener:
             seg.hist_n -= seg.hist.popleft()[1].shape[1]
         self._resolve_pending(seg, final=False)
         win = self.win
-        start = 0
-        if seg.carry is not None:
+        pos = pos0
+        if seg.carry is not None:  # join the partial window left from the previous block
             c = seg.carry.shape[1]
-            k = win - c
-            if n < k:
-                seg.carry = np.concatenate([seg.carry, y], axis=1)
-                return
-            first = np.concatenate([seg.carry, y[:, :k]], axis=1)
+            y = np.concatenate([seg.carry, y], axis=1)
             seg.carry = None
-            self._windows(seg, first[:, None, :], pos0 - c)
-            start = k
-        m = (n - start) // win
+            pos -= c
+            n += c
+        m = n // win
         if m:
-            Y = y[:, start:start + m * win].reshape(y.shape[0], m, win)
-            self._windows(seg, Y, pos0 + start)
-        rest = start + m * win
-        if rest < n:
-            seg.carry = y[:, rest:].copy()
+            self._windows(seg, y[:, :m * win].reshape(y.shape[0], m, win), pos)
+        if m * win < n:
+            seg.carry = y[:, m * win:].copy()
 
     def on_gap(self, start_s: float, end_s: float, *, missing_packets: int) -> None:
         self._close_segment()
@@ -325,6 +320,8 @@ class MuteListener:
         if not flags.size:
             return
         prev = seg.prev_zero if kind == "z" else seg.prev_dead
+        if not prev and not flags.any():  # the usual case: sound throughout
+            return
         open_start = seg.zrun_start if kind == "z" else seg.drun_start
         d = np.diff(np.concatenate(([prev], flags)).astype(np.int8))
         starts = np.flatnonzero(d == 1)
