@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.3.0"
+GENERATOR_VERSION = "1.3.1"
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
@@ -536,7 +536,8 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
         spans = [(0.0, t_open)]
         for e in events_truth:
             if e["kind"] in ("radio", "car_door_open") and e["onset_s"] < t_open + 1:
-                spans = [p for a, b in spans for p in ((a, min(b, e["onset_s"])), (max(a, e["onset_s"] + e["duration_s"]), b)) if p[1] - p[0] > 0.5]
+                e0, e1 = e["onset_s"], e["onset_s"] + e["duration_s"]
+                spans = [p for a, b in spans for p in ((a, min(b, e0)), (max(a, e1), b)) if p[1] - p[0] > 0.5]
         for a, b in spans:
             seg = y[max(0, k_of(a)):k_of(b)]
             quiet.append({"start_s": round(a, 3), "end_s": round(b, 3), "kind": "closed-car",
@@ -1146,7 +1147,7 @@ def _render_feed(seed: int, duration_s: float, fast: bool, key: str, out_dir: st
     else:
         entry["audio"] = {"codec": "aac", "sr": feed.sr, "channels": 1, "bitrate": feed.audio_bitrate,
                           "start_s": feed.audio_start_s, "end_s": feed.duration_s,
-                          "first_packet_pts_s": first_pts}
+                          "first_packet_pts_s": first_pts, "last_packet_end_s": a_end}
         if feed.audio_start_s > 0:
             mutes.append({"start_s": 0.0, "end_s": feed.audio_start_s, "kind": "late-audio-start"})
         for g0, g1 in file_gaps:
@@ -1154,7 +1155,8 @@ def _render_feed(seed: int, duration_s: float, fast: bool, key: str, out_dir: st
                           "designed_s": list(scene.gap_B_media) if gaps else None})
         if key == "bodycam_B":
             m0, m1 = (round(float(feed.to_media(T)), 6) for T in scene.mute_B_T)
-            mutes.append({"start_s": m0, "end_s": m1, "kind": "digital-silence", "cause": "officer muted the microphone"})
+            mutes.append({"start_s": m0, "end_s": m1, "kind": "digital-silence",
+                          "cause": "officer muted the microphone"})
         # AAC may end the stream a fraction of a frame after the video; never a mute
     mutes.sort(key=lambda m: m["start_s"])
     entry.update({"mutes": mutes, "quiet": quiet, "shots": shots, "shot_count": len(shots),
@@ -1178,7 +1180,8 @@ def load_truth(out_dir) -> dict:
     with open(p, encoding="utf-8") as fh:
         truth = json.load(fh)
     if truth.get("schema") != TRUTH_SCHEMA:
-        raise ParameterError(f"{p}: not a demo-incident truth file (schema {truth.get('schema')!r}, expected {TRUTH_SCHEMA!r})")
+        raise ParameterError(f"{p}: not a demo-incident truth file "
+                             f"(schema {truth.get('schema')!r}, expected {TRUTH_SCHEMA!r})")
     return truth
 
 
@@ -1404,7 +1407,8 @@ def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast:
             "mic_muted_incident_s": [round(v, 6) for v in scene.mute_B_T],
             "actors": {k: [[round(float(v), 3) for v in row] for row in tr.keys]
                        for k, tr in scene.tracks.items()},
-            "layout": "metres: x east, y north; the road runs north-south along x = 0; the patrol car is parked at x = 2.4, y = 8 facing north",
+            "layout": ("metres: x east, y north; the road runs north-south along x = 0; "
+                       "the patrol car is parked at x = 2.4, y = 8 facing north"),
         },
         "feeds": entries,
     }
