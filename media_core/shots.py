@@ -388,10 +388,12 @@ class _Classifier:
         # within a volley the gain control has already pulled the gain down, so a later shot
         # (especially a farther shooter's) reaches full scale only briefly: do not ask it to
         # stay hot as long as a first shot
-        # (nor to stand out from the previous shot's reverberation as a first shot must)
-        if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0)
+        # (nor to stand out from the previous shot's reverberation as a first shot must, nor to
+        # jump as far above that reverberation)
+        if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0 or terms["impulsive"] < 1.0)
                 and f["time_s"] - self.last_confident <= p.agc_release_s and f["peak_dbfs"] >= -3.0):
             terms["stays_hot"] = terms["stands_out"] = 1.0
+            terms["impulsive"] = round(_ramp(f["jump_db"], 7.0, 10.0), 3)
             note.append("in a volley (gain reduced by the previous shot)")
             score, _ = _combine(terms)
         # context: how busy is the neighbourhood (crackle), is this part of a click train
@@ -422,7 +424,7 @@ class _Classifier:
                 # an echo is a weaker copy smeared by the reflecting surface: it rises less
                 # sharply. A second shooter's blast may be weaker and duller too (farther away),
                 # but its front is as sharp as any direct arrival.
-                echo_like = _ramp(weaker_db, 6.0, 12.0) * _ramp(f["jump_db"], 14.0, 9.0)
+                echo_like = _ramp(weaker_db, 8.0, 14.0) * _ramp(f["jump_db"], 11.0, 8.0)
                 terms["not_echo"] = round(1.0 - echo_like, 3)
                 score *= terms["not_echo"]
                 if echo_like > 0.5:
@@ -430,7 +432,7 @@ class _Classifier:
         if score < p.report:
             return
         conf = float(np.clip(score, 0.0, 1.0))
-        if conf >= p.confident and f["hot_ms"] >= 1.2:
+        if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"]):
             self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
         if "not_crackle" in terms and terms["not_crackle"] < 1.0 and conf < p.confident:
