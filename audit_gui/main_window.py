@@ -852,13 +852,13 @@ class MainWindow(QMainWindow):
             if d is not None:
                 sf = d.take_due(media)
                 if sf is not None and sf.index != tile.frame_index and sf.pts_s <= media:
-                    tile.image, tile.frame_index, tile.frame_pts = sf.image, sf.index, sf.pts_s
+                    tile.set_frame(sf, repaint=False)
                     self._shown.setdefault(fid, set()).add(sf.index)
                     changed = True
             if changed or overlay:
                 self._update_tile_overlay(fid, t)
-                if tile.no_footage:
-                    tile.image = None
+                if tile.no_footage and tile.image is not None:
+                    tile.set_frame(None)
                 tile.update()
         if overlay:
             self._last_overlay_ns = now_ns

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import _compat  # noqa: F401  (before any Qt call)
 
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -83,12 +84,18 @@ class ShownFrame:
     end_s: float
     index: int
     generation: int
+    pixels: object = None  # the numpy array the image points into (kept alive with it)
 
 
-def to_qimage(rgb: np.ndarray) -> QImage:
-    h, w, _ = rgb.shape
-    # copy(): the QImage must own its pixels once the numpy array goes away
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+def to_qimage(pix: np.ndarray) -> QImage:
+    """Wrap decoded pixels ((h, w, 4) BGRA from the reader, or (h, w, 3) RGB) in a QImage.
+
+    BGRA is Qt's native ``Format_RGB32`` on little-endian machines: painting it needs no
+    conversion. The QImage shares the array's memory; :class:`ShownFrame` keeps the array alive.
+    """
+    h, w, c = pix.shape
+    fmt = QImage.Format.Format_RGB32 if c == 4 else QImage.Format.Format_RGB888
+    return QImage(pix.data, w, h, c * w, fmt)
 
 
 class FeedDecoder(QThread):
@@ -181,7 +188,9 @@ class FeedDecoder(QThread):
     # ------------------------------------------------------------------ thread
     def run(self) -> None:  # noqa: C901 - one loop, several request kinds
         try:
-            reader = VideoReader(self.path, index=self.index, size=self._size, threads=self._threads)
+            reader = VideoReader(self.path, index=self.index, size=self._size, threads=self._threads,
+                                 pixel_format="bgra" if sys.byteorder == "little" else "rgb24",
+                                 interpolation="FAST_BILINEAR")
         except Exception as exc:
             self.failed.emit(str(exc))
             return
@@ -210,7 +219,7 @@ class FeedDecoder(QThread):
                     if f is None:
                         self.frame_ready.emit(None, gen)
                     else:
-                        self.frame_ready.emit(ShownFrame(to_qimage(f.rgb), f.pts_s, f.end_s, f.index, gen), gen)
+                        self.frame_ready.emit(ShownFrame(to_qimage(f.rgb), f.pts_s, f.end_s, f.index, gen, f.rgb), gen)
                     continue
                 if play is not None:
                     t, play_gen = play
@@ -236,7 +245,7 @@ class FeedDecoder(QThread):
                 except StopIteration:
                     play_iter = None
                     continue
-                sf = ShownFrame(to_qimage(f.rgb), f.pts_s, f.end_s, f.index, play_gen)
+                sf = ShownFrame(to_qimage(f.rgb), f.pts_s, f.end_s, f.index, play_gen, f.rgb)
                 with self._cond:
                     if self._playing and self._play is None and self._seek is None:
                         self._buf.append(sf)

@@ -154,8 +154,38 @@ class QtTimeline(QWidget):
         return k if self.state is not None and 0 <= k < len(self.state.feeds) else None
 
     # ------------------------------------------------------------------ painting
-    def paintEvent(self, _ev):  # noqa: N802, C901
+    def invalidate(self) -> None:
+        """Drop the cached drawing (model, view or size changed) and repaint."""
+        self._cache = None
+        self.update()
+
+    def update(self, *args) -> None:  # noqa: D102 - a bare update() means "content changed"
+        if not args:
+            self._cache = None
+        super().update(*args)
+
+    def paintEvent(self, ev):  # noqa: N802
+        from PySide6.QtGui import QImage
+
+        dpr = self.devicePixelRatioF()
+        key = (self.width(), self.height(), self.view_start, self.view_end, dpr)
+        if getattr(self, "_cache", None) is None or self._cache_key != key:
+            img = QImage(int(self.width() * dpr), int(self.height() * dpr), QImage.Format.Format_RGB32)
+            img.setDevicePixelRatio(dpr)
+            cp = QPainter(img)
+            self._paint_static(cp)
+            cp.end()
+            self._cache, self._cache_key = img, key
         p = QPainter(self)
+        r = ev.rect()
+        p.drawImage(QRectF(r), self._cache, QRectF(r.x() * dpr, r.y() * dpr, r.width() * dpr, r.height() * dpr))
+        x = self.x_of(self.position)
+        if GUTTER <= x <= self.width():
+            p.setPen(QPen(QColor(255, 210, 60), 2))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.end()
+
+    def _paint_static(self, p: QPainter) -> None:  # noqa: C901
         w, h = self.width(), self.height()
         p.fillRect(self.rect(), QColor(30, 31, 34))
         f = QFont(self.font())
@@ -180,7 +210,6 @@ class QtTimeline(QWidget):
             t += step
         p.drawText(QRectF(4, 0, GUTTER - 8, RULER_H), Qt.AlignmentFlag.AlignVCenter, "shared clock")
         if self.state is None:
-            p.end()
             return
         # selection / in-out
         sel = self.selection
@@ -243,12 +272,6 @@ class QtTimeline(QWidget):
             for a in anns:
                 if a.feed_id == info.id:
                     self._draw_annotation(p, a, QRectF(lr.x(), lr.bottom() - 12, lr.width(), 11), fm)
-        # playhead
-        x = self.x_of(self.position)
-        if GUTTER <= x <= w:
-            p.setPen(QPen(QColor(255, 210, 60), 2))
-            p.drawLine(QPointF(x, 0), QPointF(x, h))
-        p.end()
 
     def _draw_envelope(self, p: QPainter, info, lr: QRectF) -> None:
         env = info.envelope
@@ -265,15 +288,16 @@ class QtTimeline(QWidget):
         mid = lr.center().y()
         half = lr.height() * 0.45
         ok = ~np.isnan(lo)
-        xs = np.arange(x0, x1)[ok]
-        ya = mid - hi[ok] * half
-        yb = mid - lo[ok] * half
+        if not ok.any():
+            return
+        xs = np.arange(x0, x1, dtype=np.float64)
+        ya = mid - np.nan_to_num(hi) * half
+        yb = mid - np.nan_to_num(lo) * half + 0.75
         p.setPen(QPen(QColor(110, 200, 170), 1))
         from PySide6.QtCore import QLineF
 
-        lines = [QLineF(float(x), float(a), float(x), float(b) + 0.5) for x, a, b in zip(xs, ya, yb)]
-        if lines:
-            p.drawLines(lines)
+        idx = np.flatnonzero(ok)
+        p.drawLines([QLineF(xs[i], ya[i], xs[i], yb[i]) for i in idx.tolist()])
 
     def _draw_annotation(self, p: QPainter, a, r: QRectF, fm) -> None:
         s, e = self.state.annotation_shared_span(a)

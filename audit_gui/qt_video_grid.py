@@ -41,6 +41,7 @@ class QtVideoTile(QWidget):
         self.label = ""
         self.kind = ""
         self.image = None          # QImage
+        self._pixels = None        # the array self.image points into
         self.frame_index: int | None = None
         self.frame_pts: float | None = None
         self.media_s: float = 0.0
@@ -52,12 +53,14 @@ class QtVideoTile(QWidget):
         self.error: str | None = None
         self.status: str | None = None  # e.g. "indexing..."
 
-    def set_frame(self, sf) -> None:
+    def set_frame(self, sf, *, repaint: bool = True) -> None:
         if sf is None:
-            self.image, self.frame_index, self.frame_pts = None, None, None
+            self.image, self.frame_index, self.frame_pts, self._pixels = None, None, None, None
         else:
-            self.image, self.frame_index, self.frame_pts = sf.image, sf.index, sf.pts_s
-        self.update()
+            # the QImage points into sf.pixels: keep both
+            self.image, self.frame_index, self.frame_pts, self._pixels = sf.image, sf.index, sf.pts_s, sf.pixels
+        if repaint:
+            self.update()
 
     def resizeEvent(self, ev):  # noqa: N802
         super().resizeEvent(ev)

@@ -87,6 +87,7 @@ def main() -> int:
     args = ap.parse_args()
 
     feeds = make_feeds(args.play_s + 5.0)
+    load0 = os.getloadavg()[0]
 
     import shutil
 
@@ -173,6 +174,8 @@ def main() -> int:
         print(f"| {name:<44} | {value:>18} | {target:>10} | {'yes' if ok else 'NO':>4} |")
 
     print()
+    print(f"load average (1 min) at the start {load0:.1f}, at the end {os.getloadavg()[0]:.1f} "
+          "(other processes share these cores)")
     print(f"four 1280x720 30 fps H.264 feeds, tiles {tile_size[0]}x{tile_size[1]}, window 1600x1000 offscreen, "
           f"{os.cpu_count()} cores; preparing (index + waveform) took {prep_s:.1f} s")
     print(f"| {'measure':<44} | {'value':>18} | {'target':>10} | {'met':>4} |")

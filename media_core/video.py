@@ -266,7 +266,8 @@ def fit_size(src_w: int, src_h: int, box_w: int, box_h: int) -> tuple[int, int]:
 class VideoFrame:
     """One decoded picture.
 
-    ``rgb`` is uint8, shape ``(h, w, 3)``, C-contiguous. ``pts_s`` is its media time,
+    ``rgb`` is uint8, shape ``(h, w, 3)`` (``(h, w, 4)`` B,G,R,A with ``pixel_format="bgra"``),
+    C-contiguous. ``pts_s`` is its media time,
     ``index`` its position in the :class:`VideoIndex`, ``duration_s`` how long it stays on screen.
     """
 
@@ -300,10 +301,21 @@ class VideoReader:
     forward_decode_limit : int
         Wanted frame at most this many frames ahead of the last decoded one (with no keyframe
         between) is reached by decoding forward instead of seeking.
+    interpolation : str
+        swscale filter for scaled output: ``"BILINEAR"`` (default) or ``"FAST_BILINEAR"``
+        (about half the cost; what a player needs for small tiles), ``"AREA"``, ``"BICUBIC"``...
+    pixel_format : {"rgb24", "bgra"}
+        ``rgb24`` gives ``(h, w, 3)`` RGB (the default); ``bgra`` gives ``(h, w, 4)`` bytes
+        B, G, R, A, which a GUI toolkit paints without converting (Qt's ``Format_RGB32``).
     """
 
     def __init__(self, path, *, index: VideoIndex | None = None, size: tuple[int, int] | None = None,
-                 threads: int = 1, cache_frames: int = 48, forward_decode_limit: int = 90):
+                 threads: int = 1, cache_frames: int = 48, forward_decode_limit: int = 90,
+                 pixel_format: str = "rgb24", interpolation: str = "BILINEAR"):
+        if pixel_format not in ("rgb24", "bgra"):
+            raise ParameterError(f"pixel_format must be 'rgb24' or 'bgra', got {pixel_format!r}")
+        self.pixel_format = pixel_format
+        self.interpolation = interpolation
         self.path = os.fspath(path)
         self.index = index if index is not None else build_index(self.path)
         self._lock = threading.RLock()
@@ -360,10 +372,10 @@ class VideoReader:
     # ------------------------------------------------------------- decoding
     def _to_frame(self, avframe, i: int) -> VideoFrame:
         if self._size is None:
-            rgb = avframe.to_ndarray(format="rgb24")
+            rgb = avframe.to_ndarray(format=self.pixel_format)
         else:
-            rgb = avframe.reformat(width=self._size[0], height=self._size[1], format="rgb24",
-                                   interpolation="BILINEAR").to_ndarray()
+            rgb = avframe.reformat(width=self._size[0], height=self._size[1], format=self.pixel_format,
+                                   interpolation=self.interpolation).to_ndarray()
         rgb = np.ascontiguousarray(rgb)
         return VideoFrame(rgb=rgb, pts_s=float(self.index.times_s[i]), index=i,
                           duration_s=float(self.index.durations_s[i]))
@@ -486,8 +498,12 @@ class VideoReader:
                 return
             i = 0
         with self._lock:
-            self._cache.pop(i, None)  # decode it, so the decoder stands right after it
-            first = self._frame_index(i)
+            hit = self._cache.get(i)
+            if hit is not None and self._last_idx == i and self._decoder is not None:
+                first = hit  # the decoder stands right after it: go on from there, no seek
+            else:
+                self._cache.pop(i, None)  # decode it, so the decoder stands right after it
+                first = self._frame_index(i)
         yield first
         while True:
             if should_stop is not None and should_stop():

@@ -97,6 +97,10 @@ def test_scaled_output_and_fit_size(cfr):
         assert read_frame_index(f.rgb) == 33
         r.set_output_size(None)
         assert r.frame(33).rgb.shape == (240, 320, 3)
+    with VideoReader(cfr, size=(160, 120), pixel_format="bgra") as r:
+        bgra = r.frame(33).rgb
+        assert bgra.shape == (120, 160, 4)
+        assert read_frame_index(np.ascontiguousarray(bgra[..., 2::-1])) == 33
     assert fit_size(1280, 720, 400, 400) == (400, 224)
     assert fit_size(320, 240, 1000, 150) == (200, 150)
 
@@ -110,6 +114,10 @@ def test_iter_from_plays_sequentially_without_seeking(cfr):
                 break
         assert got == list(range(30, 75))
         assert r.seeks == 1
+        r.frame(50)
+        seeks = r.seeks
+        assert [f.index for f, _ in zip(r.iter_from(r.index.times_s[50]), range(3))] == [50, 51, 52]
+        assert r.seeks == seeks  # went on from the frame just decoded
         r.frame(10)  # now in the cache: playing from it must still be in order
         odd = [f.index for f, _ in zip(r.iter_from(r.index.times_s[10], skip=lambda i: i % 2 == 1), range(6))]
         assert odd == [10, 12, 14, 16, 18, 20]
@@ -167,3 +175,5 @@ def test_bad_inputs(tmp_path, cfr):
             r.frame(10_000)
         with pytest.raises(ParameterError, match="output size"):
             r.set_output_size((0, 10))
+    with pytest.raises(ParameterError, match="pixel_format"):
+        VideoReader(cfr, pixel_format="yuv420p")
