@@ -594,8 +594,7 @@ class MuteListener:
                               evidence=ev("decoded samples zero (within one 16-bit step) on every channel",
                                           peak_dbfs_at_most=_amp_db(ZERO), rms_dbfs=zr["rms"],
                                           zero_threshold=round(ZERO, 8),
-                                          exact_zero_from_s=round(zr["exact_s"][0], 6),
-                                          exact_zero_to_s=round(zr["exact_s"][1], 6),
+                                          codec_smear_corrected=self.smear,
                                           channels=self.ch)))
         # near-silence spans that overlap digital silence keep only their own parts
         dsil = [s for s in spans if s["kind"] == "digital-silence"]
