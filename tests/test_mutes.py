@@ -209,3 +209,35 @@ def test_everything_in_one_feed(tmp_path):
         assert abs(gs - ts) <= EDGE_MAX and abs(ge - te) <= EDGE_MAX
     # the -70 dBFS room tone is listed as quiet, and no muted second lies inside it
     assert not any(m["start_s"] < 7.0 and m["end_s"] > 5.0 for m in res["mutes"])
+
+
+def test_streaming_result_does_not_depend_on_block_size(tmp_path):
+    from media_core.decode import iter_audio_blocks
+
+    y = cut(cut(live(9.0, seed=6), SR, 1.1, 2.7), SR, 5.0, 5.9)
+    y[7 * SR:int(8.5 * SR)] = dead_floor(1.5, SR, -90.0, 1)
+    p = write_media(tmp_path / "b.m4a", audio=y, video=False)
+    z = np.concatenate([b.y for b in iter_audio_blocks(p)], axis=1)
+    results = [find_mutes(z, SR, block_s=bs, codec_smear=True)["mutes"] for bs in (0.05, 0.5, 2.0, 9.0)]
+    assert len(results[0]) == 3 and all(r == results[0] for r in results[1:])
+
+
+def test_memory_stays_flat_on_a_long_stream():
+    from media_core.listeners import AudioBlock, AudioStreamInfo
+
+    sr = 16000
+    bank = [(live(2.0, sr, seed=s)[None, :]) for s in range(3)]
+    li = MuteListener()
+    li.on_start(AudioStreamInfo("long", sr, 1, "aac", None, None, 0.0, 3600.0))
+    held = []
+    for i in range(1800):  # one hour in 2 s blocks
+        y = bank[i % 3]
+        if i % 97 == 0:
+            y = np.zeros_like(y)  # a mute now and then
+        li.on_block(AudioBlock(i * 2.0, sr, y))
+        held.append(sum(b.nbytes for _, b in li.seg.hist))
+    res = li.finish(3600.0)
+    assert max(held) <= 4 * bank[0].nbytes + 16 * 4096  # a few blocks of samples, whatever the length
+    per_window = sum(a.nbytes for v in li.w.values() for a in v) / (3600 / (li.win / sr))
+    assert per_window < 40  # bytes per analysis window (~16 ms here)
+    assert len(res["mutes"]) == len(range(0, 1800, 97))
