@@ -114,7 +114,6 @@ class _Segment:
         self.zrun_start: int | None = None  # window-aligned sample pos of the open run
         self.drun_start: int | None = None
         self.pending: list = []         # end edges waiting for samples: (kind, pos)
-        self.first_win_zero = None
 
 
 class MuteListener:
@@ -565,8 +564,7 @@ class MuteListener:
         if last is not None and has_video and end_s > last + tol:
             spans.append(dict(start_s=last, end_s=end_s, kind="audio-ends-early", confidence=0.97,
                               evidence=ev("last audio sample before the end of the video",
-                                          audio_end_s=round(last, 6), video_end_s=round(end_s, 6)),
-                              _edge_start=True))
+                                          audio_end_s=round(last, 6), video_end_s=round(end_s, 6))))
         if first is None and last is None:  # an audio stream that yields nothing at all
             spans.append(dict(start_s=0.0, end_s=end_s, kind="undecodable", confidence=0.9,
                               evidence=ev("audio stream produced no samples")))
@@ -753,7 +751,7 @@ def find_mutes(y: np.ndarray, sr: int, *, start_s: float = 0.0, min_mute_s: floa
     return li.finish(start_s + n / sr)
 
 
-def mutes_from_events(spans: Sequence[dict]) -> float:
+def muted_seconds(spans: Sequence[dict]) -> float:
     """Total muted seconds of a ``mutes`` list (overlaps counted once)."""
     tot, hi = 0.0, -math.inf
     for s in sorted(spans, key=lambda s: s["start_s"]):

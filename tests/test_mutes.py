@@ -6,7 +6,7 @@ import pytest
 
 from media_core.decode import run_listeners
 from media_core.errors import ParameterError
-from media_core.mutes import KINDS, MuteListener, find_mutes, mutes_from_events
+from media_core.mutes import KINDS, MuteListener, find_mutes, muted_seconds
 from media_core.synthetic import car_rumble, dead_floor, room_tone, speech_like, tone, write_media
 
 SR = 48000
@@ -132,7 +132,7 @@ def test_quiet_live_audio_is_never_muted(tmp_path, make, level):
     y[2 * SR:8 * SR] = make(6.0, SR, level, 7)
     y[5 * SR:int(5.4 * SR)] *= 0.3  # a pause inside the quiet
     res = analyse(write_media(tmp_path / "q.m4a", audio=y, video=False))
-    assert res["mutes"] == [] and mutes_from_events(res["mutes"]) == 0.0
+    assert res["mutes"] == [] and muted_seconds(res["mutes"]) == 0.0
     q = [s for s in res["quiet"] if s["kind"] == "quiet-live"]
     assert q and q[0]["start_s"] <= 2.1 and q[-1]["end_s"] >= 7.9  # reported as quiet instead
     check_contract(res)
