@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="output folder (default: sample_media/generated)")
     ap.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     ap.add_argument("--duration", type=float, default=90.0,
-                    help="incident length in seconds, 80-3600 (default: 90)")
+                    help="incident length in seconds, 80-1200 (default: 90)")
     ap.add_argument("--fast", action="store_true",
                     help="smaller, lower-rate video (320x180, 15 fps); the same audio and truth times")
     ap.add_argument("--force", action="store_true", help="rebuild even if up to date")

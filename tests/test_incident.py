@@ -287,8 +287,8 @@ def test_scene_is_deterministic_per_seed():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"duration_s": 30.0}, "duration_s must be between 80 and 3600 s"),
-    ({"duration_s": 1e6}, "duration_s must be between 80 and 3600 s"),
+    ({"duration_s": 30.0}, "duration_s must be between 80 and 1200 s"),
+    ({"duration_s": 1e6}, "duration_s must be between 80 and 1200 s"),
     ({"seed": -1}, "seed must be a non-negative integer"),
     ({"seed": 1.5}, "seed must be a non-negative integer"),
 ])

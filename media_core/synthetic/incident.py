@@ -63,14 +63,14 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.3.1"
+GENERATOR_VERSION = "1.4.0"
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
 #: Incident time 0 in UTC.
 INCIDENT_EPOCH = _dt.datetime(2026, 11, 21, 21, 13, 30, tzinfo=_dt.timezone.utc)
 MIN_DURATION_S = 80.0
-MAX_DURATION_S = 3600.0
+MAX_DURATION_S = 1200.0
 
 _FULL_VIDEO = {"size": (480, 270), "fps": 30.0}
 _FAST_VIDEO = {"size": (320, 180), "fps": 15.0}
@@ -425,6 +425,18 @@ def _image_echo_names(src: np.ndarray, mic: np.ndarray) -> list[str]:
     return [n for n, d, _g in _image_paths(src, mic) if 0 < d < 0.1]
 
 
+def _noise(fn: Callable, n: int, sr: int, level_dbfs: float, rng: np.random.Generator,
+           chunk_s: float = 60.0) -> np.ndarray:
+    """``n`` samples of a noise generator from :mod:`media_core.synthetic.audio`, made a minute at
+    a time so that memory stays small for long incidents; float32."""
+    out = np.empty(n, np.float32)
+    step = int(chunk_s * sr)
+    for k in range(0, n, step):
+        m = min(step, n - k)
+        out[k:k + m] = fn(m / sr, sr, level_dbfs=level_dbfs, rng=int(rng.integers(2 ** 62)))[:m]
+    return out
+
+
 def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], list[dict], list[dict]]:
     """Mix one feed's audio on its media timeline from ``feed.audio_start_s`` to the end.
 
@@ -437,10 +449,8 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
     fi = [f.key for f in scene.feeds].index(feed.key)
     a0 = feed.audio_start_s
     n = int(round((feed.duration_s - a0) * sr))
-    tm = a0 + np.arange(n) / sr            # media time of each sample
-    T_of = feed.to_T(tm)                    # incident time of each sample
-    near = np.zeros(n)                      # what reaches the microphone directly
-    inside = np.zeros(n)                    # dash cam: sound made inside the car
+    near = np.zeros(n, np.float32)          # what reaches the microphone directly
+    inside = np.zeros(n, np.float32)        # dash cam: sound made inside the car
     is_dash = feed.kind == "dashcam"
 
     def k_of(t_media: float) -> int:
@@ -492,9 +502,12 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
     # --- the passing car (continuous, moving: Doppler and level follow the geometry) ---
     src, ssr, sT0 = _car_source(scene)
     cp = scene.car_pass
-    sel = np.nonzero((T_of >= cp["T0"] - 0.3) & (T_of <= cp["T1"] + 0.3))[0]
+    k_lo = max(0, k_of(feed.to_media(cp["T0"] - 0.3)))
+    k_hi = min(n, k_of(feed.to_media(cp["T1"] + 0.3)))
+    sel = np.arange(k_lo, max(k_lo, k_hi))
     if sel.size:
-        Ts = T_of[sel]
+        tm_sel = a0 + sel / sr                    # media and incident time of those samples
+        Ts = feed.to_T(tm_sel)
         cy = cp["y0"] + cp["speed"] * np.clip(Ts - cp["T0"], 0, None)
         if feed.owner is not None:
             mic = np.array([_mic_pos(scene.tracks, feed, T) for T in Ts[::max(1, sr // 50)]])
@@ -510,23 +523,29 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
         d_min = float(np.min(dist))
         i_min = int(np.argmin(dist))
         events_truth.append({"kind": "passing_car", "source": "passing_car",
-                             "onset_s": round(float(tm[sel[0]]), 3), "duration_s": round(float(tm[sel[-1]] - tm[sel[0]]), 3),
-                             "closest_s": round(float(tm[sel[i_min]]), 3), "distance_m": round(d_min, 2)})
+                             "onset_s": round(float(tm_sel[0]), 3),
+                             "duration_s": round(float(tm_sel[-1] - tm_sel[0]), 3),
+                             "closest_s": round(float(tm_sel[i_min]), 3), "distance_m": round(d_min, 2)})
 
     # --- noise floors and the microphone chain ---
     quiet = []
     if is_dash:
         rr = _rng(scene.seed, 8, fi)
-        street = room_tone(n / sr, sr, level_dbfs=-38.0, rng=rr).astype(np.float64)[:n]
-        ramp = np.clip((T_of - scene.door_open_T) / 0.4, 0, 1)
+        street = _noise(room_tone, n, sr, -38.0, rr)
         # closed: -40 dB through glass; the driver's door open: -25 dB (the cabin mic is far
         # from the door and the camera's fixed gain is set for voices inside the car)
         closed, opened = db_to_amp(-40.0), db_to_amp(-25.0)
-        cabin = np.where(T_of < scene.door_open_T, closed, closed + ramp * (opened - closed))
-        ext = _lowpass(near + street, sr, 4500.0) * cabin
-        floor = (car_rumble(n / sr, sr, level_dbfs=-72.0, rng=rr).astype(np.float64)[:n]
-                 + room_tone(n / sr, sr, level_dbfs=-78.0, rng=rr).astype(np.float64)[:n])
-        y = ext + inside + floor
+        cabin = np.full(n, opened, np.float32)
+        k_open = k_of(feed.to_media(scene.door_open_T))
+        k_ramp = int(0.4 * sr)
+        cabin[:max(0, k_open)] = closed
+        if 0 <= k_open < n:  # the door swings open over 0.4 s
+            m = min(k_ramp, n - k_open)
+            cabin[k_open:k_open + m] = closed + np.arange(m) / k_ramp * (opened - closed)
+        ext = _lowpass(near + street, sr, 4500.0).astype(np.float32) * cabin
+        del street, cabin
+        y = ext + inside + _noise(car_rumble, n, sr, -72.0, rr) + _noise(room_tone, n, sr, -78.0, rr)
+        del ext
         for st in shots_truth:
             k = k_of(st["onset_s"])
             st["clipped"] = bool(np.max(np.abs(y[k:k + int(0.005 * sr)])) >= 1.0)
@@ -544,14 +563,13 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
                           "rms_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(seg ** 2)))), 1)})
     else:
         rr = _rng(scene.seed, 8, fi)
-        y = near + room_tone(n / sr, sr, level_dbfs=-54.0, rng=rr).astype(np.float64)[:n]
-        pre = y.copy()
-        y = apply_clipping(y.astype(np.float32), clip_dbfs=-0.1).astype(np.float64)
-        y = apply_agc(y.astype(np.float32), sr, max_gain_db=12.0, release_s=1.2).astype(np.float64)
-        y = np.clip(y, -1.0, 1.0)
+        y = near + _noise(room_tone, n, sr, -54.0, rr)
         for st in shots_truth:
             k = k_of(st["onset_s"])
-            st["clipped"] = bool(np.max(np.abs(pre[k:k + int(0.005 * sr)])) > db_to_amp(-0.1))
+            st["clipped"] = bool(np.max(np.abs(y[k:k + int(0.005 * sr)])) > db_to_amp(-0.1))
+        y = apply_clipping(y, clip_dbfs=-0.1)
+        y = apply_agc(y, sr, max_gain_db=12.0, release_s=1.2)
+        y = np.clip(y, -1.0, 1.0)
     for st in shots_truth:
         st.setdefault("clipped", False)
     if feed.key == "bodycam_B":
@@ -1230,7 +1248,7 @@ def build_incident(out_dir, *, seed: int = 7, duration_s: float = 90.0, fast: bo
     seed : int
         Seeds every random choice (shot times, clock drifts, echoes, noise, scenery).
     duration_s : float
-        Length of the incident (80 to 3600 s). The story (pre-event buffer, shots, mute) fills
+        Length of the incident (80 to 1200 s). The story (pre-event buffer, shots, mute) fills
         the first 80-90 s; longer incidents add an aftermath of talk and radio traffic.
     fast : bool
         Smaller, lower-rate video (320x180 at 15 fps) for tests; the audio, the timeline and the
