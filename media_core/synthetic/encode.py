@@ -239,7 +239,8 @@ def write_media(path, *, audio=None, sr: int = 48000, audio_codec: str | None = 
             if vname in ("libx264",):
                 vstream.options = {"preset": "ultrafast", "tune": "zerolatency", "crf": "28"}
             elif vname in ("libvpx", "libvpx-vp9"):
-                vstream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b:v": "500k"}
+                vstream.options = {"deadline": "realtime", "cpu-used": "16", "lag-in-frames": "0",
+                                   "crf": "30", "b:v": "500k"}
             vstream.codec_context.gop_size = max(1, int(round(fps)))
 
         astream = None
