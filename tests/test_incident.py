@@ -314,3 +314,23 @@ def test_feed_rendering_is_deterministic_in_process(built, tmp_path):
     entry = inc._render_feed(SEED, 90.0, True, "helicopter", os.fspath(tmp_path))
     assert inc._sha256(tmp_path / h["file"]) == h["sha256"]
     assert entry["flashes"] == h["flashes"]
+
+
+def test_true_clock_for_any_reference(built):
+    _, _, truth = built
+    for f in truth["feeds"]:  # against the truth's own reference: the recorded sync truth
+        c = inc.true_clock(truth, f["file"])
+        assert c.offset_s == pytest.approx(f["sync"]["offset_s"], abs=1e-9)
+        assert c.drift_ppm == pytest.approx(f["sync"]["drift_ppm"], abs=1e-6)
+    # against the dash cam: a shot heard by B maps to where the dash cam heard it, minus travel
+    by_id = {s["id"]: s for s in truth["incident"]["shots"]}
+    dash, b = _feed(truth, "dashcam"), _feed(truth, "bodycam_B")
+    c = inc.true_clock(truth, b["file"], reference=dash["file"])
+    dash_rate = 1 + dash["clock"]["drift_ppm_vs_incident"] * 1e-6
+    for sb, sd in zip(b["shots"], dash["shots"]):
+        assert sb["shot_id"] == sd["shot_id"] in by_id
+        fired_b = c.to_shared(sb["onset_s"]) - sb["travel_s"] / dash_rate
+        fired_d = sd["onset_s"] - sd["travel_s"] / dash_rate
+        assert fired_b == pytest.approx(fired_d, abs=0.001)
+    with pytest.raises(ParameterError, match="not a feed of this incident"):
+        inc.true_clock(truth, "nope.mp4")

@@ -60,6 +60,7 @@ __all__ = [
     "build_incident",
     "incident_up_to_date",
     "load_truth",
+    "true_clock",
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
@@ -1201,6 +1202,31 @@ def load_truth(out_dir) -> dict:
         raise ParameterError(f"{p}: not a demo-incident truth file "
                              f"(schema {truth.get('schema')!r}, expected {TRUTH_SCHEMA!r})")
     return truth
+
+
+def true_clock(truth: dict, file: str, *, reference: str | None = None):
+    """The true :class:`media_core.clock.Clock` of feed ``file`` on the time line of ``reference``
+    (default: the truth's reference feed), from the feeds' clocks in ``truth``.
+
+    Lets a test pick any reference, e.g. the longest feed as ``sync`` does by default.
+
+    Examples
+    --------
+    >>> truth = load_truth("sample_media/generated")  # doctest: +SKIP
+    >>> true_clock(truth, "bodycam_B.mp4", reference="dashcam.mp4").offset_s  # doctest: +SKIP
+    8.8104...
+    """
+    from ..clock import Clock
+
+    feeds = {f["file"]: f for f in truth["feeds"]}
+    ref_name = reference or truth["incident"]["reference_feed"]
+    for name in (file, ref_name):
+        if name not in feeds:
+            raise ParameterError(f"{name!r} is not a feed of this incident; feeds: {sorted(feeds)}")
+    f, r = feeds[file]["clock"], feeds[ref_name]["clock"]
+    r_rate = 1 + r["drift_ppm_vs_incident"] * 1e-6
+    f_rate = 1 + f["drift_ppm_vs_incident"] * 1e-6
+    return Clock((f["start_incident_s"] - r["start_incident_s"]) / r_rate, (f_rate / r_rate - 1) * 1e6)
 
 
 def _generator_block(seed: int, duration_s: float, fast: bool) -> dict:
