@@ -1214,7 +1214,7 @@ def true_clock(truth: dict, file: str, *, reference: str | None = None):
     --------
     >>> truth = load_truth("sample_media/generated")  # doctest: +SKIP
     >>> true_clock(truth, "bodycam_B.mp4", reference="dashcam.mp4").offset_s  # doctest: +SKIP
-    8.8104...
+    8.8098...
     """
     from ..clock import Clock
 
