@@ -274,6 +274,13 @@ def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str,
     for d in streams:
         for k, v in d["tags"].items():
             lower.setdefault(k.lower(), v)
+    # Cameras whose muxer drops custom tags often write "make=...; model=...; serial=..." into a
+    # free-text tag (MP4 keeps only title/comment/description unless told otherwise).
+    for free in ("comment", "description", "title"):
+        for part in str(lower.get(free, "")).split(";"):
+            key, sep, value = part.partition("=")
+            if sep and key.strip().lower() in ("make", "model", "serial", "serial_number") and value.strip():
+                lower.setdefault(key.strip().lower(), value.strip())
     return {
         "probe_version": PROBE_VERSION,
         "path": path,

@@ -94,6 +94,13 @@ def test_probe_tags_and_creation_time(media):
     assert info["video"]["vfr"] is False
 
 
+def test_probe_reads_camera_identity_from_free_text_tag(tmp_path):
+    p = write_media(tmp_path / "axon.mp4", audio=tone(300, 1.0), size=(64, 48),
+                    metadata={"comment": "make=Axon; model=Axon Body 3; serial=X6039AB3F"})
+    info = probe(p)
+    assert (info["make"], info["model"], info["serial"]) == ("Axon", "Axon Body 3", "X6039AB3F")
+
+
 def test_probe_late_audio_start(media):
     info = probe(media["late"])
     assert info["audio_vs_video"]["start_delay_s"] == pytest.approx(2.0, abs=0.05)
