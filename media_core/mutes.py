@@ -475,10 +475,13 @@ class MuteListener:
         # ---- sample-level spans, per segment
         zero_runs: list[dict] = []
         near: list[dict] = []
-        for sid in sorted(seg_t0):
-            sel = np.flatnonzero(W["seg"] == sid) if W["seg"].size else np.zeros(0, np.int64)
-            if not sel.size:
+        # windows are stored segment by segment: each segment is one contiguous range
+        cuts = np.concatenate(([0], np.flatnonzero(np.diff(W["seg"])) + 1, [W["seg"].size])).astype(np.int64)
+        for c0, c1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            if c1 <= c0:
                 continue
+            sid = int(W["seg"][c0])
+            sel = np.arange(c0, c1)
             z = W["zero"][sel].astype(bool)
             pos = W["pos"][sel]
             ln = W["len"][sel]
