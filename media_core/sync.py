@@ -45,7 +45,7 @@ MIN_OVERLAP_S = 4.0
 MIN_DRIFT_SPAN_S = 120.0      # shorter overlaps: drift is not measurable against sound travel
 FINE_WINDOW_S = 10.0
 PHAT_BETA = 0.8
-MAX_FINE_WINDOWS = 60
+MAX_FINE_WINDOWS = 40
 COARSE_POOL = 4               # coarse correlation at FEATURE_RATE / 4
 UNCERTAIN_BELOW = 0.35
 INT16_FULL = 32767.0
@@ -145,8 +145,8 @@ class _Extractor:
         for lo, hi in BANDS_HZ:
             hi = min(hi, 0.9 * nyq)
             if lo < hi:
-                self.sos.append(butter(2, [lo, hi], btype="band", fs=self.sr_d, output="sos"))
-        self.zi = [np.zeros((s.shape[0], 2)) for s in self.sos]
+                self.sos.append(butter(2, [lo, hi], btype="band", fs=self.sr_d, output="sos").astype(np.float32))
+        self.zi = [np.zeros((s.shape[0], 2), np.float32) for s in self.sos]
         self._dcarry = np.zeros(0, np.float32)      # decimated samples not yet in a full frame
         self._audio: list[np.ndarray] = []
         self._energy: list[np.ndarray] = []
@@ -220,7 +220,8 @@ class _Extractor:
         e = np.empty((len(self.sos), nfr), np.float32)
         for b, sos in enumerate(self.sos):
             yb, self.zi[b] = sosfilt(sos, xf, zi=self.zi[b])
-            e[b] = (yb.astype(np.float32) ** 2).reshape(nfr, self.hop).sum(axis=1)
+            yb *= yb
+            e[b] = yb.reshape(nfr, self.hop).sum(axis=1)
         self._energy.append(e)
         self._mute.append(~np.any(xf.reshape(nfr, self.hop) != 0.0, axis=1))
 
@@ -236,10 +237,13 @@ class _Extractor:
             # _features appended padded audio; drop it again (the tail was already stored)
             audio_keep.pop()
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        self._audio = []
         n_exp = -(-self._n_in // self.k)
         audio = audio[:n_exp]
         energy = np.concatenate(self._energy, axis=1) if self._energy else np.zeros((len(self.sos), 0), np.float32)
+        self._energy = []
         mute = np.concatenate(self._mute) if self._mute else np.zeros(0, bool)
+        self._mute = []
         feat, muted = _onset_envelope(energy, mute, self.fr, excluded=excluded, start_s=self.start_s)
         return SyncFeatures(path=path, sr=self.sr_d, audio=audio, start_s=self.start_s, feat=feat,
                             muted=muted, native_sr=self.sr)
@@ -277,16 +281,17 @@ def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded
     muted = _long_runs(mute.astype(bool), max(1, int(round(0.020 * fr))))
     muted |= _spans_mask(nf, fr, start_s, excluded)
     live = ~muted
-    es = uniform_filter1d(energy, size=max(1, int(round(0.006 * fr))), axis=1, mode="nearest")
-    L = np.empty_like(es)
-    for b in range(nb):
-        ref = es[b, live] if live.any() else es[b]
-        floor = 0.03 * float(np.median(ref)) + 1e-12 if ref.size else 1e-12
-        L[b] = np.log(es[b] + floor)
+    size = max(1, int(round(0.006 * fr)))
     lag = max(1, int(round(0.004 * fr)))
-    rise = np.zeros_like(L)
-    rise[:, lag:] = L[:, lag:] - L[:, :-lag]
-    onset = np.maximum(rise, 0.0).sum(axis=0)
+    onset = np.zeros(nf, np.float32)
+    for b in range(nb):                      # band by band: memory stays a few rows
+        es = uniform_filter1d(energy[b], size=size, mode="nearest")
+        ref = es[live] if live.any() else es
+        floor = np.float32(0.03 * float(np.median(ref)) + 1e-12) if ref.size else np.float32(1e-12)
+        es += floor
+        L = np.log(es, out=es)
+        onset[lag:] += np.maximum(L[lag:] - L[:-lag], 0.0)
+        del es, L, ref
     onset[_dilate(muted, max(1, int(round(0.03 * fr))))] = 0.0
     if abs(fr - FEATURE_RATE) > 1e-9:
         t_src = np.arange(nf) / fr
@@ -400,8 +405,12 @@ def _gcc_phat(a: np.ndarray, b: np.ndarray, *, beta: float = 1.0, band: tuple[fl
     B = rfft(b, n)
     R = A * np.conj(B)
     mag = np.abs(R)
-    eps = 1e-3 * float(mag.mean()) + 1e-30
-    W = R / (mag + eps) ** beta
+    eps = mag.dtype.type(1e-3 * float(mag.mean()) + 1e-30)
+    mag += eps
+    if beta == 1.0:
+        W = R / mag
+    else:
+        W = R / mag ** mag.dtype.type(beta)
     if band is not None:
         f = np.arange(W.size) * rate / n
         W[(f < band[0]) | (f > band[1])] = 0
@@ -628,8 +637,10 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         mo = _muted_at(other, uu)
         if mr.mean() > 0.6 or mo.mean() > 0.6:
             continue
-        xr = _audio_at(ref, tr) * ~mr
-        xo = _audio_at(other, uu) * ~mo
+        xr = _audio_at(ref, tr)
+        xr[mr] = 0.0
+        xo = _audio_at(other, uu)
+        xo[mo] = 0.0
         if not np.any(xo) or not np.any(xr):
             continue
         curve = _lag_curve(xr, xo * taper, 0, 2 * M, beta=PHAT_BETA, band=(150.0, 0.45 * sr), rate=sr)
@@ -655,6 +666,8 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     fit = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
     if fit:
         slope, _ = _theil_sen(U, O)
+        for _ in range(3):
+            slope = _cluster_slope(PU, PO, slope)
         slope = float(np.clip(slope, -max_drift_ppm * 1e-6, max_drift_ppm * 1e-6))
     else:
         slope = 0.0
@@ -691,6 +704,25 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
             reason = f"windowed offsets disagree ({n_ok} of {U.size} windows consistent)"
     return SyncEstimate(offset_s=float(icpt), drift_ppm=float(drift_ppm), confidence=conf,
                         evidence=ev, uncertain_reason=reason)
+
+
+def _cluster_slope(u: np.ndarray, lag: np.ndarray, slope0: float, *, same_s: float = 0.003,
+                   min_du: float = 60.0) -> float:
+    """Drift from pairs of source peaks that share a geometry (same lag after ``slope0``).
+
+    A wearer's voice, a radio on the dash: a source that keeps its place relative to both
+    cameras keeps its lag, so pairs of its peaks far apart in time measure the drift without the
+    sound-travel scatter between different sources.
+    """
+    if u.size < 6:
+        return slope0
+    r = lag - slope0 * u
+    i, j = np.triu_indices(u.size, 1)
+    du = u[j] - u[i]
+    ok = (np.abs(du) >= min_du) & (np.abs(r[j] - r[i]) <= same_s)
+    if ok.sum() < 10:
+        return slope0
+    return float(np.median((lag[j] - lag[i])[ok] / du[ok]))
 
 
 def _supported(res: np.ndarray, u: np.ndarray, z: np.ndarray, *, near_s: float = 0.003,
