@@ -110,6 +110,16 @@ class SyncFeatures:
     def active_fraction(self) -> float:
         return float(1.0 - self.muted.mean()) if self.muted.size else 0.0
 
+    def excluding(self, spans: Iterable[tuple[float, float]]) -> "SyncFeatures":
+        """A copy with ``spans`` (media time, e.g. the mute listener's mutes) muted."""
+        m = _spans_mask(self.muted.size, FEATURE_RATE, self.start_s, spans)
+        if not m.any():
+            return self
+        muted = self.muted | m
+        feat = self.feat.copy()
+        feat[_dilate(muted, int(0.03 * FEATURE_RATE))] = 0.0
+        return SyncFeatures(self.path, self.sr, self.audio, self.start_s, feat, muted, self.native_sr)
+
 
 # --------------------------------------------------------------------------------------------
 # Streaming feature extraction
@@ -1120,10 +1130,13 @@ def _decode_one(path: str, want_shots: bool):
 
 
 def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLike | None = None,
-               progress: Callable[[float], None] | None = None, workers: int = 2) -> dict[str, Any]:
+               progress: Callable[[float], None] | None = None, workers: int = 2,
+               exclude: Mapping[str, Iterable[tuple[float, float]]] | None = None) -> dict[str, Any]:
     """Place every file on one shared clock (the issue's JSON contract, ``evidence-audit.sync/1``).
 
-    Audio first (all pairs, global least squares); feeds audio cannot place are tried by visual
+    ``exclude`` maps a path to spans to ignore (e.g. stored mutes from
+    :class:`media_core.mutes.MuteListener`); runs of exact zeros and decoder gaps are always
+    excluded. Audio first (all pairs, global least squares); feeds audio cannot place are tried by visual
     flashes against shots heard in placed feeds, then by metadata (timecode / creation time).
     A feed that cannot be placed has ``offset_s: None`` and a ``reason``. A file that cannot be
     read does not stop the others; its entry names the problem.
@@ -1172,6 +1185,8 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
             if err:
                 errors[i] = err
                 continue
+            if f is not None and exclude and exclude.get(paths[i]):
+                f = f.excluding(exclude[paths[i]])
             feats[i], shots[i] = f, sh
     audio_ok = [i for i in has_audio if i not in errors and feats.get(i) is not None
                 and feats[i].active_fraction * feats[i].duration_s >= MIN_OVERLAP_S]

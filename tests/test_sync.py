@@ -470,3 +470,12 @@ def test_cli_sync_json_and_case(incident_files, tmp_path, capsys):
 def test_sync_files_reference_must_be_listed(incident_files):
     with pytest.raises(ParameterError, match="must be one of"):
         sync_files(incident_files["paths"][:2], reference="/nowhere.mp4")
+
+
+def test_features_excluding_spans():
+    cams, ev = make_scene(duration_s=30, n_cams=1, rng=5)
+    y = render_cam(cams, ev, 0, clock=Clock(), duration_s=20, sr=16000, rng=1)
+    f = features_from_array(y, 16000)
+    g = f.excluding([(5.0, 8.0)])
+    assert g.muted[5100:7900].all() and not f.muted[5100:7900].any()
+    assert not np.any(g.feat[5100:7900]) and f.excluding([]) is f
