@@ -165,7 +165,8 @@ class CaseState(QObject):
     def _on_analysis(self, feed_id: int) -> None:
         if feed_id in self._feeds:
             f = self.case.feed(feed_id)
-            self._feeds[feed_id] = self._load(f, None)
+            # keep the parsed index/envelope once prepared (a new analysis must not restart decoders)
+            self._feeds[feed_id] = self._load(f, self._feeds[feed_id])
         self.feeds_changed.emit()
 
     def _on_clock(self, feed_id: int) -> None:

@@ -28,7 +28,7 @@ from .qt_sync import QtSyncPanel
 from .qt_timeline import QtTimeline
 from .qt_video_grid import QtVideoGrid
 from .timefmt import fmt_time
-from .workers import FunctionWorker
+from .workers import FunctionWorker, ProcessWorker
 
 RATES = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 SHUTTLE = (1.0, 2.0, 4.0)
@@ -75,8 +75,10 @@ class MainWindow(QMainWindow):
     jobs_idle = Signal()                 # no background job left
     analysis_done = Signal(object)       # the analyze_feeds result (or None when cancelled)
 
-    def __init__(self, *, audio: bool = True):
+    def __init__(self, *, audio: bool = True, analysis_in_process: bool = True):
         super().__init__()
+        #: run mute/shot analysis and sync in a child process (the GUI never waits for the GIL)
+        self.analysis_in_process = analysis_in_process
         self.setWindowTitle("Evidence Audit")
         self.resize(1500, 950)
         self.setAcceptDrops(True)
@@ -556,7 +558,8 @@ class MainWindow(QMainWindow):
             return None
         ref = self.case.reference_feed_id
         ref_path = self.state.feed(ref).path if ref is not None and self.state.feed(ref) else None
-        w = FunctionWorker(jobs.analyze_feeds, todo, sync_paths=[f.path for f in feeds] if need_sync else None,
+        worker_cls = ProcessWorker if self.analysis_in_process else FunctionWorker
+        w = worker_cls(jobs.analyze_feeds, todo, sync_paths=[f.path for f in feeds] if need_sync else None,
                            reference=ref_path)
         w.signals.progress.connect(self._analysis_progress)
         w.signals.partial.connect(self._analysis_partial)

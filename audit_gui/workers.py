@@ -62,3 +62,85 @@ class FunctionWorker(QRunnable):
 def start(worker: FunctionWorker, pool: QThreadPool | None = None) -> FunctionWorker:
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
+
+
+# ---------------------------------------------------------------------------------------------
+# Work in a child process: for CPU-heavy Python (analysis), so the GUI thread never waits for
+# the GIL or for a long C call in an extension import. The pool thread only relays messages.
+# ---------------------------------------------------------------------------------------------
+def _child_main(fn, args, kwargs, queue, stop_event):  # runs in the child process
+    def progress(f, m=""):
+        queue.put(("progress", float(f), str(m)))
+
+    def partial(obj):
+        queue.put(("partial", obj))
+
+    try:
+        out = fn(*args, progress=progress, should_stop=stop_event.is_set, emit_partial=partial, **kwargs)
+    except InterruptedError:
+        queue.put(("cancelled",))
+    except Exception as exc:  # reported to the GUI
+        queue.put(("error", f"{exc}\n\n{traceback.format_exc(limit=6)}"))
+    else:
+        queue.put(("result", out))
+
+
+class ProcessWorker(FunctionWorker):
+    """Like :class:`FunctionWorker`, but ``fn`` runs in a spawned child process.
+
+    ``fn`` must be importable (module-level) and its arguments and results picklable.
+    :meth:`cancel` sets an event the child's ``should_stop()`` reads; a child that does not
+    stop within ``kill_after_s`` of a cancel is terminated.
+    """
+
+    kill_after_s = 10.0
+
+    def run(self) -> None:  # pool thread
+        import multiprocessing as mp
+        import queue as _queue
+        import time
+
+        s = self.signals
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        stop = ctx.Event()
+        proc = ctx.Process(target=_child_main, args=(self.fn, self.args, self.kwargs, q, stop), daemon=True)
+        outcome = None
+        cancel_at = None
+        try:
+            proc.start()
+            while outcome is None:
+                if self._stop and not stop.is_set():
+                    stop.set()
+                    cancel_at = time.monotonic()
+                try:
+                    msg = q.get(timeout=0.1)
+                except _queue.Empty:
+                    if not proc.is_alive():
+                        outcome = ("error", f"analysis process ended unexpectedly (exit code {proc.exitcode})")
+                    elif cancel_at is not None and time.monotonic() - cancel_at > self.kill_after_s:
+                        proc.terminate()
+                        outcome = ("cancelled",)
+                    continue
+                kind = msg[0]
+                if kind == "progress":
+                    s.progress.emit(msg[1], msg[2])
+                elif kind == "partial":
+                    s.partial.emit(msg[1])
+                else:
+                    outcome = msg
+            kind = outcome[0]
+            if kind == "result" and not self._stop:
+                s.result.emit(outcome[1])
+            elif kind == "error":
+                s.error.emit(outcome[1])
+            else:
+                s.cancelled.emit()
+        finally:
+            proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(2)
+            q.close()
+            self.done = True
+            s.finished.emit()

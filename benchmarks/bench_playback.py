@@ -36,13 +36,27 @@ WORK = ROOT / "benchmarks" / "_work"
 SR = 48000
 
 
-def frame_fn_720p(i: int, t: float) -> np.ndarray:
-    """Moving gradient with the frame-number bars plus a moving block (some motion to encode)."""
-    from media_core.synthetic.encode import default_frame
+_BASE = {}
 
-    img = default_frame(i, t, (1280, 720))
-    x = (i * 7) % (1280 - 160)
+
+def frame_fn_720p(i: int, t: float) -> np.ndarray:
+    """A fixed gradient with the frame-number bars of ``default_frame`` and a moving block.
+
+    Built from a cached base image (drawing a full gradient per frame in numpy is slower than
+    the encoder); the bars still let a test read the frame number back.
+    """
+    w, h = 1280, 720
+    if "img" not in _BASE:
+        from media_core.synthetic.encode import default_frame
+
+        _BASE["img"] = default_frame(0, 0.0, (w, h))
+    img = _BASE["img"].copy()
+    bar_w, bar_h = w // 16, max(2, h // 16)
+    for b in range(16):
+        img[:bar_h, b * bar_w:(b + 1) * bar_w, :] = 255 if (i >> (15 - b)) & 1 else 0
+    x = (i * 7) % (w - 160)
     img[300:460, x:x + 160] = (240, 240, 40)
+    img[500:560, (w - 200 - x) % (w - 200):(w - 200 - x) % (w - 200) + 200] = (30, 60, 220)
     return img
 
 
@@ -63,8 +77,10 @@ def make_feeds(duration_s: float) -> list[Path]:
         if not p.exists():
             off = int(0.37 * j * SR)
             print(f"generating {p.name} (1280x720 30 fps, {duration_s:.0f} s)...", flush=True)
-            write_media(p, audio=np.clip(scene[off:off + int(duration_s * SR)], -1, 1), sr=SR, fps=30.0,
+            tmp = p.with_name("partial_" + p.name)  # an interrupted run leaves no half file behind
+            write_media(tmp, audio=np.clip(scene[off:off + int(duration_s * SR)], -1, 1), sr=SR, fps=30.0,
                         size=(1280, 720), duration_s=duration_s, frame_fn=frame_fn_720p, seed=j)
+            tmp.replace(p)
         paths.append(p)
     return paths
 

@@ -240,6 +240,36 @@ def test_worker_result_equals_synchronous(qtbot, feeds):
     assert progress and progress[-1] == 1.0
 
 
+def test_process_worker_result_equals_synchronous(qtbot, feeds):
+    """Analysis runs in a child process in the app; it must give what a direct call gives."""
+    from audit_gui.workers import ProcessWorker
+
+    todo = [(1, str(feeds[0]), None)]
+    direct = jobs.analyze_feeds(todo)
+    w = ProcessWorker(jobs.analyze_feeds, todo)
+    partials = []
+    w.signals.partial.connect(partials.append)
+    from PySide6.QtCore import QThreadPool
+
+    with qtbot.waitSignal(w.signals.result, timeout=90000) as blocker:
+        QThreadPool.globalInstance().start(w)
+    qtbot.waitUntil(lambda: w.done, timeout=10000)
+    got = blocker.args[0]
+    assert got["errors"] == direct["errors"]
+    assert _strip_timing(got["analysis"]) == _strip_timing(direct["analysis"])
+    if direct["analysis"]:
+        assert partials and partials[0][0] == "analysis"
+
+
+def _strip_timing(obj):
+    """Results without wall-clock measurements (which differ run to run)."""
+    if isinstance(obj, dict):
+        return {k: _strip_timing(v) for k, v in obj.items() if not any(x in str(k) for x in ("elapsed", "time_s_wall", "seconds_taken", "duration_wall"))}
+    if isinstance(obj, list):
+        return [_strip_timing(v) for v in obj]
+    return obj
+
+
 def test_worker_cancel(qtbot, feeds):
     def slow(path, *, progress, should_stop, emit_partial):
         for _ in range(500):
@@ -316,3 +346,39 @@ def test_screenshot_of_main_window(qtbot, win, feeds, tmp_path):
     img = QImage(str(png))
     assert img.width() >= 1200
     assert a.id in {x.id for x in win.case.annotations}
+
+
+def test_shuttle_back_drop_and_recent(qtbot, win, feeds, tmp_path):
+    win.new_case(tmp_path / "d.evcase")
+    win.handle_dropped([str(feeds[0])])  # drag and drop a media file: added as a feed
+    assert [f.path for f in win.case.feeds] == [str(feeds[0])]
+    wait_prepared(qtbot, win)
+    seek_and_wait(qtbot, win, 3.0)
+    qtbot.keyClick(win, Qt.Key.Key_J)  # shuttle backwards (by seeks)
+    assert win.clock.playing and win.rate < 0
+    qtbot.wait(400)
+    qtbot.keyClick(win, Qt.Key.Key_K)
+    assert not win.clock.playing
+    assert 2.0 < win.position < 2.9
+    qtbot.keyClick(win, Qt.Key.Key_L)  # forward 1x, then 2x
+    qtbot.keyClick(win, Qt.Key.Key_L)
+    assert win.clock.playing and win.rate == 2.0
+    qtbot.keyClick(win, Qt.Key.Key_K)
+    win.close_case()
+    win.handle_dropped([str(tmp_path / "d.evcase")])  # dropping a case folder opens it
+    assert win.case is not None and len(win.case.feeds) == 1
+    assert win.recent_cases()[0] == str(tmp_path / "d.evcase")
+
+
+def test_app_main_headless_screenshot(qtbot, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVIDENCE_AUDIT_SETTINGS", str(tmp_path / "settings.ini"))
+    from audit_gui.app import main
+
+    png = tmp_path / "win.png"
+    rc = main([str(feeds[0]), str(feeds[1]), "--case", str(tmp_path / "m.evcase"), "--seek", "1.5",
+               "--screenshot", str(png), "--quit-after", "0.5", "--size", "1200x800"])
+    assert rc == 0
+    assert png.is_file() and QImage(str(png)).width() == 1200
+    with Case.open(tmp_path / "m.evcase") as c:
+        assert len(c.feeds) == 2
+        assert all(c.get_analysis(f.id, algorithm=jobs.INDEX_ALGO) for f in c.feeds)
