@@ -18,7 +18,6 @@ are 30 m away).
 """
 from __future__ import annotations
 
-import math
 import os
 from collections import deque
 from typing import Any, Callable, Iterable, Sequence
@@ -28,9 +27,9 @@ import numpy as np
 from .errors import DecodeError, MediaError, ParameterError
 
 ALGORITHM_VERSION = "flashes/1"
-BLOCK_PX = 8            # local patches of 8x8 pixels on the small frame
+BLOCK_PX = 4            # local patches of 4x4 pixels on the small frame
 HISTORY = 4             # frames before a flash that form its background
-MIN_RISE = 24.0         # grey levels (0..255) a patch must jump at least
+MIN_RISE = 20.0         # grey levels (0..255) a patch must jump at least
 DECAY_FRAMES = 3        # a flash falls back within this many frames
 
 

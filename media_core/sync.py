@@ -170,7 +170,7 @@ class _Extractor:
         self._pending.append(np.asarray(y, np.float32))
         self._pending_n += y.size
         self._n_in += y.size
-        if self._pending_n >= self.sr:       # batch ~1 s: keeps per-block Python cost low
+        if self._pending_n >= 4 * self.sr:   # batch ~4 s: keeps per-block Python cost low
             self._flush()
 
     def push_zeros(self, n: int) -> None:

@@ -3,7 +3,6 @@ solution, metadata, nudges, the streaming listener and the CLI contract."""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
