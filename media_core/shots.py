@@ -431,7 +431,7 @@ class _Classifier:
         if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0 or terms["impulsive"] < 1.0)
                 and f["time_s"] - self.last_confident <= p.agc_release_s and f["peak_dbfs"] >= -3.0):
             terms["stays_hot"] = terms["stands_out"] = 1.0
-            terms["impulsive"] = round(_ramp(f["jump_db"], 7.0, 10.0), 3)
+            terms["impulsive"] = round(_ramp(f["jump_db"], 6.0, 9.0), 3)
             note.append("in a volley (gain reduced by the previous shot)")
             score, _ = _combine(terms)
         # context: how busy is the neighbourhood (crackle), is this part of a click train
@@ -454,9 +454,12 @@ class _Classifier:
             pf = prev["_f"]
             weaker_db = pf["hf_peak_db"] - f["hf_peak_db"]
             if dt < p.min_separation_s:
-                if score >= p.report and weaker_db < 6.0:
+                # within the same blast (a few ms) it is the same event; later, a second strong
+                # transient that cannot be separated is noted, not counted
+                if dt >= 0.005 and score >= p.report and weaker_db < 6.0:
                     prev["_overlap"].append(round(f["time_s"], 4))
-                prev["_echoes"] += 1
+                elif dt >= 0.005:
+                    prev["_echoes"] += 1
                 return
             if dt < p.echo_window_s:
                 # an echo is a weaker copy smeared by the reflecting surface: it rises less
