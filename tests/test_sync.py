@@ -478,3 +478,27 @@ def test_features_excluding_spans():
     g = f.excluding([(5.0, 8.0)])
     assert g.muted[5100:7900].all() and not f.muted[5100:7900].any()
     assert not np.any(g.feat[5100:7900]) and f.excluding([]) is f
+
+
+def test_partial_overlap_other_starts_first():
+    """The other feed starts 40 s before the reference and ends 30 s before it ends."""
+    cams, ev = make_scene(duration_s=200, n_cams=2, rng=12, spacing_m=(3.0, 3.0))
+    truth = Clock(-40.0, 0.0)         # other media 0 = 40 s before the reference's media 0
+    ya = render_cam(cams, ev, 0, clock=Clock(50.0, 0.0), duration_s=100, sr=48000, rng=1)
+    yb = render_cam(cams, ev, 1, clock=Clock(10.0, 0.0), duration_s=110, sr=22050, rng=2)
+    est = estimate_offset(ya, 48000, yb, 22050)
+    assert est.uncertain_reason is None
+    assert abs(est.offset_s - truth.offset_s) < 0.010
+    assert est.evidence["measurements"]["overlap_s"] == pytest.approx(70.0, abs=0.1)
+
+
+def test_cli_sync_only_bad_files(tmp_path, capsys):
+    from media_core.cli import main
+
+    bad = tmp_path / "empty.mp4"
+    bad.write_bytes(b"")
+    rc = main(["sync", str(bad), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and "empty.mp4" in err and len(err.strip().splitlines()) == 1
+    doc = json.loads(out)
+    assert doc["reference"] is None and doc["feeds"][0]["offset_s"] is None
