@@ -132,8 +132,8 @@ class _FrameEnergy:
         return float(np.dot(x, x))
 
 
-def _candidates(e: _FrameEnergy, ed: np.ndarray, h: int, p: ShotParams, y: np.ndarray | None = None
-                ) -> list[tuple[int, int]]:
+def _candidates(e: _FrameEnergy, ed: np.ndarray, h: int, p: ShotParams, y: np.ndarray | None = None,
+                starts: list[np.ndarray] | None = None) -> list[tuple[int, int]]:
     """Transients as ``(onset_frame, peak_frame)`` pairs from the differenced frame energies.
 
     A frame is a hit when its energy exceeds the mean of the frames 2-12 ms before by
@@ -152,6 +152,8 @@ def _candidates(e: _FrameEnergy, ed: np.ndarray, h: int, p: ShotParams, y: np.nd
     floor = (10 ** (-45.0 / 10)) * h * 1e-2  # differenced energy of a quiet click
     tail = ed[12:]
     idx = np.flatnonzero((tail > ref) & (tail > floor)) + 12
+    if starts is not None:  # every transient, loud or not (for the crackle density)
+        starts.append(idx[np.concatenate([[True], np.diff(idx) > 3])] if idx.size else idx)
     # (the onset is then placed by full-band energy: the blast's main rise)
     out: list[tuple[int, int]] = []
     last_peak = -10**9
@@ -440,10 +442,13 @@ class _Classifier:
         if in_train:
             terms["not_click_train"] = 0.0
             note.append("periodic click train (taser-like)")
-        crackle = _ramp(nb, 6.0, 10.0)
+        # fireworks: a bang inside a crackle of many small pops. Gunfire volleys, even two
+        # shooters with their echoes, show at most a handful of transients in half a second.
+        crackle = max(_ramp(nb, 6.0, 10.0), _ramp(f.get("transients_500ms", 0), 6.0, 10.0))
         if crackle > 0:
             terms["not_crackle"] = round(1.0 - 0.6 * crackle, 3)
-            note.append("dense crackle around it (fireworks-like)")
+            note.append(f"dense crackle around it ({f.get('transients_500ms', nb)} transients within "
+                        "+-250 ms): fireworks-like")
         for key in ("not_click_train", "not_crackle"):
             if key in terms:
                 score *= terms[key]
@@ -473,10 +478,12 @@ class _Classifier:
         if score < p.report:
             return
         conf = float(np.clip(score, 0.0, 1.0))
+        if crackle >= 0.5:
+            conf = min(conf, round(p.confident - 0.01, 3))  # never confident gunfire inside crackle
         if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"]):
             self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
-        if "not_crackle" in terms and terms["not_crackle"] < 1.0 and conf < p.confident:
+        if crackle > 0:
             cls = "possible_fireworks"
         self._close_prev()
         self.prev = {"time_s": f["time_s"], "confidence": round(conf, 3), "confident": conf >= p.confident,
@@ -519,7 +526,9 @@ def _detect_window(y: np.ndarray, sr: int, p: ShotParams, *, t0: float = 0.0) ->
     h = max(1, int(round(sr / 1000)))
     ed = _diff_energies(y, h)
     e = _FrameEnergy(y, h)
-    cands = _candidates(e, ed, h, p, y)
+    starts: list[np.ndarray] = []
+    cands = _candidates(e, ed, h, p, y, starts)
+    all_starts = starts[0] if starts else np.zeros(0, dtype=np.int64)
     events = []
     floor = 10 ** (p.min_peak_dbfs / 20)
     for j, pk in cands:
@@ -530,6 +539,8 @@ def _detect_window(y: np.ndarray, sr: int, p: ShotParams, *, t0: float = 0.0) ->
         f = _features(y, sr, e, ed, h, j, pk)
         if f["peak_dbfs"] < p.min_peak_dbfs:
             continue
+        # how many transients of any level start within +-250 ms (crackle, applause, rattle)
+        f["transients_500ms"] = int(np.searchsorted(all_starts, j + 250) - np.searchsorted(all_starts, j - 250)) - 1
         f["time_s"] = t0 + f["onset_sample"] / sr
         events.append(f)
     return events
