@@ -635,6 +635,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     taper = np.hanning(nwin_s).astype(np.float32)
     f_u, f_mid, f_top, f_w = [], [], [], []
     all_u, all_off, all_z = [], [], []
+    n_tried = 0
     for s0 in fstarts:
         uc = s0 + fwin / 2
         local = icpt + slope * uc                           # line's offset at the window centre
@@ -653,6 +654,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         xo[mo] = 0.0
         if not np.any(xo) or not np.any(xr):
             continue
+        n_tried += 1
         curve = _lag_curve(xr, xo * taper, 0, 2 * M, beta=PHAT_BETA, band=(150.0, 0.45 * sr), rate=sr)
         peaks = _curve_peaks(curve, min_sep=int(0.002 * sr))
         if not peaks:
@@ -701,7 +703,9 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
                 drift_fitted=bool(fit),
                 window_offsets=[[round(float(u), 3), round(float(o), 6)] for u, o in zip(U, O)][:400])
     n_ok = int(inl.sum())
-    c_win = frac * min(1.0, n_ok / 3.0) if U.size > 1 else 0.7
+    hit = len(f_u) / max(n_tried, 1)                 # windows where the audio itself correlates
+    meas["fine_hit_fraction"] = round(hit, 3)
+    c_win = frac * min(1.0, n_ok / 3.0) * math.sqrt(hit) if U.size > 1 else 0.7 * math.sqrt(hit)
     conf = float(np.clip(0.5 * c_peak + 0.5 * c_win, 0, 1)) if c_peak > 0 else 0.3 * c_win
     if ratio >= 2.0 and frac >= 0.8 and n_ok >= 3:
         conf = max(conf, 0.9)
