@@ -109,6 +109,12 @@ class ProcessWorker(FunctionWorker):
         cancel_at = None
         try:
             proc.start()
+        except Exception:  # no child processes here (e.g. a main module without a __main__ guard)
+            q.close()
+            self.in_process_fallback = True
+            FunctionWorker.run(self)  # same work in this pool thread
+            return
+        try:
             while outcome is None:
                 if self._stop and not stop.is_set():
                     stop.set()
