@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         self._act(m, "Mark out (O)", self.mark_out, "O")
         self._act(m, "Add marker (M)", self.add_marker, "M")
         self._act(m, "Add range annotation from in/out", self.add_range, "Shift+M")
+        self._act(m, "Add marker on the selected feed", self.add_feed_marker, "Ctrl+M")
 
         m = mb.addMenu("&Navigate")
         self._act(m, "Next shot", lambda: self.jump("shot", +1), "Ctrl+Right")
@@ -908,6 +909,16 @@ class MainWindow(QMainWindow):
         if self.case is None:
             return None
         a = self.case.add_annotation(start_s=self.position, category=category, text=text)
+        self.annotations.select(a.id)
+        return a
+
+    def add_feed_marker(self, text: str = "", category: str = "custom"):
+        """A point annotation on the selected feed, at its media time (follows the feed's sync)."""
+        info = self._feed_for_step()
+        if self.case is None or info is None:
+            return None
+        a = self.case.add_annotation(start_s=info.clock.to_media(self.position), feed_id=info.id,
+                                     category=category, text=text)
         self.annotations.select(a.id)
         return a
 

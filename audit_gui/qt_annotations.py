@@ -179,10 +179,27 @@ class QtAnnotationsPanel(QWidget):
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return False
         ch = dlg.changes()
+        if ch["feed_id"] != a.feed_id and ch["start_s"] == a.start_s and ch["end_s"] == a.end_s:
+            # moved between a feed and the shared clock with the times untouched: keep the moment
+            ch["start_s"], ch["end_s"] = self.convert_times(a.start_s, a.end_s, a.feed_id, ch["feed_id"])
         ch = {k: v for k, v in ch.items() if getattr(a, k) != v}
         if ch:
             self.state.case.update_annotation(ann_id, **ch)
         return True
+
+    def convert_times(self, start_s, end_s, from_feed, to_feed):
+        """Times of one moment re-expressed from one time base (feed media or shared) to another."""
+        def to_shared(t):
+            if t is None or from_feed is None or self.state.feed(from_feed) is None:
+                return t
+            return self.state.feed(from_feed).clock.to_shared(t)
+
+        def from_shared(t):
+            if t is None or to_feed is None or self.state.feed(to_feed) is None:
+                return t
+            return self.state.feed(to_feed).clock.to_media(t)
+
+        return from_shared(to_shared(start_s)), from_shared(to_shared(end_s))
 
     def edit_selected(self) -> None:
         i = self.selected_id()

@@ -183,6 +183,18 @@ def test_review_loop_save_and_reopen(qtbot, win, feeds, tmp_path):
     qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert win.case.annotation(rng_ann.id).text == "commands: show hands"
 
+    # a marker on feed B is kept in B's media time and drawn where B's clock puts it
+    win.select_feed(b_id)
+    seek_and_wait(qtbot, win, 2.5)
+    qtbot.keyClick(win, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    fm = [a for a in win.case.annotations if a.feed_id == b_id][0]
+    assert fm.start_s == pytest.approx(win.case.clock(b_id).to_media(2.5))
+    assert win.state.annotation_shared_span(fm)[0] == pytest.approx(2.5)
+    s_, e_ = win.annotations.convert_times(fm.start_s, None, b_id, None)
+    assert s_ == pytest.approx(2.5) and e_ is None
+    win.case.delete_annotation(fm.id)
+    win.select_feed(a_id)
+
     # jump to next/previous annotation
     seek_and_wait(qtbot, win, 0.0)
     qtbot.keyClick(win, Qt.Key.Key_Down)
