@@ -394,3 +394,18 @@ def test_app_main_headless_screenshot(qtbot, feeds, tmp_path, monkeypatch):
     with Case.open(tmp_path / "m.evcase") as c:
         assert len(c.feeds) == 2
         assert all(c.get_analysis(f.id, algorithm=jobs.INDEX_ALGO) for f in c.feeds)
+
+
+def test_cancel_analysis_keeps_window_usable(qtbot, win, feeds, tmp_path):
+    win.new_case(tmp_path / "c.evcase")
+    win.add_feeds(feeds[:2])
+    wait_prepared(qtbot, win)
+    with qtbot.waitSignal(win.analysis_done, timeout=60000) as done:
+        w = win.start_analysis()
+        assert w is not None and win.progress.isVisible() and win.b_cancel.isVisible()
+        qtbot.mouseClick(win.b_cancel, Qt.MouseButton.LeftButton)
+    assert done.args[0] is None  # cancelled
+    qtbot.waitUntil(lambda: not win.jobs_running(), timeout=20000)
+    assert not win.progress.isVisible()
+    assert win.a_analyze.isEnabled()
+    seek_and_wait(qtbot, win, 1.0)  # still reviewing
