@@ -101,9 +101,12 @@ class CaseState(QObject):
     annotations_changed = Signal()
     undo_state_changed = Signal()
 
+    incident_changed = Signal()
+
     def __init__(self, case, parent=None):
         super().__init__(parent)
         self.case = case
+        self.incident: dict | None = None  # incident-level shots (derived; computed off the GUI thread)
         self._feeds: dict[int, FeedInfo] = {}
         self._reload_all()
         ev = case.events
@@ -195,6 +198,24 @@ class CaseState(QObject):
             return a.start_s, a.end_s
         c = self._feeds[a.feed_id].clock
         return c.to_shared(a.start_s), (None if a.end_s is None else c.to_shared(a.end_s))
+
+    def incident_inputs(self, *, min_confidence: float = 0.5) -> tuple[dict, dict]:
+        """Per-feed shots and clocks of the synced feeds, as media_core.pipeline.incident_shots uses."""
+        shots, clocks = {}, {}
+        ref = self.case.reference_feed_id
+        for f in self._feeds.values():
+            if f.analysis is None or not f.shots:
+                continue
+            if self.case.sync_info(f.id) is None and f.id != ref:
+                continue
+            shots[f.label] = [{"time_s": s.time_s, "confidence": s.confidence} for s in f.shots
+                              if s.confidence >= min_confidence]
+            clocks[f.label] = f.clock
+        return shots, clocks
+
+    def set_incident(self, result: dict | None) -> None:
+        self.incident = result
+        self.incident_changed.emit()
 
     def events_shared(self, kind: str) -> list[float]:
         """Sorted shared-clock times of every shot, mute start or annotation start."""

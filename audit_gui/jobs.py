@@ -136,3 +136,12 @@ def _fraction(args) -> float | None:
     if len(nums) == 1 and 0.0 <= nums[0] <= 1.0:
         return float(nums[0])
     return None
+
+
+def incident_shots_job(shots_by_feed: dict, clocks: dict, *, progress=_noop, should_stop=_noop,
+                       emit_partial=_noop) -> dict:
+    """Incident-level shots (shots heard by several feeds counted once) from inputs gathered on
+    the GUI thread (the same inputs :func:`media_core.pipeline.incident_shots` reads from the case)."""
+    from media_core.incident_shots import match_incident_shots
+
+    return match_incident_shots(shots_by_feed, clocks)

@@ -341,6 +341,7 @@ class MainWindow(QMainWindow):
         self.state.feeds_changed.connect(self._on_feeds_changed)
         self.state.clock_changed.connect(lambda _fid: self.seek(self.position))
         self.state.undo_state_changed.connect(self._update_actions)
+        self._incident_key = None
         self.timeline.set_state(self.state)
         self.annotations.set_state(self.state)
         self.sync_panel.set_state(self.state)
@@ -428,6 +429,7 @@ class MainWindow(QMainWindow):
         self._fit_timeline_dock()
         self._sync_decoders()
         self._start_prepare_jobs()
+        self._start_incident_job()
         self._update_actions()
         self.seek(self.position, force=True)
 
@@ -498,6 +500,26 @@ class MainWindow(QMainWindow):
             self._workers.append(w)
             self.pool.start(w)
         self._update_progress()
+
+    def _start_incident_job(self) -> None:
+        """Recount incident-level shots (off the GUI thread: the matching imports scipy)."""
+        shots, clocks = self.state.incident_inputs()
+        key = repr((sorted((k, [s["time_s"] for s in v]) for k, v in shots.items()),
+                    sorted((k, c.offset_s, c.drift_ppm) for k, c in clocks.items())))
+        if key == getattr(self, "_incident_key", None):
+            return
+        self._incident_key = key
+        if len(shots) == 0:
+            self.state.set_incident(None)
+            return
+        w = FunctionWorker(jobs.incident_shots_job, shots, clocks)
+        state = self.state
+        w.signals.result.connect(lambda res, st=state, k=key: st.set_incident(res)
+                                 if st is self.state and k == self._incident_key else None)
+        w.signals.error.connect(lambda msg: self.statusBar().showMessage(f"incident shots: {msg.splitlines()[0]}", 8000))
+        w.signals.finished.connect(lambda w=w: self._job_finished(w))
+        self._workers.append(w)
+        self.pool.start(w)
 
     def _prepared(self, fid: int, res: dict) -> None:
         if self.case is None or self.state is None or self.state.feed(fid) is None:

@@ -90,6 +90,7 @@ class QtTimeline(QWidget):
         if state is not None:
             state.feeds_changed.connect(self._on_model)
             state.annotations_changed.connect(self.update)
+            state.incident_changed.connect(self.update)
         self._on_model()
         self.fit()
 
@@ -228,7 +229,20 @@ class QtTimeline(QWidget):
         y0 = RULER_H
         p.fillRect(QRectF(0, y0, GUTTER - 2, SHARED_LANE_H - 2), QColor(40, 41, 46))
         p.setPen(QColor(200, 200, 200))
-        p.drawText(QRectF(6, y0, GUTTER - 10, SHARED_LANE_H - 2), Qt.AlignmentFlag.AlignVCenter, "notes (shared)")
+        inc = (self.state.incident or {}).get("shots") or []
+        lane_title = f"incident: {len(inc)} shot{'s' if len(inc) != 1 else ''}" if inc else "notes (shared)"
+        p.drawText(QRectF(6, y0, GUTTER - 10, SHARED_LANE_H - 2), Qt.AlignmentFlag.AlignVCenter, lane_title)
+        for k, shot in enumerate(inc, start=1):
+            x = self.x_of(float(shot["time_s"]))
+            if not GUTTER <= x <= w:
+                continue
+            p.setPen(QPen(QColor(255, 70, 70, 120), 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(x, y0 + 1), QPointF(x, h))  # through every lane: where each feed should hear it
+            p.setBrush(QColor(255, 70, 70))
+            p.drawEllipse(QPointF(x, y0 + 8), 6, 6)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QColor("white"))
+            p.drawText(QRectF(x - 6, y0 + 2, 12, 12), Qt.AlignmentFlag.AlignCenter, str(k))
         anns = self.state.case.annotations
         for a in anns:
             if a.feed_id is None:
