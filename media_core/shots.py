@@ -5,7 +5,8 @@ Two stages, so that a long feed costs little more than decoding it:
 1. **Candidates** (whole stream, cheap): the signal is differenced (a +6 dB/octave tilt that
    favours the broadband crack of a muzzle blast over speech, wind and thumps) and its energy
    is summed over 1-ms frames. A candidate is a frame whose energy jumps well above the frames
-   just before it.
+   just before it and whose waveform comes near full scale (close gunfire always overloads a
+   body-worn microphone).
 2. **Features** (only around candidates): the onset is refined to the sample (first arrival,
    not the peak), then measured: peak level and clipping, level above the background, rise
    time, spectral shape of the first milliseconds (high-frequency share, flatness,
@@ -14,9 +15,11 @@ Two stages, so that a long feed costs little more than decoding it:
    The measurements are combined into a score and a confidence; every shot carries them as
    evidence.
 
-Echoes (3-90 ms after a shot, weaker, duller) are attributed to the shot that caused them;
-shots at least 60 ms apart are separated; transients too close to separate are noted as
-"possible overlap" in the evidence of the shot they merge into.
+Echoes (3-90 ms after a shot: weaker, with a smeared front) are attributed to the shot that
+caused them; shots at least 60 ms apart are separated; transients too close to separate are
+noted as "possible overlap" in the evidence of the shot they merge into. Periodic click trains
+(a taser) are rejected; inside a dense crackle (fireworks) a shot is ``possible_fireworks`` and
+never confident.
 
 Use :func:`detect_shots` on an array, or :class:`ShotListener` on a decoded stream (see
 :mod:`media_core.listeners`); both give the same shots. :func:`group_volleys` groups shots into
@@ -35,7 +38,8 @@ from media_core.listeners import AudioBlock, AudioStreamInfo
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener"]
 
 ALGORITHM_VERSION = "shots-1.0"
-METHOD = "transient candidates + onset features (rise, HF share, flatness, ring-down, context)"
+METHOD = ("1-ms differenced-energy candidates near full scale; onset features (overload, jump, "
+          "rise, spectral shape, blast length) and context (volley, echo, click train, crackle)")
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,10 @@ class ShotParams:
         so after the gain control it reaches full scale; quieter transients could never score
         as shots (the ``full_scale`` term), and skipping them keeps long feeds cheap. Distant
         gunfire that stays well below full scale is therefore not reported (see docs/shots.md).
-    min_snr_db : float
-        Peak above the background (median RMS of the 0.3 s before) needed to be scored.
+    onset_db : float
+        The onset is the earliest frame (from 2 ms before the first hit) whose full-band energy
+        is within this of the blast's peak frame: weaker precursors (codec pre-echo, a click
+        of the mechanism) do not pull it earlier.
     confident : float
         Confidence at or above which a shot counts (``shot_count``, ``confident: True``).
     report : float
@@ -72,7 +78,6 @@ class ShotParams:
     jump_db: float = 8.0
     onset_db: float = 10.0
     min_peak_dbfs: float = -5.0
-    min_snr_db: float = 15.0
     confident: float = 0.5
     report: float = 0.2
     min_separation_s: float = 0.030
