@@ -633,7 +633,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         fstarts = fstarts[np.unique(np.round(np.linspace(0, nf - 1, MAX_FINE_WINDOWS)).astype(int))]
     nwin_s = int(round(fwin * sr))
     taper = np.hanning(nwin_s).astype(np.float32)
-    f_u, f_mid, f_top, f_w = [], [], [], []
+    f_u, f_mid, f_w = [], [], []
     all_u, all_off, all_z = [], [], []
     n_tried = 0
     for s0 in fstarts:
@@ -665,15 +665,13 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         all_z.extend([z_ for _, z_ in peaks])
         f_u.append(uc)
         f_mid.append(0.5 * (min(lags) + max(lags)))
-        f_top.append(lags[0])
         f_w.append(float(min(peaks[0][1], 60.0)))
     meas["fine_windows"] = int(fstarts.size)
     meas["fine_windows_with_peak"] = len(f_u)
     if f_u:
-        U, O, Wt = np.asarray(f_u), np.asarray(f_mid), np.asarray(f_w)
+        U, O = np.asarray(f_u), np.asarray(f_mid)
         PU, PO = np.asarray(all_u), np.asarray(all_off)
-    else:
-        Wt = np.asarray(pts_w)
+    else:                                   # the audio never correlated: envelope windows only
         PU, PO = U, O
     fit = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
     if fit:
@@ -773,36 +771,6 @@ def _curve_peaks(curve: np.ndarray, *, min_sep: int, rel: float = 0.3, z_min: fl
         idx = np.array([int(np.argmax(z))])
     order = np.argsort(-z[idx])
     return [(int(idx[i]), float(z[idx[i]])) for i in order]
-
-
-def _robust_line(U, O, W, *, fit_drift: bool, tol_min: float = 0.003):
-    """Robust line ``O = icpt + slope * U``: Theil-Sen, then weighted LS on the inliers."""
-    if fit_drift:
-        slope, icpt = _theil_sen(U, O)
-    else:
-        slope, icpt = 0.0, float(_wmedian(O, W))
-    resid = O - (icpt + slope * U)
-    mad = float(np.median(np.abs(resid))) * 1.4826
-    tol = max(3.0 * mad, tol_min)
-    inl = np.abs(resid) <= tol
-    if inl.sum() >= 1:
-        w = W[inl]
-        if fit_drift and inl.sum() >= 3:
-            X = np.stack([np.ones(inl.sum()), U[inl]], axis=1)
-            sw = np.sqrt(w)
-            coef, *_ = np.linalg.lstsq(X * sw[:, None], O[inl] * sw, rcond=None)
-            icpt, slope = float(coef[0]), float(coef[1])
-        else:
-            icpt = float(np.sum(w * O[inl]) / np.sum(w))
-            slope = 0.0
-        resid = O - (icpt + slope * U)
-    return icpt, slope, inl, resid
-
-
-def _wmedian(x, w):
-    o = np.argsort(x)
-    cw = np.cumsum(w[o])
-    return float(x[o][np.searchsorted(cw, 0.5 * cw[-1])])
 
 
 def estimate_offset(y_ref, sr_ref: int, y_other, sr_other: int, *,
