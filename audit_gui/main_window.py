@@ -545,6 +545,10 @@ class MainWindow(QMainWindow):
         if not self._workers and self._analysis is None:
             self.jobs_idle.emit()
 
+    def preparing(self) -> bool:
+        """Whether any feed is still being indexed (video index, waveform)."""
+        return any(getattr(w, "feed_id", None) is not None for w in self._workers)
+
     def jobs_running(self) -> bool:
         return bool(self._workers) or self._analysis is not None
 

@@ -148,5 +148,10 @@ class ProcessWorker(FunctionWorker):
                 proc.terminate()
                 proc.join(2)
             q.close()
+            q.join_thread()
+            try:
+                proc.close()  # release its sentinel file descriptor now, not at garbage collection
+            except ValueError:  # still running after terminate: leave it to the OS
+                pass
             self.done = True
             s.finished.emit()

@@ -223,7 +223,7 @@ def test_review_loop_save_and_reopen(qtbot, win, feeds, tmp_path):
     win.close_case()
     assert win.case is None and not win.grid.tiles
     win.open_case(case_path)
-    assert not win.jobs_running()  # index and envelope came from the case
+    assert not win.preparing()  # index and envelope came from the case
     assert all(f.prepared for f in win.state.feeds)
     assert {a.id: a for a in win.case.annotations} == anns
     assert win.case.clock(b_id).offset_s == pytest.approx(final_offset)
