@@ -5,7 +5,9 @@ A *mute* is a span of a feed where the microphone's sound is gone. Kinds:
 ``digital-silence``
     decoded samples exactly zero (within one 16-bit step) on every channel for at least
     ``min_mute_s``. Boundaries are found at sample level and corrected for codec smear (AAC
-    spreads a little quantisation noise around a cut, up to one frame).
+    spreads quantisation noise around a cut within the transform window straddling it): with
+    the AAC frame grid, the cut is searched only where the codec's windows allow it (see
+    :func:`_grid_range`) and placed at the drop from live sound to smear (:func:`_drop_point`).
 ``near-silence``
     a dead electrical floor: RMS at or below -80 dBFS, steady, white-ish (not the low-frequency
     shape of a room or a car) and without acoustic events (peaks below -60 dBFS).
@@ -38,15 +40,22 @@ import numpy as np
 from .errors import ParameterError
 from .listeners import AudioBlock, AudioStreamInfo
 
-ALGORITHM_VERSION = "mutes/1"
+ALGORITHM_VERSION = "mutes/2"  # 2: edges searched on the AAC window grid; near-silence smear-corrected
 KINDS = ("digital-silence", "near-silence", "packet-gap", "late-audio-start", "audio-ends-early",
          "no-audio-track", "undecodable")
 
 WIN_S = 0.02            # analysis window
 SUB = 32                # samples per sub-window when refining edges
-CTX = 4096              # samples of context kept around an edge
-MAX_SMEAR = 1024        # codec smear we may move an edge across (one AAC frame)
+CTX = 6144              # samples of context kept around an edge
+MAX_SMEAR = 1024        # codec smear we may move an edge across without a frame grid (one AAC frame)
+GRID_SMEAR = 2048       # ...and with the AAC frame grid: the MDCT window straddling the cut
 SMEAR_DROP_DB = 18.0    # smear is at least this far below the sound next to it
+STEP_DB = 12.0          # a cut: the sound before it at least this far above all that follows
+STEP_REF = 256          # samples of sound before a candidate cut that set its level
+FALLBACK_DB = 3.0       # within the codec's window range, the largest drop if at least this
+STEP_LOCAL = 64         # samples each side of a candidate cut when choosing the sharpest step
+STEP_SUB = 16           # resolution of the cut search (samples)
+AAC_SHORT = 128         # AAC short-window hop (eight per frame)
 ZERO = 1.0001 / 32768.0  # one 16-bit step (plus float rounding)
 
 
@@ -86,9 +95,92 @@ def _smear_back(a: np.ndarray, exact: int) -> int:
     return j - SUB + int(loud[-1]) + 1 if loud.size else j
 
 
-def _smear_fwd(a: np.ndarray, exact: int) -> int:
-    """Mirror of :func:`_smear_back`: where sound really resumes after a zero run ending at ``exact``."""
-    return a.size - _smear_back(a[::-1], a.size - exact)
+def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_db: float = STEP_DB,
+                fallback_db: float | None = None) -> int | None:
+    """Where live sound ends before a mute whose settled part starts at ``end`` (index into ``p``).
+
+    ``p`` is the per-sample power (max over channels). A candidate cut ``j`` in ``[lo, hi]``
+    (step STEP_SUB, aligned to ``end``) qualifies when the mean power of the STEP_REF samples
+    before it is at least STEP_DB above everything from ``j`` to ``end`` (the loudest STEP_SUB
+    sub-block, and at least ``floor_p``): codec smear is quantisation noise of the sound before
+    the cut, 20-40 dB below it, while live sound goes on at its own level. Of the qualifying
+    candidates the sharpest local step wins (power in the STEP_LOCAL samples before over the
+    STEP_LOCAL after). When none qualifies and ``fallback_db`` is given, the largest drop in the
+    range is taken if it is at least ``fallback_db``. Returns None otherwise. The result is
+    refined to the sample: just after the last sample above the geometric mean of the two levels.
+    """
+    S, L = STEP_SUB, STEP_REF
+    lo = max(lo, 1)
+    hi = min(hi, end)
+    if hi < lo or end > p.size:
+        return None
+    k = (end - lo) // S                      # candidates end - m*S, m = 0..k
+    j0 = end - k * S
+    if j0 < 1:
+        return None
+    e = p[j0:end].reshape(k, S).mean(axis=1) if k else np.zeros(0)
+    after = np.maximum.accumulate(e[::-1])[::-1] if k else e   # loudest sub-block from j to end
+    after = np.maximum(np.concatenate([after, [0.0]]), floor_p)
+    js = j0 + S * np.arange(k + 1)
+    cs = np.concatenate(([0.0], np.cumsum(p, dtype=np.float64)))
+    a0 = np.maximum(js - L, 0)
+    before = (cs[js] - cs[a0]) / np.maximum(js - a0, 1)
+    inr = (js >= lo) & (js <= hi)
+    ok = (before >= after * 10 ** (step_db / 10)) & inr
+    idx = np.flatnonzero(ok)
+    if not idx.size:
+        if fallback_db is None or not inr.any():
+            return None
+        # no clear drop: the likeliest place is the largest drop in the range, if any
+        sc = np.where(inr, before / after, 0.0)
+        if sc.max() < 10 ** (fallback_db / 10):
+            return None
+        idx = np.array([int(np.argmax(sc))])
+    # the sharpest local step among them: power just before over power just after (STEP_LOCAL)
+    n2 = STEP_LOCAL
+    jc = js[idx]
+    b2 = (cs[jc] - cs[np.maximum(jc - n2, 0)]) / n2
+    top = np.minimum(jc + n2, p.size)     # past `end` too: the mute's own level
+    a2 = np.where(top > jc, (cs[top] - cs[jc]) / np.maximum(top - jc, 1), 0.0)
+    best = int(idx[int(np.argmax(b2 / np.maximum(a2, max(floor_p, 1e-30))))])
+    j = int(js[best])
+    # to the sample: the last sample in the sub-block before j that is well above what follows
+    thr = math.sqrt(before[best] * after[best])
+    w = p[max(0, j - S):j]
+    loud = np.flatnonzero(w >= thr)
+    return max(0, j - S) + int(loud[-1]) + 1 if loud.size else j
+
+
+def _grid_range(a: np.ndarray, exact: int, phase: int, frame: int) -> tuple[int, int, int] | None:
+    """Range of the true cut before a zero run starting at ``exact``, from the AAC frame grid.
+
+    ``phase`` is the index (into ``a``) of an AAC frame boundary. A block whose MDCT window holds
+    no sound decodes to exact zeros, so true zeros begin on a window boundary ``z0``: a frame
+    boundary when the last coded window was long (2048 samples: the cut lies in
+    ``(z0-2048, z0-1024]``, a little later when the last bit of sound was quantised away), or a
+    short-window boundary (eight 256-sample windows, hop 128, offset 448 in the frame: the cut
+    lies in ``(z0-256, z0-128]``). Returns (lo, hi, z0) or None when the zeros do not start on
+    such a boundary (another codec, a different grid).
+    """
+    part = a[exact:exact + 2 * frame]
+    nz = np.flatnonzero(part != 0.0)
+    # the first run of at least AAC_SHORT exact zeros at or after `exact`
+    z0 = None
+    start = exact
+    for q in nz.tolist() + [part.size]:
+        if exact + q - start >= AAC_SHORT:
+            z0 = start
+            break
+        start = exact + q + 1
+    if z0 is None or z0 >= a.size:
+        return None
+    r = (z0 - phase) % frame
+    h = AAC_SHORT
+    if r == 0:
+        return z0 - 2 * frame - STEP_SUB, z0 - frame + frame // 4, z0
+    if r % h == h // 2:
+        return z0 - 2 * h - STEP_SUB, z0 - h + STEP_SUB, z0
+    return None
 
 
 def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +227,10 @@ class MuteListener:
         in ``quiet``.
     codec_smear : bool, optional
         Correct edges for lossy-codec smear; default: on unless the codec is PCM or lossless.
+    codec_frame : int, optional
+        Samples per codec frame, frames starting at each decoded segment's first sample (the
+        packet grid); default 1024 for AAC, else none. With a frame grid, a digital-silence edge
+        is searched only where the codec's transform windows allow the true cut to be.
     """
 
     name = "mutes"
@@ -142,7 +238,8 @@ class MuteListener:
     def __init__(self, *, min_mute_s: float = 0.5, near_silence_dbfs: float = -80.0,
                  near_silence_peak_dbfs: float = -60.0, near_silence_min_whiteness: float = 0.5,
                  near_silence_max_spread_db: float = 12.0, quiet_dbfs: float = -55.0,
-                 min_quiet_s: float = 1.0, codec_smear: bool | None = None):
+                 min_quiet_s: float = 1.0, codec_smear: bool | None = None,
+                 codec_frame: int | None = None):
         if not min_mute_s > 0:
             raise ParameterError(f"min_mute_s must be > 0 (got {min_mute_s})")
         self.min_mute_s = float(min_mute_s)
@@ -158,6 +255,7 @@ class MuteListener:
                            near_silence_max_spread_db=self.near_spread, quiet_dbfs=self.quiet_db,
                            min_quiet_s=self.min_quiet_s)
         self.codec_smear = codec_smear
+        self.codec_frame = codec_frame
         self.info: AudioStreamInfo | None = None
 
     # ------------------------------------------------------------------ listener protocol
@@ -165,13 +263,15 @@ class MuteListener:
         self.info = info
         lossless = info.codec.startswith("pcm") or info.codec in ("flac", "alac", "wavpack", "tta", "mlp", "truehd")
         self.smear = (not lossless) if self.codec_smear is None else bool(self.codec_smear)
+        frame = self.codec_frame if self.codec_frame is not None else (1024 if info.codec == "aac" else 0)
+        self.frame = int(frame) if self.smear and frame and frame >= 8 * AAC_SHORT else 0
         self.sr = int(info.sr)
         self.ch = int(info.channels)
         # a power of two near WIN_S: divides the codec frame (AAC 1024), so blocks split evenly
         self.win = 1 << max(3, int(math.log2(WIN_S * self.sr * 1.25))) if self.sr else 1
         # a dead window: 20 ms RMS at most 3 dB above the near-silence limit
         self.gate_ms = 10 ** ((self.near_db + 3.0) / 10.0)
-        self.keep_n = int(self.min_mute_s * self.sr) - 2 * MAX_SMEAR - 2 * self.win
+        self.keep_n = int(self.min_mute_s * self.sr) - 2 * GRID_SMEAR - 2 * self.win
         self.keep_n = max(self.win, self.keep_n)
         self.seg: _Segment | None = None
         self.nseg = 0
@@ -375,10 +475,11 @@ class MuteListener:
         key = (seg.id, kind + side, int(pos))
         if key in self.edges:
             return
+        extra = max(2 * self.win, GRID_SMEAR + 2 * AAC_SHORT)   # room to find where exact zeros begin or end
         if side == "start":
-            p0, y = self._samples(seg, pos - CTX, pos + self.win)
+            p0, y = self._samples(seg, pos - CTX, pos + extra)
         else:
-            p0, y = self._samples(seg, pos - self.win, pos + CTX)
+            p0, y = self._samples(seg, pos - extra, pos + CTX)
         self.edges[key] = dict(p0=p0, a=np.abs(y).max(axis=0) if y.shape[1] else np.zeros(0, np.float32),
                                ms=(y.astype(np.float64) ** 2).max(axis=0) if y.shape[1] else np.zeros(0),
                                seg_n=seg.n)
@@ -408,7 +509,25 @@ class MuteListener:
             exact = i
         if exact <= 0:
             return p0 + exact
-        return p0 + (_smear_back(a, exact) if self.smear else exact)
+        if not self.smear:
+            return p0 + exact
+        return p0 + self._cut_before(a, e["ms"], exact, (-p0) % self.frame if self.frame else 0)
+
+    def _cut_before(self, a: np.ndarray, ms: np.ndarray, exact: int, phase: int) -> int:
+        """Digital silence starts at ``exact`` (first zero sample): where did the sound really stop?
+
+        With the AAC frame grid the cut lies in the transform window that ends where exact zeros
+        begin; the drop from live sound to smear is searched there. Otherwise (or when no drop
+        is clear) the older sub-window rule (:func:`_smear_back`, at most MAX_SMEAR) applies.
+        """
+        if self.frame:
+            g = _grid_range(a, exact, phase, self.frame)
+            if g is not None:
+                j = _drop_point(ms, g[0], g[1], exact, ZERO * ZERO, fallback_db=FALLBACK_DB)
+                if j is not None:
+                    return j
+                return min(exact, g[1])   # the codec's windows put the cut no later than this
+        return _smear_back(a, exact)
 
     def _refine_end(self, seg_id: int, pos: int, kind: str) -> int:
         e = self.edges.get((seg_id, kind + "end", pos))
@@ -426,7 +545,11 @@ class MuteListener:
             exact = i + nz[0] if (exact == i and nz.size) else exact
         else:
             exact = i
-        return p0 + (_smear_fwd(a, exact) if self.smear else exact)
+        if not self.smear:
+            return p0 + exact
+        n = a.size
+        return p0 + n - self._cut_before(a[::-1], e["ms"][::-1], n - exact,
+                                         (n + p0) % self.frame if self.frame else 0)
 
     def _refine_dead(self, seg_id: int, pos: int, side: str, floor_ms: float) -> int:
         """Move a near-silence edge to the 32-sample sub-window where the level leaves the floor."""
@@ -437,6 +560,21 @@ class MuteListener:
         i = pos - p0
         lim = max(floor_ms, 1e-20) * 10.0  # 10 dB above the floor
         w = self.win
+        if self.smear:
+            # the codec smears the sound before (after) the floor into it: find the drop from the
+            # live sound to smear-plus-floor, as for digital silence (no exact zeros, so no grid)
+            n = ms.size
+            if side == "start":
+                hi = min(n, i + w)
+                j = _drop_point(ms, i - GRID_SMEAR - w, hi, hi, max(floor_ms, 1e-20))
+                if j is not None:
+                    return p0 + j
+            else:
+                r = ms[::-1]
+                hi = min(n, n - i + w)
+                j = _drop_point(r, n - i - GRID_SMEAR - w, hi, hi, max(floor_ms, 1e-20))
+                if j is not None:
+                    return p0 + n - j
         if side == "start":
             lo, hi = max(0, i - w), min(ms.size, i + w)
             best = i
@@ -516,10 +654,16 @@ class MuteListener:
                 ss = float(W["ss"][live].sum())
                 nsamp = float(W["len"][live].sum()) * max(1, self.ch)
                 tot_ms = float((W["ms"][idx] * W["len"][idx]).sum() / W["len"][idx].sum())
-                whiteness = float(W["dsq"][live].sum() / ss) if ss > 0 else 0.0
                 peak = float(np.nanmax(W["pk"][live])) if live.size else 0.0
-                wdb = 10 * np.log10(np.maximum(W["ms"][live], 1e-20))
-                spread = float(np.percentile(wdb, 95) - np.percentile(wdb, 5)) if live.size > 2 else 0.0
+                steady = live
+                if self.smear:  # codec smear of the sound around the floor is not the floor's own shape
+                    wp = W["pos"][live]
+                    inner = live[(wp >= p_s + GRID_SMEAR) & (wp + W["len"][live] <= p_e - GRID_SMEAR)]
+                    steady = inner if inner.size > 2 else live
+                ss_in = float(W["ss"][steady].sum())
+                whiteness = float(W["dsq"][steady].sum() / ss_in) if ss_in > 0 else 0.0
+                wdb = 10 * np.log10(np.maximum(W["ms"][steady], 1e-20))
+                spread = float(np.percentile(wdb, 95) - np.percentile(wdb, 5)) if steady.size > 2 else 0.0
                 zero_frac = float(zz.mean())
                 ok = (_db(tot_ms) <= self.near_db and _amp_db(peak) <= self.near_peak_db
                       and whiteness >= self.near_white and spread <= self.near_spread)
@@ -529,7 +673,7 @@ class MuteListener:
                             whiteness_min=self.near_white)
                 if not ok:
                     continue
-                fl = float(np.mean(W["ms"][live])) if live.size else 1e-20
+                fl = float(np.mean(W["ms"][steady])) if steady.size else 1e-20
                 rs = self._refine_dead(sid, p_s, "start", fl) if p_s > 0 else 0
                 re_ = self._refine_dead(sid, p_e, "end", fl) if p_e < seg_n[sid] else seg_n[sid]
                 margin = min(1.0, (self.near_db - _db(tot_ms)) / 15.0)
@@ -596,6 +740,7 @@ class MuteListener:
                                           peak_dbfs_at_most=_amp_db(ZERO), rms_dbfs=zr["rms"],
                                           zero_threshold=round(ZERO, 8),
                                           codec_smear_corrected=self.smear,
+                                          codec_frame_grid=self.frame,
                                           channels=self.ch)))
         # near-silence spans that overlap digital silence keep only their own parts
         dsil = [s for s in spans if s["kind"] == "digital-silence"]
