@@ -1203,12 +1203,18 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
             c = g.clocks[i]
             pairs_i = [_pair_summary(e, paths[b if a == i else a]) for (a, b), e in pw.items() if i in (a, b)]
             res_i = {f"{paths[a]} | {paths[b]}": r for (a, b), r in g.residuals_ms.items() if i in (a, b)}
+            md_guess = metadata_offset(probes[ref], probes[i]) if i != ref else None
+            meas_i = {"pairs": pairs_i, "loop_residuals_ms": res_i}
+            if md_guess is not None and md_guess.offset_s is not None:   # the tags' first guess
+                meas_i["metadata_guess"] = {"offset_s": round(md_guess.offset_s, 3),
+                                            "source": md_guess.evidence["measurements"].get("source"),
+                                            "audio_minus_metadata_s": round(c.offset_s - md_guess.offset_s, 3)}
             out[i] = {"path": paths[i], "offset_s": round(c.offset_s, 6), "drift_ppm": round(c.drift_ppm, 3),
                       "method": "reference" if i == ref else "audio",
                       "confidence": 1.0 if i == ref else g.confidence.get(i, 0.0),
                       "evidence": {"method": "reference" if i == ref else "audio",
                                    "algorithm_version": ALGORITHM_VERSION,
-                                   "measurements": {"pairs": pairs_i, "loop_residuals_ms": res_i},
+                                   "measurements": meas_i,
                                    "warnings": [w for w in g.warnings]}}
     # feeds audio could not place: flashes against shots heard in placed feeds, then metadata
     placed_shots = _shared_shots({i: shots.get(i, []) for i in g.clocks}, g.clocks, paths)
@@ -1216,8 +1222,11 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
         if out[i]:
             continue
         why = []
-        if i in has_audio:
-            why.append(g.unplaced.get(i) or "audio too short or muted throughout")
+        if i in has_audio and i not in audio_ok:
+            why.append("its audio is muted (digital silence) or shorter than "
+                       f"{MIN_OVERLAP_S:g} s throughout")
+        elif i in has_audio:
+            why.append(g.unplaced.get(i) or "no confident audio match links it to the reference")
         else:
             why.append("no audio stream")
         pr = probes[i]

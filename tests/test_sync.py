@@ -532,3 +532,28 @@ def test_reverberant_cameras(tail):
     assert est.uncertain_reason is None
     mx, med = _errors(est.clock, truth, Clock(), 170)
     assert mx <= 0.033 and med <= 0.010, (mx, med)
+
+
+def test_sync_files_metadata_guess_and_fallback(tmp_path):
+    """Tags give the first guess (recorded next to the audio result) and the fallback for a feed
+    with nothing to hear or see."""
+    import datetime as dt
+
+    from media_core.synthetic.encode import write_media
+
+    cams, ev = make_scene(duration_s=60, n_cams=2, rng=21)
+    t0 = dt.datetime(2024, 5, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
+    ya = render_cam(cams, ev, 0, clock=Clock(), duration_s=40, sr=48000, rng=1)
+    yb = render_cam(cams, ev, 1, clock=Clock(5.0, 0.0), duration_s=30, sr=48000, rng=2)
+    a = write_media(tmp_path / "a.m4a", audio=ya, video=False, creation_time=t0)
+    b = write_media(tmp_path / "b.m4a", audio=yb, video=False, creation_time=t0 + dt.timedelta(seconds=7))
+    c = write_media(tmp_path / "c.m4a", audio=np.zeros(48000 * 10, np.float32), video=False,
+                    creation_time=t0 + dt.timedelta(seconds=12))
+    res = sync_files([a, b, c])
+    fa, fb, fc = res["feeds"]
+    assert res["reference"] == str(a)
+    assert fb["method"] == "audio" and abs(fb["offset_s"] - 5.0) < 0.010
+    guess = fb["evidence"]["measurements"]["metadata_guess"]
+    assert guess["offset_s"] == pytest.approx(7.0) and guess["audio_minus_metadata_s"] == pytest.approx(-2.0, abs=0.02)
+    assert fc["method"] == "metadata" and fc["offset_s"] == pytest.approx(12.0) and fc["confidence"] == pytest.approx(0.2)
+    assert "muted" in fc["evidence"]["why_not_better"] or "short" in fc["evidence"]["why_not_better"]
