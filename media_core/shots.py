@@ -73,6 +73,10 @@ class ShotParams:
     agc_release_s : float
         After a confident shot, later transients this close are judged as the gain control
         leaves them (reduced): they need not stay at full scale as long.
+    volley_min_peak_dbfs, volley_gate_s : float
+        Within ``volley_gate_s`` after a full-scale transient, candidates down to this peak
+        level are measured (a farther shooter heard after the gain came down); they score
+        only in a volley. ``volley_gate_s`` must not exceed the listener's ``context_s``.
     """
 
     jump_db: float = 8.0
@@ -84,6 +88,8 @@ class ShotParams:
     echo_window_s: float = 0.120
     volley_gap_s: float = 2.0
     agc_release_s: float = 2.0
+    volley_min_peak_dbfs: float = -9.0
+    volley_gate_s: float = 1.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,13 +168,22 @@ def _candidates(e: _FrameEnergy, ed: np.ndarray, h: int, p: ShotParams, y: np.nd
     # (the onset is then placed by full-band energy: the blast's main rise)
     out: list[tuple[int, int]] = []
     last_peak = -10**9
+    last_loud = -10**9
     amp_floor = 10 ** (p.min_peak_dbfs / 20)
+    amp_floor_volley = 10 ** (p.volley_min_peak_dbfs / 20)
+    loud = 10 ** (-1.5 / 20)
     for k in idx:
         k = int(k)
         if k <= last_peak + 2:
             continue
-        if y is not None and float(np.max(np.abs(y[k * h: (k + 12) * h]), initial=0.0)) < amp_floor:
-            continue  # never near full scale: cannot be a shot (ShotParams.min_peak_dbfs)
+        if y is not None:
+            m = float(np.max(np.abs(y[k * h: (k + 12) * h]), initial=0.0))
+            # never near full scale: cannot be a shot (ShotParams.min_peak_dbfs) -- except
+            # shortly after a full-scale event, when the gain control has pulled the gain down
+            if m < (amp_floor_volley if k - last_loud <= 1000 * p.volley_gate_s else amp_floor):
+                continue
+            if m >= loud:
+                last_loud = k
         w = e[k: k + 8]
         pk = k + int(np.argmax(w))
         thr = e[pk] * 10 ** (-p.onset_db / 10)
@@ -215,7 +230,7 @@ def _features(y: np.ndarray, sr: int, e: _FrameEnergy, ed: np.ndarray, h: int,
 
     onset_seg = seg(0, 10)
     pk = float(np.max(np.abs(onset_seg))) if onset_seg.size else 0.0
-    f["peak_dbfs"] = round(20 * np.log10(max(pk, 1e-10)), 2)
+    f["peak_dbfs"] = round(float(20 * np.log10(max(pk, 1e-10))), 2)
     early = np.abs(onset_seg)
     flat = int(np.sum(early >= 0.995 * pk)) if pk > 0 else 0
     # clipped: at full scale, or a flat top (the same extreme held for several samples: a
@@ -435,9 +450,13 @@ class _Classifier:
         # stay hot as long as a first shot
         # (nor to stand out from the previous shot's reverberation as a first shot must, nor to
         # jump as far above that reverberation)
-        if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0 or terms["impulsive"] < 1.0)
-                and f["time_s"] - self.last_confident <= p.agc_release_s and f["peak_dbfs"] >= -3.0):
+        if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0 or terms["impulsive"] < 1.0
+             or terms["full_scale"] < 1.0)
+                and f["time_s"] - self.last_confident <= p.agc_release_s
+                and f["peak_dbfs"] >= p.volley_min_peak_dbfs):
             terms["stays_hot"] = terms["stands_out"] = 1.0
+            terms["full_scale"] = max(terms["full_scale"], round(_ramp(f["peak_dbfs"], p.volley_min_peak_dbfs,
+                                                                       p.volley_min_peak_dbfs + 5.0), 3))
             terms["impulsive"] = round(_ramp(f["jump_db"], 6.0, 9.0), 3)
             note.append("in a volley (gain reduced by the previous shot)")
             score, _ = _combine(terms)
@@ -485,7 +504,7 @@ class _Classifier:
         conf = float(np.clip(score, 0.0, 1.0))
         if crackle >= 0.5:
             conf = min(conf, round(p.confident - 0.01, 3))  # never confident gunfire inside crackle
-        if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"]):
+        if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"] or f["peak_dbfs"] >= -1.5):
             self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
         if crackle > 0:
@@ -557,7 +576,8 @@ def detect_shots(y: np.ndarray, sr: int, **params: Any) -> list[dict[str, Any]]:
     Parameters
     ----------
     y : np.ndarray
-        Audio, float, shape ``(n,)`` or ``(channels, n)`` (channels are averaged), full scale 1.
+        Audio, float, shape ``(n,)`` or ``(channels, n)``, full scale 1. Several channels are
+        combined by taking, at each sample, the one of largest magnitude (keeps overload).
     sr : int
         Sample rate in Hz.
     **params
@@ -584,10 +604,22 @@ def _params(params: dict[str, Any]) -> ShotParams:
         raise ParameterError(f"unknown shot detection parameter: {exc}") from None
 
 
+def _loudest_channel(y: np.ndarray) -> np.ndarray:
+    """Mono by taking, at each sample, the channel of largest magnitude.
+
+    An average would hide a clipped channel when the other is quieter (a stereo dash cam, a
+    mic pair); overload and full-scale level are what mark gunfire, so keep them.
+    """
+    out = y[0]
+    for ch in y[1:]:
+        out = np.where(np.abs(ch) > np.abs(out), ch, out)
+    return out
+
+
 def _mono(y: np.ndarray) -> np.ndarray:
     x = np.asarray(y, dtype=np.float32)
     if x.ndim == 2:
-        x = x.mean(axis=0) if x.shape[0] > 1 else x[0]
+        x = _loudest_channel(x) if x.shape[0] > 1 else x[0]
     if x.ndim != 1:
         raise ParameterError(f"audio must be shaped (n,) or (channels, n); got {np.shape(y)}")
     return x
@@ -633,7 +665,7 @@ def summarize(shots: list[dict[str, Any]], p: ShotParams | None = None) -> dict[
 class ShotListener:
     """Streaming shot detector: an :class:`~media_core.listeners.AudioListener`.
 
-    Blocks are mixed to mono and buffered into analysis windows of ``window_s`` seconds that
+    Blocks are made mono (the channel of largest magnitude at each sample) and buffered into analysis windows of ``window_s`` seconds that
     overlap by ``2 * context_s``; each window's candidates are measured with ``context_s`` of
     audio on both sides and handed to one streaming classifier, so the result equals
     :func:`detect_shots` on the whole array while memory stays at one window whatever the
@@ -649,6 +681,8 @@ class ShotListener:
         if window_s <= 0 or context_s < 0.5:
             raise ParameterError(f"window_s must be > 0 and context_s >= 0.5 s; got {window_s}, {context_s}")
         self.p = _params(params)
+        if self.p.volley_gate_s > context_s:
+            raise ParameterError(f"volley_gate_s ({self.p.volley_gate_s}) must not exceed context_s ({context_s})")
         self.window_s = float(window_s)
         self.context_s = float(context_s)
         self._reset_stream()
@@ -678,7 +712,7 @@ class ShotListener:
             self._flush(final=True)
             self._sr = sr
         y = block.y
-        x = (y[0] if y.shape[0] == 1 else y.mean(axis=0)) if y.ndim == 2 else y
+        x = (y[0] if y.shape[0] == 1 else _loudest_channel(y)) if y.ndim == 2 else y
         x = np.asarray(x, dtype=np.float32)
         if self._origin is None:
             self._origin = float(block.start_s)
