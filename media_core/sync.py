@@ -1160,6 +1160,50 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
             if f is not None and exclude and exclude.get(paths[i]):
                 f = f.excluding(exclude[paths[i]])
             feats[i], shots[i] = f, sh
+    return _sync_prepared(paths, probes, feats, shots, errors, reference=reference, report=report,
+                          workers=workers)
+
+
+def sync_features(feeds: Sequence[Mapping[str, Any]], *, reference: str | os.PathLike | None = None,
+                  progress: Callable[[float], None] | None = None, workers: int = 2) -> dict[str, Any]:
+    """:func:`sync_files` from analyses already made in each feed's one shared decode.
+
+    Parameters
+    ----------
+    feeds : sequence of dict
+        Per feed: ``path``; ``probe`` (:func:`media_core.probe.probe`'s dict); ``features``
+        (what :class:`SyncFeatureListener` returned, None without audio); optionally ``shots``
+        (:class:`media_core.shots.ShotListener`'s result or its list, for flash sync of silent
+        feeds) and ``error`` (why the file could not be read).
+
+    Returns
+    -------
+    dict
+        The ``evidence-audit.sync/1`` document, as :func:`sync_files`.
+    """
+    paths = [os.fspath(f["path"]) for f in feeds]
+    if not paths:
+        raise ParameterError("sync needs at least one file")
+    probes = [f.get("probe") for f in feeds]
+    errors = {i: str(f["error"]) for i, f in enumerate(feeds) if f.get("error")}
+    for i, pr in enumerate(probes):
+        if pr is None and i not in errors:
+            errors[i] = "was not probed"
+    feats = {i: f["features"] for i, f in enumerate(feeds) if f.get("features") is not None}
+    shots = {}
+    for i, f in enumerate(feeds):
+        sh = f.get("shots") or []
+        shots[i] = list(sh.get("shots", []) if isinstance(sh, Mapping) else sh)
+    return _sync_prepared(paths, probes, feats, shots, errors, reference=reference,
+                          report=progress or (lambda x: None), workers=workers)
+
+
+def _sync_prepared(paths, probes, feats, shots, errors, *, reference, report, workers) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(paths)
+    ok = [i for i in range(n) if i not in errors]
+    has_audio = [i for i in ok if probes[i].get("audio") is not None]
     audio_ok = [i for i in has_audio if i not in errors and feats.get(i) is not None
                 and feats[i].active_fraction * feats[i].duration_s >= MIN_OVERLAP_S]
     durations = {i: float(probes[i]["duration_s"]) for i in ok if i not in errors}

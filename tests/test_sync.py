@@ -11,7 +11,7 @@ from media_core.clock import Clock
 from media_core.errors import ParameterError
 from media_core.sync import (SyncEstimate, SyncFeatureListener, apply_nudge, estimate_offset,
                              estimate_offset_features, features_from_array, metadata_offset,
-                             solve_global, sync_files, timecode_seconds)
+                             solve_global, sync_features, sync_files, timecode_seconds)
 
 # ---------------------------------------------------------------------------------------------
 # Generated incidents: sources at positions, cameras 2-12 m apart, each with its own clock,
@@ -557,3 +557,19 @@ def test_sync_files_metadata_guess_and_fallback(tmp_path):
     assert guess["offset_s"] == pytest.approx(7.0) and guess["audio_minus_metadata_s"] == pytest.approx(-2.0, abs=0.02)
     assert fc["method"] == "metadata" and fc["offset_s"] == pytest.approx(12.0) and fc["confidence"] == pytest.approx(0.2)
     assert "muted" in fc["evidence"]["why_not_better"] or "short" in fc["evidence"]["why_not_better"]
+
+
+def test_sync_features_reuses_one_shared_decode(incident_files):
+    """The pipeline decodes each feed once for every analysis; sync then needs no decode."""
+    from media_core.decode import run_listeners
+    from media_core.probe import probe
+    from media_core.shots import ShotListener
+
+    paths = incident_files["paths"][:2]
+    feeds = []
+    for p in paths:
+        res = run_listeners(p, [SyncFeatureListener(), ShotListener()])
+        feeds.append({"path": p, "probe": probe(p), "features": res["sync"], "shots": res["shots"]})
+    a = sync_features(feeds)
+    b = sync_files(paths)
+    assert [f["offset_s"] for f in a["feeds"]] == [f["offset_s"] for f in b["feeds"]]
