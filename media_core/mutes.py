@@ -96,7 +96,7 @@ def _smear_back(a: np.ndarray, exact: int) -> int:
 
 
 def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_db: float = STEP_DB,
-                fallback_db: float | None = None) -> int | None:
+                fallback_db: float | None = None, min_before: float = 0.0) -> int | None:
     """Where live sound ends before a mute whose settled part starts at ``end`` (index into ``p``).
 
     ``p`` is the per-sample power (max over channels). A candidate cut ``j`` in ``[lo, hi]``
@@ -106,7 +106,8 @@ def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_
     the cut, 20-40 dB below it, while live sound goes on at its own level. Of the qualifying
     candidates the sharpest local step wins (power in the STEP_LOCAL samples before over the
     STEP_LOCAL after). When none qualifies and ``fallback_db`` is given, the largest drop in the
-    range is taken if it is at least ``fallback_db``. Returns None otherwise. The result is
+    range is taken if it is at least ``fallback_db``. Candidates whose sound before is not above
+    ``min_before`` (mean power) are not cuts. Returns None otherwise. The result is
     refined to the sample: just after the last sample above the geometric mean of the two levels.
     """
     S, L = STEP_SUB, STEP_REF
@@ -125,7 +126,7 @@ def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_
     cs = np.concatenate(([0.0], np.cumsum(p, dtype=np.float64)))
     a0 = np.maximum(js - L, 0)
     before = (cs[js] - cs[a0]) / np.maximum(js - a0, 1)
-    inr = (js >= lo) & (js <= hi)
+    inr = (js >= lo) & (js <= hi) & (before > min_before)
     ok = (before >= after * 10 ** (step_db / 10)) & inr
     idx = np.flatnonzero(ok)
     if not idx.size:
@@ -566,13 +567,15 @@ class MuteListener:
             n = ms.size
             if side == "start":
                 hi = min(n, i + w)
-                j = _drop_point(ms, i - GRID_SMEAR - w, hi, hi, max(floor_ms, 1e-20))
+                j = _drop_point(ms, i - GRID_SMEAR - w, hi, hi, max(floor_ms, 1e-20),
+                                min_before=self.gate_ms)
                 if j is not None:
                     return p0 + j
             else:
                 r = ms[::-1]
                 hi = min(n, n - i + w)
-                j = _drop_point(r, n - i - GRID_SMEAR - w, hi, hi, max(floor_ms, 1e-20))
+                j = _drop_point(r, n - i - GRID_SMEAR - w, hi, hi, max(floor_ms, 1e-20),
+                                min_before=self.gate_ms)
                 if j is not None:
                     return p0 + n - j
         if side == "start":

@@ -241,8 +241,11 @@ def test_streaming_result_does_not_depend_on_block_size(tmp_path):
     y[7 * SR:int(8.5 * SR)] = dead_floor(1.5, SR, -90.0, 1)
     p = write_media(tmp_path / "b.m4a", audio=y, video=False)
     z = np.concatenate([b.y for b in iter_audio_blocks(p)], axis=1)
-    results = [find_mutes(z, SR, block_s=bs, codec_smear=True)["mutes"] for bs in (0.05, 0.5, 2.0, 9.0)]
-    assert len(results[0]) == 3 and all(r == results[0] for r in results[1:])
+    for kw in (dict(codec_smear=True), dict(codec_smear=True, codec_frame=1024)):  # without, with grid
+        results = [find_mutes(z, SR, block_s=bs, **kw)["mutes"] for bs in (0.05, 0.5, 2.0, 9.0)]
+        assert len(results[0]) == 3 and all(r == results[0] for r in results[1:])
+    grid = find_mutes(z, SR, codec_smear=True, codec_frame=1024)["mutes"]
+    assert [m["evidence"]["measurements"].get("codec_frame_grid") for m in grid][:2] == [1024, 1024]
 
 
 def test_memory_stays_flat_on_a_long_stream():
