@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import _compat  # noqa: F401  (before any Qt call)
 
+import os
 import traceback
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -68,7 +69,12 @@ def start(worker: FunctionWorker, pool: QThreadPool | None = None) -> FunctionWo
 # Work in a child process: for CPU-heavy Python (analysis), so the GUI thread never waits for
 # the GIL or for a long C call in an extension import. The pool thread only relays messages.
 # ---------------------------------------------------------------------------------------------
-def _child_main(fn, args, kwargs, queue, stop_event):  # runs in the child process
+def _child_main(fn, args, kwargs, queue, stop_event, nice=10):  # runs in the child process
+    if nice and hasattr(os, "nice"):
+        try:
+            os.nice(nice)  # background work yields the CPU to the GUI and to playback
+        except OSError:
+            pass
     def progress(f, m=""):
         queue.put(("progress", float(f), str(m)))
 
