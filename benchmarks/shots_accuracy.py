@@ -19,7 +19,7 @@ All decoding goes through :func:`media_core.decode.run_listeners` with a
 
 Usage::
 
-    python benchmarks/shots_accuracy.py [--seeds 20] [--distractor-seeds 20] [--no-real]
+    python benchmarks/shots_accuracy.py [--seeds 30] [--first-seed 0] [--distractor-seeds 20] [--no-real]
 """
 from __future__ import annotations
 
@@ -97,11 +97,11 @@ def distractor_feed(kind: str, seed: int, workdir: pathlib.Path) -> dict:
     return res
 
 
-def run_volleys(seeds: int, workdir: pathlib.Path) -> dict:
+def run_volleys(seeds: int, workdir: pathlib.Path, first_seed: int = 0) -> dict:
     exact = tp_all = fp_all = fn_all = 0
     errs: list[float] = []
     rows = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         truth, res = volley_feed(seed, workdir)
         det = [s["time_s"] for s in res["shots"] if s["confident"]]
         tp, e = match(det, truth, 0.020)
@@ -196,14 +196,15 @@ def run_real() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=20, help="generated volley feeds")
+    ap.add_argument("--seeds", type=int, default=30, help="generated volley feeds")
+    ap.add_argument("--first-seed", type=int, default=0, help="first volley seed (others: a fresh sample)")
     ap.add_argument("--distractor-seeds", type=int, default=20, help="generated feeds per distractor kind")
     ap.add_argument("--no-real", action="store_true", help="skip ../shared/real_media")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
-        run_volleys(args.seeds, work)
+        run_volleys(args.seeds, work, args.first_seed)
         if args.distractor_seeds:
             run_distractors(args.distractor_seeds, work)
     if not args.no_real:

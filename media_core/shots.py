@@ -451,12 +451,14 @@ class _Classifier:
         # (nor to stand out from the previous shot's reverberation as a first shot must, nor to
         # jump as far above that reverberation)
         if ((terms["stays_hot"] < 1.0 or terms["stands_out"] < 1.0 or terms["impulsive"] < 1.0
-             or terms["full_scale"] < 1.0)
+             or terms["full_scale"] < 1.0 or terms["broadband"] < 1.0)
                 and f["time_s"] - self.last_confident <= p.agc_release_s
                 and f["peak_dbfs"] >= p.volley_min_peak_dbfs):
             terms["stays_hot"] = terms["stands_out"] = 1.0
             terms["full_scale"] = max(terms["full_scale"], round(_ramp(f["peak_dbfs"], p.volley_min_peak_dbfs,
                                                                        p.volley_min_peak_dbfs + 5.0), 3))
+            # riding on the previous shot's dark reverberation makes a blast's spectrum less flat
+            terms["broadband"] = max(terms["broadband"], round(_ramp(f["flatness"], 0.12, 0.22), 3))
             terms["impulsive"] = round(_ramp(f["jump_db"], 6.0, 9.0), 3)
             note.append("in a volley (gain reduced by the previous shot)")
             score, _ = _combine(terms)
