@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Sequence
 
 from .decode import DECODE_VERSION, run_listeners
 from .errors import ParameterError
@@ -76,7 +76,8 @@ def _sha256(path: str) -> str:
 
 def analyze_feed(path: str | os.PathLike, *, mutes: bool = True, shots: bool = True,
                  min_mute_s: float = 0.5, progress: Callable[[float], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, sha256: str | None = None) -> dict[str, Any]:
+                 should_stop: Callable[[], bool] | None = None, sha256: str | None = None,
+                 extra_listeners: Sequence[Any] = (), extras: dict[str, Any] | None = None) -> dict[str, Any]:
     """Analyse one feed; return its entry of the ``feeds`` list.
 
     Parameters
@@ -93,6 +94,10 @@ def analyze_feed(path: str | os.PathLike, *, mutes: bool = True, shots: bool = T
         Polled while decoding; True stops early and raises :class:`InterruptedError`.
     sha256 : str, optional
         The file's digest if the caller already has it.
+    extra_listeners : sequence of AudioListener
+        More listeners for the same decode (sync features, waveform overview...).
+    extras : dict, optional
+        Filled with ``{listener.name: result}`` of ``extra_listeners``.
 
     Raises
     ------
@@ -103,7 +108,9 @@ def analyze_feed(path: str | os.PathLike, *, mutes: bool = True, shots: bool = T
         raise ParameterError(f"min_mute_s must be > 0 (got {min_mute_s})")
     path = os.fspath(path)
     listeners = default_listeners(mutes=mutes, shots=shots, min_mute_s=min_mute_s)
-    res = run_listeners(path, listeners, progress=progress, should_stop=should_stop)
+    res = run_listeners(path, listeners + list(extra_listeners), progress=progress, should_stop=should_stop)
+    if extras is not None:
+        extras.update({li.name: res.get(li.name) for li in extra_listeners})
     dec = res["_decode"]
     if dec.get("stopped"):
         raise InterruptedError(f"{path}: analysis stopped")

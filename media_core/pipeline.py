@@ -16,6 +16,9 @@ from .errors import MediaCoreError, MediaError
 
 ANALYSIS_ALGORITHM = "analysis"
 SYNC_ALGORITHM = "sync"
+ENVELOPE_ALGORITHM = "envelope"
+ENVELOPE_PARAMS = {"step_s": 0.01}
+CACHE_DIR = "cache"
 
 Progress = Callable[[float, str], None]
 
@@ -69,13 +72,27 @@ def analyze_case(
         def prog(x: float, k=k, f=f) -> None:
             report((k + min(max(x, 0.0), 1.0)) / len(feeds), f"analysing {f.label}")
 
+        from .envelope import EnvelopeListener
+        from .sync import SyncFeatureListener
+
+        extras: dict[str, Any] = {}
         try:
+            # one decode: mutes and shots, plus what sync and the timeline need later
             res = analyze_feed(f.path, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop,
-                               sha256=f.sha256)
+                               sha256=f.sha256, extras=extras,
+                               extra_listeners=[SyncFeatureListener(), EnvelopeListener(**ENVELOPE_PARAMS)])
         except MediaError as exc:
             errors.append(str(exc))
             continue
         case.store_analysis(f.id, algorithm=ANALYSIS_ALGORITHM, version=version, params=params, result=res)
+        env = extras.get("envelope")
+        if env is not None:
+            from .envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
+
+            case.store_analysis(f.id, algorithm=ENVELOPE_ALGORITHM, version=ENVELOPE_VERSION,
+                                params=ENVELOPE_PARAMS, result=env.to_dict())
+        if extras.get("sync") is not None:
+            save_sync_features(case, f, extras["sync"])
         results[f.id] = res
     report(1.0, "analysis done")
     return results, errors
@@ -93,7 +110,7 @@ def sync_case(
     longest feed with usable audio). Manual nudges already in the case are kept on top.
     Returns the ``evidence-audit.sync/1`` document.
     """
-    from .sync import sync_files
+    from .sync import features_from_file, sync_features
 
     report = progress or _noop
     feeds = case.feeds
@@ -101,8 +118,25 @@ def sync_case(
         raise MediaCoreError(f"{case.path}: the case has no feeds to sync")
     ref_id = reference_feed_id if reference_feed_id is not None else case.reference_feed_id
     ref_path = case.feed(ref_id).path if ref_id is not None else None
-    doc = sync_files([f.path for f in feeds], reference=ref_path,
-                     progress=lambda x: report(x, "synchronising feeds"))
+    prepared = []
+    for k, f in enumerate(feeds):
+        entry: dict[str, Any] = {"path": f.path, "probe": f.probe, "features": None}
+        res = case.get_analysis(f.id, algorithm=ANALYSIS_ALGORITHM)
+        if res is not None:
+            entry["shots"] = res.get("shots", [])
+        if f.has_audio:
+            feats = load_sync_features(case, f)
+            if feats is None:  # analysed elsewhere (or before the cache existed): decode once now
+                report(0.5 * k / len(feeds), f"reading {f.label} for sync")
+                try:
+                    feats = features_from_file(f.path)
+                    if feats is not None:
+                        save_sync_features(case, f, feats)
+                except MediaError as exc:
+                    entry["error"] = exc.problem
+            entry["features"] = feats
+        prepared.append(entry)
+    doc = sync_features(prepared, reference=ref_path, progress=lambda x: report(0.5 + 0.5 * x, "synchronising feeds"))
     by_path = {os.path.abspath(f.path): f for f in feeds}
     ref_feed = by_path.get(os.path.abspath(doc["reference"])) if doc.get("reference") else None
     if ref_feed is not None and case.reference_feed_id != ref_feed.id:
@@ -138,3 +172,43 @@ def incident_shots(case: Case, *, min_confidence: float = 0.5) -> dict[str, Any]
         shots_by_feed[f.label] = [s for s in res.get("shots", []) if s.get("confidence", 1.0) >= min_confidence]
         clocks[f.label] = case.clock(f.id)
     return match_incident_shots(shots_by_feed, clocks)
+
+
+# ---------------------------------------------------------------------------- derived-data cache
+def _features_path(case: Case, feed) -> "os.PathLike":
+    from pathlib import Path
+
+    from .sync import ALGORITHM_VERSION
+
+    tag = ALGORITHM_VERSION.replace("/", "-")
+    return Path(case.path) / CACHE_DIR / f"{feed.sha256}.{tag}.npz"
+
+
+def save_sync_features(case: Case, feed, feats) -> None:
+    """Keep a feed's sync features next to the case (derived data, keyed by the file's SHA-256)."""
+    import numpy as np
+
+    p = _features_path(case, feed)
+    p.parent.mkdir(exist_ok=True)
+    tmp = p.with_suffix(".tmp.npz")
+    np.savez(tmp, audio=feats.audio, feat=feats.feat, muted=feats.muted,
+             meta=np.array([feats.sr, feats.start_s, feats.native_sr], dtype=np.float64))
+    os.replace(tmp, p)
+
+
+def load_sync_features(case: Case, feed):
+    """The cached :class:`~media_core.sync.SyncFeatures` of a feed, or None."""
+    import numpy as np
+
+    from .sync import SyncFeatures
+
+    p = _features_path(case, feed)
+    if not p.is_file():
+        return None
+    try:
+        with np.load(p) as z:
+            sr, start_s, native_sr = z["meta"].tolist()
+            return SyncFeatures(path=feed.path, sr=sr, audio=z["audio"], start_s=start_s, feat=z["feat"],
+                                muted=z["muted"], native_sr=int(native_sr))
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache is recomputed, never trusted

@@ -45,7 +45,8 @@ def test_second_run_decodes_nothing(demo, monkeypatch):
         raise AssertionError("decoded again although the case has the results")
 
     monkeypatch.setattr("media_core.analysis.analyze_feed", boom)
-    monkeypatch.setattr("media_core.sync.sync_files", boom)
+    monkeypatch.setattr("media_core.decode.run_listeners", boom)
+    monkeypatch.setattr("media_core.sync.sync_features", boom)
     again = run_demo(d / "out", sample_dir=d / "gen", fast=True)
     assert again["comparison"] == res["comparison"]
 
@@ -58,6 +59,30 @@ def test_demo_summary_json_and_cli(demo, capsys):
     assert cli_main(["case", "show", res["case"]]) == 0
     out = capsys.readouterr().out
     assert "late-audio-start" in out and "digital-silence" in out
+
+
+def test_one_decode_feeds_sync_and_timeline(demo, monkeypatch):
+    """Re-syncing uses the features kept from the analysis decode; the timeline's envelope is stored."""
+    from media_core.envelope import Envelope
+
+    d, res, _ = demo
+
+    def boom(*a, **k):
+        raise AssertionError("sync decoded a feed again")
+
+    monkeypatch.setattr("media_core.sync.features_from_file", boom)
+    monkeypatch.setattr("media_core.sync.sync_files", boom)
+    with Case.open(res["case"]) as case:
+        before = {f.id: case.clock(f.id) for f in case.feeds}
+        doc = pipeline.sync_case(case)
+        after = {f.id: case.clock(f.id) for f in case.feeds}
+        assert doc["schema"] == "evidence-audit.sync/1"
+        for fid, c in before.items():
+            assert abs(after[fid].offset_s - c.offset_s) < 1e-6
+        for f in case.feeds:
+            env = case.get_analysis(f.id, algorithm=pipeline.ENVELOPE_ALGORITHM)
+            if f.has_audio:
+                assert len(Envelope.from_dict(env)) > 0.9 * f.duration_s / pipeline.ENVELOPE_PARAMS["step_s"]
 
 
 def test_verify_after_pipeline(demo):
