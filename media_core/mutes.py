@@ -53,6 +53,7 @@ SMEAR_DROP_DB = 18.0    # smear is at least this far below the sound next to it
 STEP_DB = 12.0          # a cut: the sound before it at least this far above all that follows
 STEP_REF = 256          # samples of sound before a candidate cut that set its level
 FALLBACK_DB = 3.0       # within the codec's window range, the largest drop if at least this
+LATEST_SHARP_DB = 15.0  # digital silence: of the qualifying drops, the latest this sharp (local step)
 STEP_LOCAL = 64         # samples each side of a candidate cut when choosing the sharpest step
 STEP_SUB = 16           # resolution of the cut search (samples)
 AAC_SHORT = 128         # AAC short-window hop (eight per frame)
@@ -96,7 +97,8 @@ def _smear_back(a: np.ndarray, exact: int) -> int:
 
 
 def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_db: float = STEP_DB,
-                fallback_db: float | None = None, min_before: float = 0.0) -> int | None:
+                fallback_db: float | None = None, min_before: float = 0.0,
+                latest_sharp_db: float | None = None) -> int | None:
     """Where live sound ends before a mute whose settled part starts at ``end`` (index into ``p``).
 
     ``p`` is the per-sample power (max over channels). A candidate cut ``j`` in ``[lo, hi]``
@@ -143,7 +145,18 @@ def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_
     b2 = (cs[jc] - cs[np.maximum(jc - n2, 0)]) / n2
     top = np.minimum(jc + n2, p.size)     # past `end` too: the mute's own level
     a2 = np.where(top > jc, (cs[top] - cs[jc]) / np.maximum(top - jc, 1), 0.0)
-    best = int(idx[int(np.argmax(b2 / np.maximum(a2, max(floor_p, 1e-30))))])
+    loc = b2 / np.maximum(a2, max(floor_p, 1e-30))
+    sharp = loc >= 10 ** (latest_sharp_db / 10) if latest_sharp_db is not None else np.zeros(loc.size, bool)
+    if sharp.any():
+        # the latest sharp step (a cut is the last drop before the mute: an earlier one, e.g. the
+        # end of speech before a quiet moment, is live sound), at its peak
+        last = int(np.flatnonzero(sharp)[-1])
+        first = last
+        while first > 0 and sharp[first - 1] and idx[first - 1] == idx[first] - 1:
+            first -= 1
+        best = int(idx[first + int(np.argmax(loc[first:last + 1]))])
+    else:
+        best = int(idx[int(np.argmax(loc))])
     j = int(js[best])
     # to the sample: the last sample in the sub-block before j that is well above what follows
     thr = math.sqrt(before[best] * after[best])
@@ -524,7 +537,8 @@ class MuteListener:
         if self.frame:
             g = _grid_range(a, exact, phase, self.frame)
             if g is not None:
-                j = _drop_point(ms, g[0], g[1], exact, ZERO * ZERO, fallback_db=FALLBACK_DB)
+                j = _drop_point(ms, g[0], g[1], exact, ZERO * ZERO, fallback_db=FALLBACK_DB,
+                                latest_sharp_db=LATEST_SHARP_DB)
                 if j is not None:
                     return j
                 return min(exact, g[1])   # the codec's windows put the cut no later than this
