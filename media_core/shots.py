@@ -353,7 +353,9 @@ def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
         # broadband, noise-like (turbulent jet, clipped blast): not a tonal or band-limited
         # click (claps, knocks, glass shards) nor a low thump (vest bump, footstep, slam)
         "broadband": _ramp(f["flatness"], 0.18, 0.30),
-        "has_highs": _ramp(f["hf_share"], 0.03, 0.12),
+        # (a big low-frequency pulse -- a rifle's long positive phase -- can dwarf the crack's
+        # share of energy; a white-flat crack on top of it still counts)
+        "has_highs": max(_ramp(f["hf_share"], 0.03, 0.12), _ramp(f["flatness"], 0.45, 0.55)),
         # a muzzle blast carries a low-frequency pressure pulse (the Friedlander wave) under its
         # crack; where the microphone's low cut hides it, the overloaded blast is white-broad.
         # A hand clap or a snap has neither (little below 250 Hz, a coloured 1-4 kHz band).
