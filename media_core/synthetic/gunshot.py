@@ -4,8 +4,9 @@ The model follows the physics that make real gunshot recordings hard to count:
 
 * **Muzzle blast** -- a Friedlander pulse ``p(t) = P (1 - t/T) exp(-b t/T)`` with a positive
   phase ``T`` of 0.4 to 1.5 ms (pistol shorter, rifle longer), followed by its negative phase,
-  plus broadband turbulent-jet noise over the first few ms and, for rifles, an optional supersonic N-wave
-  ("crack") that arrives *before* the blast when the microphone is down range.
+  plus broadband turbulent-jet noise over the first few ms and, for rifles, an optional
+  supersonic N-wave ("crack") that arrives *before* the blast when the microphone is down
+  range.
 * **Propagation** -- spherical spreading sets the level (``peak_dbfs`` defaults to +20 dBFS at
   10 m for a pistol: close gunfire always clips a body-cam microphone; -6 dB per doubling of
   distance) and air absorption a distance low-pass.
@@ -47,6 +48,8 @@ __all__ = [
     "apply_agc",
     "random_wall_echoes",
     "background_noise",
+    "two_shooter_times",
+    "two_shooter_incident",
 ]
 
 #: Default parameters per kind of weapon: positive-phase range (ms), level offset at 10 m (dB),
