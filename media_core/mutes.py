@@ -107,7 +107,9 @@ def _drop_point(p: np.ndarray, lo: int, hi: int, end: int, floor_p: float, step_
     sub-block, and at least ``floor_p``): codec smear is quantisation noise of the sound before
     the cut, 20-40 dB below it, while live sound goes on at its own level. Of the qualifying
     candidates the sharpest local step wins (power in the STEP_LOCAL samples before over the
-    STEP_LOCAL after). When none qualifies and ``fallback_db`` is given, the largest drop in the
+    STEP_LOCAL after); with ``latest_sharp_db``, the latest candidate whose local step is at
+    least that sharp wins instead (at the peak of its run), so that the end of speech shortly
+    before a cut is not taken for the cut. When none qualifies and ``fallback_db`` is given, the largest drop in the
     range is taken if it is at least ``fallback_db``. Candidates whose sound before is not above
     ``min_before`` (mean power) are not cuts. Returns None otherwise. The result is
     refined to the sample: just after the last sample above the geometric mean of the two levels.
