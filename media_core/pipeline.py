@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .case import Case
@@ -39,6 +40,51 @@ def stored_analysis(case: Case, feed_id: int, *, min_mute_s: float = 0.5) -> dic
                              params=analysis_params(min_mute_s=min_mute_s))
 
 
+@dataclass
+class FeedAnalysis:
+    """Everything one decode of a feed produced, before it is stored in the case.
+
+    Made by :func:`compute_feed_analysis` (pure: no case writes, safe in a worker thread) and
+    stored by :func:`store_feed_analysis` (on the thread that owns the case's views).
+    """
+
+    feed_id: int
+    result: dict
+    version: str
+    params: dict
+    envelope: Any = None
+    sync_features: Any = None
+
+
+def compute_feed_analysis(feed, *, min_mute_s: float = 0.5, progress: Callable[[float], None] | None = None,
+                          should_stop: Callable[[], bool] | None = None) -> FeedAnalysis:
+    """One decode of ``feed``: mutes and shots, plus what sync and the timeline need later."""
+    from .analysis import analysis_version, analyze_feed
+    from .envelope import EnvelopeListener
+    from .sync import SyncFeatureListener
+
+    extras: dict[str, Any] = {}
+    res = analyze_feed(feed.path, min_mute_s=min_mute_s, progress=progress, should_stop=should_stop,
+                       sha256=feed.sha256, extras=extras,
+                       extra_listeners=[SyncFeatureListener(), EnvelopeListener(**ENVELOPE_PARAMS)])
+    return FeedAnalysis(feed_id=feed.id, result=res, version=analysis_version(),
+                        params=analysis_params(min_mute_s=min_mute_s), envelope=extras.get("envelope"),
+                        sync_features=extras.get("sync"))
+
+
+def store_feed_analysis(case: Case, fa: FeedAnalysis) -> None:
+    """Keep a :class:`FeedAnalysis` in the case (results in SQLite, sync features in its cache)."""
+    from .envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
+
+    case.store_analysis(fa.feed_id, algorithm=ANALYSIS_ALGORITHM, version=fa.version, params=fa.params,
+                        result=fa.result)
+    if fa.envelope is not None:
+        case.store_analysis(fa.feed_id, algorithm=ENVELOPE_ALGORITHM, version=ENVELOPE_VERSION,
+                            params=ENVELOPE_PARAMS, result=fa.envelope.to_dict())
+    if fa.sync_features is not None:
+        save_sync_features(case, case.feed(fa.feed_id), fa.sync_features)
+
+
 def analyze_case(
     case: Case,
     *,
@@ -53,13 +99,10 @@ def analyze_case(
     Returns ``(results by feed id, error lines)``; a feed that fails is reported and skipped,
     the others are analysed. Feeds already analysed with the current version are not decoded.
     """
-    from .analysis import analysis_version, analyze_feed
-
     report = progress or _noop
     feeds = [f for f in case.feeds if feed_ids is None or f.id in feed_ids]
     results: dict[int, dict] = {}
     errors: list[str] = []
-    version, params = analysis_version(), analysis_params(min_mute_s=min_mute_s)
     for k, f in enumerate(feeds):
         if should_stop is not None and should_stop():
             raise InterruptedError("analysis cancelled")
@@ -72,28 +115,13 @@ def analyze_case(
         def prog(x: float, k=k, f=f) -> None:
             report((k + min(max(x, 0.0), 1.0)) / len(feeds), f"analysing {f.label}")
 
-        from .envelope import EnvelopeListener
-        from .sync import SyncFeatureListener
-
-        extras: dict[str, Any] = {}
         try:
-            # one decode: mutes and shots, plus what sync and the timeline need later
-            res = analyze_feed(f.path, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop,
-                               sha256=f.sha256, extras=extras,
-                               extra_listeners=[SyncFeatureListener(), EnvelopeListener(**ENVELOPE_PARAMS)])
+            fa = compute_feed_analysis(f, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop)
         except MediaError as exc:
             errors.append(str(exc))
             continue
-        case.store_analysis(f.id, algorithm=ANALYSIS_ALGORITHM, version=version, params=params, result=res)
-        env = extras.get("envelope")
-        if env is not None:
-            from .envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
-
-            case.store_analysis(f.id, algorithm=ENVELOPE_ALGORITHM, version=ENVELOPE_VERSION,
-                                params=ENVELOPE_PARAMS, result=env.to_dict())
-        if extras.get("sync") is not None:
-            save_sync_features(case, f, extras["sync"])
-        results[f.id] = res
+        store_feed_analysis(case, fa)
+        results[f.id] = fa.result
     report(1.0, "analysis done")
     return results, errors
 
