@@ -81,7 +81,9 @@ def test_cli_table_and_bad_file_exit_2(feeds, capsys):
     assert "late-audio-start" in out and "digital-silence" in out
     row = next(l for l in out.splitlines() if "digital-silence" in l).split()
     start, end, dur = row[:3]
-    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", start) and start.startswith("00:00:04.0")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", start)
+    h, m, sec = start.split(":")
+    assert abs(int(h) * 3600 + int(m) * 60 + float(sec) - 4.0) <= 0.025  # the cut is at 4 s
     assert abs(float(dur[-6:]) - 2.0) < 0.05 and float(row[4]) > 0.9
 
 
