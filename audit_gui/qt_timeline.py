@@ -232,12 +232,17 @@ class QtTimeline(QWidget):
         inc = (self.state.incident or {}).get("shots") or []
         lane_title = f"incident: {len(inc)} shot{'s' if len(inc) != 1 else ''}" if inc else "notes (shared)"
         p.drawText(QRectF(6, y0, GUTTER - 10, SHARED_LANE_H - 2), Qt.AlignmentFlag.AlignVCenter, lane_title)
+        last_label_x = -1e9
         for k, shot in enumerate(inc, start=1):
             x = self.x_of(float(shot["time_s"]))
             if not GUTTER <= x <= w:
                 continue
             p.setPen(QPen(QColor(255, 70, 70, 120), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(x, y0 + 1), QPointF(x, h))  # through every lane: where each feed should hear it
+            if x - last_label_x < 14:  # too close to the previous number: a tick only
+                p.drawLine(QPointF(x, y0 + 2), QPointF(x, y0 + 14))
+                continue
+            last_label_x = x
             p.setBrush(QColor(255, 70, 70))
             p.drawEllipse(QPointF(x, y0 + 8), 6, 6)
             p.setBrush(Qt.BrushStyle.NoBrush)
