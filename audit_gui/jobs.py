@@ -43,87 +43,102 @@ def prepare_feed(path: str, *, want_index: bool = True, want_envelope: bool = Tr
 
 
 def analysis_available() -> tuple[bool, bool]:
-    """Whether media_core.analysis / media_core.sync exist in this build."""
+    """Whether the worker-safe analysis step and feature-based sync exist in this build."""
     def has(mod, fn):
         try:
             return hasattr(importlib.import_module(mod), fn)
         except ImportError:
             return False
 
-    return has("media_core.analysis", "analyze_feed"), has("media_core.sync", "sync_files")
+    return has("media_core.pipeline", "compute_feed_analysis"), has("media_core.sync", "sync_features")
 
 
-def analyze_feeds(feeds: list[tuple[int, str, str | None]], *, sync_paths: list[str] | None = None,
-                  reference: str | None = None, min_mute_s: float = 0.5,
-                  progress=_noop, should_stop=_noop, emit_partial=_noop) -> dict:
-    """Mute/shot analysis of the given feeds, then cross-camera sync of ``sync_paths``.
+def analyze_feeds(feeds: list, *, sync_inputs: list[dict] | None = None, reference: str | None = None,
+                  min_mute_s: float = 0.5, progress=_noop, should_stop=_noop, emit_partial=_noop) -> dict:
+    """The compute half of :func:`media_core.pipeline.analyze_case` and ``sync_case``.
 
-    The same core calls as :func:`media_core.pipeline.analyze_case` / ``sync_case``, minus the
-    storing: this runs in a worker thread, and the GUI thread stores what it returns (under the
-    pipeline's algorithm, version and parameters, so the CLI and the app share results).
+    Runs off the GUI thread (in the app: a child process) and never touches the case; the GUI
+    thread stores what comes back with ``pipeline.store_feed_analysis`` / ``save_sync_features``
+    and applies the sync document, so the CLI and the app keep identical results.
 
     Parameters
     ----------
-    feeds : list of (feed_id, path, sha256)
-        Feeds to analyse (those without a current analysis).
-    sync_paths : list of str, optional
-        Every feed of the case, to put on one clock; None or fewer than two: no sync.
+    feeds : list of media_core.case.Feed
+        Feeds to analyse (one decode each: mutes, shots, sync features, waveform envelope).
+    sync_inputs : list of dict, optional
+        Every feed of the case for sync: ``feed_id``, ``path``, ``probe``, ``has_audio``,
+        ``features`` (cached SyncFeatures or None), ``shots``. None or fewer than two: no sync.
 
     Returns
     -------
     dict
-        ``{"analysis": {feed_id: result}, "sync": sync document or None, "errors": [str]}``.
-        Each finished feed also goes out through ``emit_partial(("analysis", feed_id, result))``
+        ``{"analysis": {feed_id: FeedAnalysis}, "sync": document or None, "errors": [str]}``.
+        Pieces also go out as they finish through ``emit_partial``: ``("analysis", feed_id,
+        FeedAnalysis)``, ``("features", feed_id, SyncFeatures)``, ``("sync", None, document)``,
         so a cancel keeps what was done.
     """
-    have_an, have_sync = analysis_available()
+    from media_core.errors import MediaError
+    from media_core.pipeline import compute_feed_analysis
+
     out: dict = {"analysis": {}, "sync": None, "errors": []}
-    do_sync = bool(sync_paths) and len(sync_paths) > 1
+    do_sync = bool(sync_inputs) and len(sync_inputs) > 1
     steps = max(1, len(feeds) + (1 if do_sync else 0))
-    if feeds and not have_an:
-        out["errors"].append("mute/shot analysis is not available in this build")
-    elif feeds:
-        from media_core.analysis import analyze_feed
+    for k, feed in enumerate(feeds):
+        if should_stop():
+            raise InterruptedError("cancelled")
 
-        for k, (fid, path, sha) in enumerate(feeds):
-            if should_stop():
-                raise InterruptedError("cancelled")
-            name = path.rsplit("/", 1)[-1]
+        def prog(x, k=k, name=feed.label):
+            progress((k + min(max(float(x), 0.0), 1.0)) / steps, f"analysing {name}")
 
-            def prog(x, k=k, name=name):
-                progress((k + min(max(float(x), 0.0), 1.0)) / steps, f"analysing {name}")
-
-            try:
-                res = analyze_feed(path, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop,
-                                   sha256=sha)
-            except InterruptedError:
-                raise
-            except Exception as exc:  # one bad feed never stops the others
-                out["errors"].append(f"{name}: analysis failed ({exc})")
-                continue
-            if should_stop():
-                raise InterruptedError("cancelled")
-            out["analysis"][fid] = res
-            emit_partial(("analysis", fid, res))
+        try:
+            fa = compute_feed_analysis(feed, min_mute_s=min_mute_s, progress=prog, should_stop=should_stop)
+        except InterruptedError:
+            raise
+        except MediaError as exc:  # one bad feed never stops the others
+            out["errors"].append(str(exc))
+            continue
+        except Exception as exc:  # an analysis bug on one feed: report it, go on with the others
+            out["errors"].append(f"{feed.path}: analysis failed ({type(exc).__name__}: {exc})")
+            continue
+        if should_stop():
+            raise InterruptedError("cancelled")
+        out["analysis"][feed.id] = fa
+        emit_partial(("analysis", feed.id, fa))
     if do_sync:
-        if not have_sync:
-            out["errors"].append("cross-camera sync is not available in this build")
-        else:
-            from media_core.sync import sync_files
+        from media_core.sync import features_from_file, sync_features
 
+        n = len(feeds)
+        prepared = []
+        for entry in sync_inputs:
             if should_stop():
                 raise InterruptedError("cancelled")
-            n = len(feeds)
-            progress(n / steps, "synchronising feeds")
-            try:
-                doc = sync_files(sync_paths, reference=reference,
-                                 progress=lambda x: progress((n + min(max(float(x), 0.0), 1.0)) / steps,
-                                                             "synchronising feeds"))
-            except Exception as exc:
-                out["errors"].append(f"sync failed ({exc})")
-            else:
-                out["sync"] = doc
-                emit_partial(("sync", None, doc))
+            e = {"path": entry["path"], "probe": entry["probe"], "features": entry.get("features")}
+            fa = out["analysis"].get(entry["feed_id"])
+            if fa is not None:
+                e["features"] = fa.sync_features
+                e["shots"] = fa.result.get("shots", [])
+            elif entry.get("shots") is not None:
+                e["shots"] = entry["shots"]
+            if e["features"] is None and entry.get("has_audio"):
+                progress(n / steps, f"reading {entry['path'].rsplit('/', 1)[-1]} for sync")
+                try:
+                    e["features"] = features_from_file(entry["path"])
+                except MediaError as exc:
+                    e["error"] = exc.problem
+                else:
+                    if e["features"] is not None:
+                        emit_partial(("features", entry["feed_id"], e["features"]))
+            prepared.append(e)
+        progress(n / steps, "synchronising feeds")
+        try:
+            doc = sync_features(prepared, reference=reference,
+                                progress=lambda x: progress((n + min(max(float(x), 0.0), 1.0)) / steps,
+                                                            "synchronising feeds"))
+        except Exception as exc:
+            out["errors"].append(f"sync failed ({exc})")
+        else:
+            out["sync"] = doc
+            emit_partial(("sync", None, doc))
     progress(1.0, "analysis finished")
     return out
 

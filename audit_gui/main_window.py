@@ -572,22 +572,26 @@ class MainWindow(QMainWindow):
             return None
         from media_core import pipeline
 
-        feeds = self.state.feeds
-        try:
-            todo = [(f.id, f.path, self.case.feed(f.id).sha256) for f in feeds
-                    if force or pipeline.stored_analysis(self.case, f.id) is None]
-        except ImportError:
-            todo = [(f.id, f.path, None) for f in feeds]
+        feeds = self.case.feeds
+        todo = [f for f in feeds if force or pipeline.stored_analysis(self.case, f.id) is None]
         synced = all(self.case.sync_info(f.id) is not None or f.id == self.case.reference_feed_id for f in feeds)
         need_sync = len(feeds) > 1 and (force or not synced or not only_missing)
         if only_missing and not todo and not need_sync:
             self.statusBar().showMessage("every feed is analysed and synced already", 5000)
             return None
+        sync_inputs = None
+        if need_sync:
+            sync_inputs = []
+            for f in feeds:
+                stored = self.case.get_analysis(f.id, algorithm=pipeline.ANALYSIS_ALGORITHM)
+                sync_inputs.append({
+                    "feed_id": f.id, "path": f.path, "probe": f.probe, "has_audio": f.has_audio,
+                    "features": pipeline.load_sync_features(self.case, f) if f.has_audio and f not in todo else None,
+                    "shots": (stored or {}).get("shots") if stored else None})
         ref = self.case.reference_feed_id
-        ref_path = self.state.feed(ref).path if ref is not None and self.state.feed(ref) else None
+        ref_path = self.case.feed(ref).path if ref is not None else None
         worker_cls = ProcessWorker if self.analysis_in_process else FunctionWorker
-        w = worker_cls(jobs.analyze_feeds, todo, sync_paths=[f.path for f in feeds] if need_sync else None,
-                           reference=ref_path)
+        w = worker_cls(jobs.analyze_feeds, todo, sync_inputs=sync_inputs, reference=ref_path)
         w.signals.progress.connect(self._analysis_progress)
         w.signals.partial.connect(self._analysis_partial)
         w.signals.result.connect(self._analysis_result)
@@ -621,12 +625,12 @@ class MainWindow(QMainWindow):
         if self.case is None:
             return
         what, fid, res = item
-        if what == "analysis" and self.state.feed(fid) is not None:
-            from media_core import pipeline
-            from media_core.analysis import analysis_version
+        from media_core import pipeline
 
-            self.case.store_analysis(fid, algorithm=pipeline.ANALYSIS_ALGORITHM, version=analysis_version(),
-                                     params=pipeline.analysis_params(), result=res)
+        if what == "analysis" and self.state.feed(fid) is not None:
+            pipeline.store_feed_analysis(self.case, res)
+        elif what == "features" and self.state.feed(fid) is not None:
+            pipeline.save_sync_features(self.case, self.case.feed(fid), res)
         elif what == "sync":
             self.apply_sync(res)
 

@@ -109,7 +109,9 @@ def test_review_loop_save_and_reopen(qtbot, win, feeds, tmp_path):
     with qtbot.waitSignal(win.analysis_done, timeout=90000) as done:
         assert win.start_analysis() is not None
     have_an, have_sync = jobs.analysis_available()
-    assert done.args[0] is not None and not done.args[0]["errors"] if have_an and have_sync else True
+    if have_an and have_sync:
+        assert done.args[0] is not None, win.statusBar().currentMessage()
+        assert not done.args[0]["errors"], done.args[0]["errors"]
     if have_an:
         for fid in ids:
             assert win.case.get_analysis(fid, algorithm="analysis") is not None
@@ -252,13 +254,17 @@ def test_worker_result_equals_synchronous(qtbot, feeds):
     assert progress and progress[-1] == 1.0
 
 
-def test_process_worker_result_equals_synchronous(qtbot, feeds):
+def test_process_worker_result_equals_synchronous(qtbot, feeds, tmp_path):
     """Analysis runs in a child process in the app; it must give what a direct call gives."""
     from audit_gui.workers import ProcessWorker
 
-    todo = [(1, str(feeds[0]), None)]
-    direct = jobs.analyze_feeds(todo)
-    w = ProcessWorker(jobs.analyze_feeds, todo)
+    with Case.create(tmp_path / "p.evcase") as case:
+        case.add_feeds([feeds[0], feeds[1]])
+        todo = case.feeds[:1]
+        sync_inputs = [{"feed_id": f.id, "path": f.path, "probe": f.probe, "has_audio": f.has_audio,
+                        "features": None, "shots": None} for f in case.feeds]
+    direct = jobs.analyze_feeds(todo, sync_inputs=sync_inputs)
+    w = ProcessWorker(jobs.analyze_feeds, todo, sync_inputs=sync_inputs)
     partials = []
     w.signals.partial.connect(partials.append)
     from PySide6.QtCore import QThreadPool
@@ -267,10 +273,12 @@ def test_process_worker_result_equals_synchronous(qtbot, feeds):
         QThreadPool.globalInstance().start(w)
     qtbot.waitUntil(lambda: w.done, timeout=10000)
     got = blocker.args[0]
-    assert got["errors"] == direct["errors"]
-    assert _strip_timing(got["analysis"]) == _strip_timing(direct["analysis"])
-    if direct["analysis"]:
-        assert partials and partials[0][0] == "analysis"
+    assert got["errors"] == direct["errors"] == []
+    fid = todo[0].id
+    assert _strip_timing(got["analysis"][fid].result) == _strip_timing(direct["analysis"][fid].result)
+    assert got["analysis"][fid].envelope is not None
+    assert _strip_timing(got["sync"]) == _strip_timing(direct["sync"])
+    assert [p[0] for p in partials] == ["analysis", "features", "sync"]
 
 
 def _strip_timing(obj):
