@@ -553,7 +553,7 @@ class MainWindow(QMainWindow):
         return bool(self._workers) or self._analysis is not None
 
     def _update_progress(self) -> None:
-        busy = self.jobs_running()
+        busy = self.preparing() or self._analysis is not None  # short helper jobs show nothing
         self.progress.setVisible(busy)
         self.b_cancel.setVisible(busy)
         if busy and self._analysis is None:
