@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._seek_timer = QElapsedTimer()
         self.last_seek_ms: float | None = None
         self._workers: list[FunctionWorker] = []
+        self._retired: list[FunctionWorker] = []  # analysis workers whose outcome is in, still winding down
         self._analysis: FunctionWorker | None = None
         self._play_start: dict[int, float] = {}
         self._shown: dict[int, set[int]] = {}
@@ -538,11 +539,13 @@ class MainWindow(QMainWindow):
     def _job_finished(self, w: FunctionWorker) -> None:
         if w in self._workers:
             self._workers.remove(w)
+        if w in self._retired:
+            self._retired.remove(w)
         if w is self._analysis:
             self._analysis = None
         self._update_progress()
         self._update_actions()
-        if not self._workers and self._analysis is None:
+        if not self.jobs_running():
             self.jobs_idle.emit()
 
     def preparing(self) -> bool:
@@ -550,7 +553,7 @@ class MainWindow(QMainWindow):
         return any(getattr(w, "feed_id", None) is not None for w in self._workers)
 
     def jobs_running(self) -> bool:
-        return bool(self._workers) or self._analysis is not None
+        return bool(self._workers) or self._analysis is not None or bool(self._retired)
 
     def _update_progress(self) -> None:
         busy = self.preparing() or self._analysis is not None  # short helper jobs show nothing
@@ -606,11 +609,21 @@ class MainWindow(QMainWindow):
         self.pool.start(w)
         return w
 
+    def _analysis_over(self) -> None:
+        """The analysis reported its outcome: the GUI is free now, though the child may still be exiting."""
+        if self._analysis is not None:
+            self._retired.append(self._analysis)  # keep the runnable alive until its `finished`
+            self._analysis = None
+        self._update_progress()
+        self._update_actions()
+
     def _analysis_cancelled(self) -> None:
+        self._analysis_over()
         self.statusBar().showMessage("analysis cancelled; the feeds already finished are kept", 8000)
         self.analysis_done.emit(None)
 
     def _analysis_error(self, msg: str) -> None:
+        self._analysis_over()
         self.statusBar().showMessage(f"analysis failed: {msg.splitlines()[0]}", 30000)
         self.analysis_done.emit(None)
 
@@ -655,6 +668,7 @@ class MainWindow(QMainWindow):
                                      params={}, result=doc)
 
     def _analysis_result(self, out: dict) -> None:
+        self._analysis_over()
         errs = out.get("errors") or []
         self.statusBar().showMessage("analysis finished" + (f" ({'; '.join(errs)})" if errs else ""), 15000)
         self.analysis_done.emit(out)
