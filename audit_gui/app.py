@@ -13,7 +13,6 @@ seconds (or right after the screenshot). Both work headless (``QT_QPA_PLATFORM=o
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 import argparse
 import os

@@ -6,7 +6,6 @@ the case's psygnal events into Qt signals on the GUI thread. It holds no state t
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 from dataclasses import dataclass, field
 

@@ -5,7 +5,6 @@ analyst changes goes to the case (:mod:`media_core.case`), which saves, logs and
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 import os
 from pathlib import Path

@@ -9,7 +9,6 @@ from its small play-ahead buffer. Decoders never touch widgets or the case.
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 import sys
 import threading

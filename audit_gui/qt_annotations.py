@@ -5,7 +5,6 @@ the case whenever it says its annotations changed.
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,

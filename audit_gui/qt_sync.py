@@ -5,7 +5,6 @@ through the case's ``clock_changed`` event.
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,

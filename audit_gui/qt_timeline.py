@@ -6,7 +6,6 @@ the widget keeps only its view window, the playhead and the selection it is told
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 import math
 

@@ -6,7 +6,6 @@ media time and frame number, the shared clock, "AUDIO MUTED" while a mute covers
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen

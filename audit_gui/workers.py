@@ -7,7 +7,6 @@ mne-qt-browser's ``LoadThread`` and napari's ``thread_worker`` follow the same p
 """
 from __future__ import annotations
 
-from . import _compat  # noqa: F401  (before any Qt call)
 
 import os
 import traceback
