@@ -275,7 +275,10 @@ class Case:
             conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=FULL")
+            # WAL + NORMAL: a committed change survives any crash of the app (what analysts need:
+            # "a crash loses nothing"); only a power cut may lose the last moments, and the GUI
+            # thread is not held up by an fsync on every annotation.
+            conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise CaseError(f"{db}: damaged case database ({exc})") from None
         conn.row_factory = sqlite3.Row
