@@ -50,6 +50,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..clock import Clock
 from ..errors import ParameterError
 
 __all__ = [
@@ -116,14 +117,19 @@ class _Feed:
     tags: dict = field(default_factory=dict)
 
     @property
+    def clock(self) -> Clock:
+        """Media time -> incident time T (the project's one Clock formula)."""
+        return Clock(self.start_T, self.drift_ppm)
+
+    @property
     def rate(self) -> float:
-        return 1.0 + self.drift_ppm * 1e-6
+        return self.clock.rate
 
     def to_T(self, t):
-        return self.start_T + t * self.rate
+        return self.clock.to_shared(t)
 
     def to_media(self, T):
-        return (T - self.start_T) / self.rate
+        return self.clock.to_media(T)
 
 
 @dataclass
