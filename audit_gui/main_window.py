@@ -128,6 +128,12 @@ class MainWindow(QMainWindow):
         self.resizeDocks([d_ann], [600], Qt.Orientation.Horizontal)
         self.resizeDocks([d_ann, d_sync], [330, 230], Qt.Orientation.Vertical)
 
+        self.audio = None
+        self.audio_available = False
+        self.audio_choice: int | str | None = "selected"  # "selected" (follow the selected tile), None (off), feed id
+        self.audio_notices: list[str] = []
+        self._audio_src = None
+        self._audio_rate_note = None
         self._build_actions()
         self._build_status()
         self.tick = QTimer(self)
@@ -140,7 +146,6 @@ class MainWindow(QMainWindow):
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(80)
         self._resize_timer.timeout.connect(self._apply_tile_sizes)
-        self.audio_available = False
         if audio:
             self._init_audio()
         self._update_actions()
@@ -229,6 +234,12 @@ class MainWindow(QMainWindow):
         self.rate_box.setCurrentIndex(RATES.index(1.0))
         self.rate_box.currentIndexChanged.connect(lambda i: self.set_rate(RATES[i]))
         tb.addWidget(self.rate_box)
+        self.audio_box = QComboBox()
+        self.audio_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.audio_box.setToolTip("whose audio plays (1x only)")
+        self.audio_box.currentIndexChanged.connect(self._audio_box_changed)
+        tb.addWidget(self.audio_box)
+        self._fill_audio_box()
         self.time_label = QLabel()
         self.time_label.setMinimumWidth(320)
         self.time_label.setStyleSheet("font-family: monospace; padding-left: 8px")
@@ -246,19 +257,86 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.b_cancel)
 
+    # ================================================================== audio
     def _init_audio(self) -> None:
-        try:
-            from PySide6 import QtMultimedia  # noqa: F401 - only present in the full PySide6
+        from .qt_audio import QtAudioOutput
 
-            self.audio_available = True
-        except ImportError:
-            self.audio_available = False
-        if not self.audio_available:
-            self.statusBar().showMessage(
-                "No audio output: this PySide6 has no QtMultimedia. Review works silently.", 15000)
+        self.audio = QtAudioOutput(self.clock, self)
+        self.audio_available = self.audio.available
+        if self.audio.available:
+            self.audio.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
         else:
-            self.statusBar().showMessage(
-                "Audio playback of the selected feed is not implemented yet; review works silently.", 15000)
+            self._audio_notice(f"No audio output: {self.audio.reason}. Review works silently.")
+
+    def _audio_notice(self, text: str) -> None:
+        self.audio_notices.append(text)
+        self.statusBar().showMessage(text, 15000)
+
+    def _fill_audio_box(self) -> None:
+        box = self.audio_box
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("Audio: selected feed", "selected")
+        box.addItem("Audio: off", "off")
+        for f in (self.state.feeds if self.state is not None else []):
+            box.addItem(f"Audio: {f.label}", f.id)
+        i = box.findData("off" if self.audio_choice is None else self.audio_choice)
+        if i < 0:
+            self.audio_choice = "selected"
+            i = 0
+        box.setCurrentIndex(i)
+        box.blockSignals(False)
+
+    def _audio_box_changed(self, i: int) -> None:
+        if i >= 0:
+            data = self.audio_box.itemData(i)
+            self.set_audio_feed(None if data == "off" else data)
+
+    def set_audio_feed(self, choice: int | str | None) -> None:
+        """Whose audio plays: a feed id, ``"selected"`` (the selected tile's feed) or None (off)."""
+        self.audio_choice = choice
+        i = self.audio_box.findData("off" if choice is None else choice)
+        if i >= 0 and self.audio_box.currentIndex() != i:
+            self.audio_box.blockSignals(True)
+            self.audio_box.setCurrentIndex(i)
+            self.audio_box.blockSignals(False)
+        fid = self.audio_feed_id()
+        if choice is not None and not self.audio_available:
+            who = self.state.feed(fid).label if self.state is not None and fid is not None else "the chosen feed"
+            reason = self.audio.reason if self.audio is not None else "audio is off in this window"
+            self.statusBar().showMessage(f"{who}: audio not played ({reason}); review works silently", 10000)
+        self._update_audio_source()
+
+    def audio_feed_id(self) -> int | None:
+        """The feed whose audio plays (None: none)."""
+        if self.state is None or self.audio_choice is None:
+            return None
+        fid = self.selected_feed if self.audio_choice == "selected" else self.audio_choice
+        return fid if self.state.feed(fid) is not None else None
+
+    def _update_audio_source(self) -> None:
+        if self.audio is None or not self.audio.available:
+            return
+        fid = self.audio_feed_id()
+        info = self.state.feed(fid) if fid is not None else None
+        src = (info.path, info.clock) if info is not None else None
+        if src != self._audio_src:
+            self._audio_src = src
+            self.audio.set_source(*(src if src is not None else (None, None)))
+            self._follow_audio()
+
+    def _follow_audio(self) -> None:
+        """Start, re-seek or stop the audio to match the transport (audio plays at 1x only)."""
+        if self.audio is None or not self.audio.available:
+            return
+        if self.clock.playing and self.rate == 1.0 and self._audio_src is not None:
+            self._audio_rate_note = None
+            self.audio.play(self.clock.now())
+            return
+        self.audio.stop()
+        if self.clock.playing and self.rate != 1.0 and self._audio_rate_note != self.rate:
+            self._audio_rate_note = self.rate
+            self.statusBar().showMessage(f"audio muted at {self.rate:g}x (it plays at 1x only)", 5000)
 
     def _update_actions(self) -> None:
         has = self.case is not None
@@ -339,7 +417,7 @@ class MainWindow(QMainWindow):
         self.case = case
         self.state = CaseState(case, self)
         self.state.feeds_changed.connect(self._on_feeds_changed)
-        self.state.clock_changed.connect(lambda _fid: self.seek(self.position))
+        self.state.clock_changed.connect(self._clock_changed)
         self.state.undo_state_changed.connect(self._update_actions)
         self._incident_key = None
         self.timeline.set_state(self.state)
@@ -352,6 +430,10 @@ class MainWindow(QMainWindow):
         self.seek(a)
         self.timeline.fit()
         self._update_actions()
+
+    def _clock_changed(self, _fid) -> None:
+        self._update_audio_source()
+        self.seek(self.position)
 
     def close_case(self) -> None:
         if self.case is None:
@@ -367,6 +449,8 @@ class MainWindow(QMainWindow):
         self.case.close()
         self.case = None
         self.grid.set_feeds([])
+        self._fill_audio_box()
+        self._update_audio_source()
         self.timeline.update()
         self.annotations.refresh()
         self.sync_panel.refresh()
@@ -426,6 +510,8 @@ class MainWindow(QMainWindow):
         if self.selected_feed not in ids:
             self.selected_feed = ids[0] if ids else None
         self.timeline.selected_feed = self.selected_feed
+        self._fill_audio_box()
+        self._update_audio_source()
         self._fit_timeline_dock()
         self._sync_decoders()
         self._start_prepare_jobs()
@@ -694,6 +780,7 @@ class MainWindow(QMainWindow):
             t.update()
         self.timeline.selected_feed = fid
         self.timeline.update()
+        self._update_audio_source()
 
     def _update_tile_overlay(self, fid: int, t: float) -> tuple[float, bool]:
         info = self.state.feed(fid)
@@ -819,6 +906,7 @@ class MainWindow(QMainWindow):
     def _restart_play(self) -> None:
         self._gen += 1
         self._pending = set()
+        self._follow_audio()
         if self.clock.rate < 0:
             for d in self.decoders.values():
                 d.stop_playing()
@@ -833,6 +921,7 @@ class MainWindow(QMainWindow):
             return
         t = self.clock.pause()
         self.tick.stop()
+        self._follow_audio()
         self._play_end_shared = t
         for d in self.decoders.values():
             d.stop_playing()
@@ -1006,5 +1095,7 @@ class MainWindow(QMainWindow):
     # ================================================================== shutdown
     def closeEvent(self, ev):  # noqa: N802
         self.close_case()
+        if self.audio is not None:
+            self.audio.close()
         self.monitor.timer.stop()
         super().closeEvent(ev)
