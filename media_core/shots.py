@@ -90,6 +90,13 @@ class ShotParams:
     agc_release_s: float = 2.0
     volley_min_peak_dbfs: float = -9.0
     volley_gate_s: float = 1.0
+    rel_jump_db: float = 12.0
+    rel_hf_snr_db: float = 15.0
+    rel_floor_dbfs: float = -40.0
+    history_s: float = 3.0
+    agc_trigger_dbfs: float = -9.0
+    rel_min_history_s: float = 1.0
+    rel_over_recent_db: tuple[float, float] = (8.0, 12.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,16 +179,29 @@ def _candidates(e: _FrameEnergy, ed: np.ndarray, h: int, p: ShotParams, y: np.nd
     amp_floor = 10 ** (p.min_peak_dbfs / 20)
     amp_floor_volley = 10 ** (p.volley_min_peak_dbfs / 20)
     loud = 10 ** (-1.5 / 20)
+    rel_floor = 10 ** (p.rel_floor_dbfs / 20)
+    rel_jump = 10 ** (p.rel_jump_db / 10)
+    rel_snr = 10 ** (p.rel_hf_snr_db / 10)
     for k in idx:
         k = int(k)
         if k <= last_peak + 2:
             continue
         if y is not None:
             m = float(np.max(np.abs(y[k * h: (k + 12) * h]), initial=0.0))
-            # never near full scale: cannot be a shot (ShotParams.min_peak_dbfs) -- except
-            # shortly after a full-scale event, when the gain control has pulled the gain down
+            # near full scale (ShotParams.min_peak_dbfs), or shortly after a full-scale event
+            # when the gain control has pulled the gain down; otherwise only a transient that
+            # towers over the feed's own background (a dash cam's or a farther microphone's
+            # shot): its differenced energy jumps rel_jump_db above the 2-12 ms before and
+            # stands rel_hf_snr_db above the median of the 0.3 s before
             if m < (amp_floor_volley if k - last_loud <= 1000 * p.volley_gate_s else amp_floor):
-                continue
+                if m < rel_floor:
+                    continue
+                epk = float(ed[k: k + 4].max())
+                if epk < rel_jump * (c[k - 2] - c[k - 12]) / 10.0:
+                    continue
+                a0, b0 = max(k - 300, 0), k - 10
+                if b0 - a0 < 20 or epk < rel_snr * max(float(np.median(ed[a0:b0])), 1e-20):
+                    continue
             if m >= loud:
                 last_loud = k
         w = e[k: k + 8]
@@ -212,7 +232,7 @@ def _onset(y: np.ndarray, s_lo: int, s_hi: int) -> int:
 
 
 def _features(y: np.ndarray, sr: int, e: _FrameEnergy, ed: np.ndarray, h: int,
-              onset_frame: int, peak_frame: int) -> dict[str, Any]:
+              onset_frame: int, peak_frame: int, history_s: float = 3.0) -> dict[str, Any]:
     n = y.size
     ms = sr / 1000.0
     s0 = _onset(y, onset_frame * h, min((peak_frame + 1) * h, n))
@@ -240,6 +260,9 @@ def _features(y: np.ndarray, sr: int, e: _FrameEnergy, ed: np.ndarray, h: int,
     # how long the event stays hot (within 6 dB of full scale) in its first 30 ms: an
     # overloading blast stays there for milliseconds, a clap or a click for a fraction of one
     f["hot_ms"] = round(float(np.sum(np.abs(seg(0, 30)) >= 0.5)) / ms, 2)
+    # the same relative to the event's own peak (level-independent: a blast heard from afar or
+    # after the gain control came down still holds near its peak for a while)
+    f["hot_rel_ms"] = round(float(np.sum(np.abs(seg(0, 30)) >= 0.5 * pk)) / ms, 2) if pk > 0 else 0.0
 
     # background: median 1-ms frame power over 300 ms to 10 ms before the onset
     fa = max(frame - 300, 0)
@@ -279,6 +302,7 @@ def _features(y: np.ndarray, sr: int, e: _FrameEnergy, ed: np.ndarray, h: int,
     # (Hann-tapered): the most broadband of them describes the blast (a blast's first ms may be
     # a low pressure swing, a codec's pre-echo, or a clipped plateau)
     best = (-1.0, 0.0, 0.0)
+    best_lo = 0.0
     peak_ms = (peak_frame - onset_frame) * h / ms
     wins = [(-0.5, 4.5), (0.0, 10.0)] + ([(peak_ms - 0.5, peak_ms + 4.5)] if peak_ms > 2.0 else [])
     for a_ms, b_ms in wins:
@@ -294,11 +318,38 @@ def _features(y: np.ndarray, sr: int, e: _FrameEnergy, ed: np.ndarray, h: int,
         Xb = X[band] + 1e-20
         flat = float(np.exp(np.mean(np.log(Xb))) / np.mean(Xb))
         cen = float((X[fr >= 100] * fr[fr >= 100]).sum()) / tot
+        # flatness of 300 Hz - 4 kHz: what survives a closed car, a 16-kHz codec or a distant
+        # shot's air absorption (a knock or a slam is resonant there, a blast is not)
+        band_lo = (fr >= 300) & (fr <= min(4000.0, 0.45 * sr))
+        Xl = X[band_lo] + 1e-20
+        flat_lo = float(np.exp(np.mean(np.log(Xl))) / np.mean(Xl))
+        best_lo = max(best_lo, flat_lo)
         if flat + hf > best[0] + best[1]:
             best = (flat, hf, cen)
     f["flatness"] = round(max(best[0], 0.0), 3)
     f["hf_share"] = round(best[1], 3)
     f["centroid_hz"] = round(best[2], 0)
+    f["flatness_lo"] = round(best_lo, 3)
+    # broadband jump: how far each octave band (250 Hz - 4 kHz) rises from the 10 ms before the
+    # onset to the 10 ms after it; the weakest band's rise. A blast (low-frequency pressure
+    # pulse plus crack) lifts every band; a knock or a clap lifts its resonance, a thump the lows.
+    xb = seg(-12.0, -2.0).astype(np.float64)
+    xa = seg(0.0, 10.0).astype(np.float64)
+    if xb.size > 8 and xa.size == xb.size:
+        nb_fft = 1 << int(np.ceil(np.log2(max(xa.size, 64) * 2)))
+        wb = np.hanning(xa.size)
+        Pb = np.abs(np.fft.rfft(xb * wb, nb_fft)) ** 2
+        Pa = np.abs(np.fft.rfft(xa * wb, nb_fft)) ** 2
+        frb = np.fft.rfftfreq(nb_fft, 1 / sr)
+        rises = []
+        for fc in (250.0, 500.0, 1000.0, 2000.0, 4000.0):
+            if fc * 1.41 > 0.45 * sr:
+                break
+            m_ = (frb >= fc / 1.41) & (frb < fc * 1.41)
+            rises.append(_db(float(Pa[m_].sum())) - _db(float(Pb[m_].sum()) + 1e-16))
+        f["band_rise_min_db"] = round(min(rises), 1) if rises else 0.0
+    else:
+        f["band_rise_min_db"] = 0.0
 
     # low-frequency share over the first 20 ms (vest bumps, footsteps, slams)
     x2 = seg(0, 20).astype(np.float64)
@@ -318,6 +369,23 @@ def _features(y: np.ndarray, sr: int, e: _FrameEnergy, ed: np.ndarray, h: int,
     f["drop_40_db"] = round(_db(p_on) - _db(p40), 1)
     f["tail_40_over_bg_db"] = round(_db(p40) - _db(bg), 1)
     f["tail_100_over_bg_db"] = round(_db(p100) - _db(bg), 1)
+
+    # the feed's recent loudness in the differenced (high-frequency weighted) signal: the
+    # loudest 1-ms frame of each 50-ms block over the ``history_s`` before the onset (up to
+    # 20 ms before it). The classifier leaves out the blocks of shots it has counted and
+    # compares the candidate's crack with the loudest of the rest: a voice, even shouting
+    # into the microphone, carries far less high-frequency energy than a muzzle blast's crack;
+    # a footstep, a knock or a clap among others like it does not stand above them.
+    blk = 50
+    end = onset_frame - 20
+    nblk = min(int(history_s / 0.05), max(end, 0) // blk)
+    if nblk > 0:
+        f["_hist_peaks"] = ed[end - nblk * blk: end].reshape(nblk, blk).max(axis=1).astype(np.float32) / h
+    else:
+        f["_hist_peaks"] = np.zeros(0, np.float32)
+    f["_hist_end_s"] = (end - onset_frame) * h / sr
+    f["_hist_block_s"] = blk * h / sr
+    f["history_s"] = round(nblk * blk * h / sr, 2)
     return f
 
 
@@ -329,6 +397,15 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 
 
 def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    """Gunshot likeness of one transient, 0..1, and the terms behind it: the better of the
+    full-scale judgement (:func:`_score_full_scale`) and the feed-relative one
+    (:func:`_score_relative`). The terms of the relative judgement carry ``loud_for_feed``."""
+    score, terms = _score_full_scale(f)
+    rel_score, rel_terms = _score_relative(f)
+    return (rel_score, rel_terms) if rel_score > score else (score, terms)
+
+
+def _score_full_scale(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
     """Gunshot likeness of one transient from its own features, 0..1, and the terms behind it.
 
     Each term is a soft gate on one physical property of a muzzle blast heard through a
@@ -366,11 +443,69 @@ def _score(f: dict[str, Any]) -> tuple[float, dict[str, float]]:
     return _combine(terms)
 
 
+def _score_relative(f: dict[str, Any], p: ShotParams | None = None, *,
+                    in_volley: bool = False) -> tuple[float, dict[str, float]]:
+    """Gunshot likeness judged against the feed's own recent sound, not against full scale.
+
+    A dash cam 10 m from gunfire, a body cam on a farther officer, or one whose gain control
+    has just come down hears a muzzle blast well below full scale. Its level then says only
+    that it towers over the sound just before it (``snr_db``, ``hf_snr_db``) and over the
+    loudest sound of the last seconds (``level_over_recent_db``: a footstep, a knock or a clap
+    among others like it does not); the blast's shape has to do the rest, more strictly than at
+    full scale: an abrupt high-frequency front, a peak reached within a couple of milliseconds
+    and held for more than a click's instant, every octave from 250 Hz to 4 kHz rising at once
+    (pressure pulse plus crack), a low-frequency body, some highs, a blast of a few ms that has
+    decayed 10 ms later.
+    """
+    p = p or ShotParams()
+    over = f.get("level_over_recent_db")
+    if over is None and "_hist_peaks" in f:
+        over = _over_recent(f, [], p)
+    lo, hi = p.rel_over_recent_db
+    terms = {
+        # (inside a volley, against the sound around it: 4 dB less)
+        "loud_for_feed": _ramp(f["hf_snr_db"], 15.0, 22.0) * (_ramp(over, lo - 4.0 * in_volley, hi - 4.0 * in_volley)
+                                                              if over is not None else 0.0),
+        "impulsive": _ramp(f["jump_db"], 9.0, 14.0) if in_volley else _ramp(f["jump_db"], 12.0, 18.0),
+        "stays_near_peak": _ramp(f.get("hot_rel_ms", 0.0), 0.1, 0.3),
+        "short": _ramp(f["blast_ms"], 16.0, 10.0),
+        # down 10 ms later; or a white-flat overload plateau of a few ms (a blast clipped by
+        # the capsule, then scaled down by the gain control)
+        "decays": max(_ramp(f["drop_10_db"], 3.0, 6.0),
+                      _ramp(f.get("hot_rel_ms", 0.0), 1.5, 3.0) * _ramp(f["flatness"], 0.28, 0.40)),
+        # every octave rises (inside a volley the previous shot's low-frequency reverberation
+        # fills the lowest bands before the onset: they need not rise as much), or the onset
+        # is white-flat over 1-12 kHz
+        "broadband": max(_ramp(f.get("band_rise_min_db", 0.0), -4.0, 0.0) if in_volley
+                         else _ramp(f.get("band_rise_min_db", 0.0), 0.0, 4.0),
+                         _ramp(f["flatness"], 0.45, 0.55)),
+        "has_highs": _ramp(f["hf_share"], 0.005, 0.02),
+        "blast_body": _ramp(f["lf_share"], 0.06, 0.15),
+        "fast_rise": _ramp(f["rise_ms"], 3.5, 2.0),
+    }
+    return _combine(terms)
+
+
 def _combine(terms: dict[str, float]) -> tuple[float, dict[str, float]]:
     score = 1.0
     for v in terms.values():
         score *= v
     return float(score), {k: round(v, 3) for k, v in terms.items()}
+
+
+def _over_recent(f: dict[str, Any], shot_times: list[float], p: ShotParams) -> float | None:
+    peaks = f.get("_hist_peaks")
+    if peaks is None or f.get("history_s", 0.0) < p.rel_min_history_s:
+        return None
+    n = peaks.size
+    blk = f["_hist_block_s"]
+    centers = f["time_s"] + f["_hist_end_s"] - (n - np.arange(n) - 0.5) * blk
+    keep = np.ones(n, dtype=bool)
+    for ts in shot_times:
+        if ts > centers[0] - 0.5:
+            keep &= ~((centers >= ts - 0.01 - blk / 2) & (centers <= ts + 0.4 + blk / 2))
+    ref = float(peaks[keep].max()) if keep.any() else 0.0
+    return round(f["hf_peak_db"] - _db(max(ref, 1e-12)), 1)
 
 
 def _click_trains(times: np.ndarray, *, min_len: int = 6, lo_s: float = 0.035, hi_s: float = 0.080,
@@ -413,7 +548,17 @@ class _Classifier:
         self.n_decided = 0                      # how many of ``window`` are decided
         self.prev: dict[str, Any] | None = None  # last reported shot (open for echoes/overlaps)
         self.last_confident = -1e9
+        self.shot_times: list[float] = []       # recent confident shots (left out of the loudness reference)
         self.out: list[dict[str, Any]] = []
+
+    def _over_recent(self, f: dict[str, Any]) -> float | None:
+        """The candidate's peak above the loudest 50-ms block of the feed's recent past (dB).
+
+        Blocks within 0.4 s after a counted shot (its blast, echoes and tail) are left out, so
+        a volley's later shots are compared with the sound around the volley, not with the
+        shots before them. None when less than ``rel_min_history_s`` of audio precedes it.
+        """
+        return _over_recent(f, self.shot_times, self.p)
 
     def add(self, events: list[dict[str, Any]], *, upto_s: float) -> None:
         self.window.extend(events)
@@ -445,8 +590,10 @@ class _Classifier:
 
     def _one(self, f: dict[str, Any], times: np.ndarray, in_train: bool) -> None:
         p = self.p
-        score, terms = _score(f)
+        score, terms = _score_full_scale(f)
         note: list[str] = []
+        f["level_over_recent_db"] = over = self._over_recent(f)
+        lo, hi = p.rel_over_recent_db
         # within a volley the gain control has already pulled the gain down, so a later shot
         # (especially a farther shooter's) reaches full scale only briefly: do not ask it to
         # stay hot as long as a first shot
@@ -457,13 +604,22 @@ class _Classifier:
                 and f["time_s"] - self.last_confident <= p.agc_release_s
                 and f["peak_dbfs"] >= p.volley_min_peak_dbfs):
             terms["stays_hot"] = terms["stands_out"] = 1.0
+            # (near full scale, or far above the feed's sound around the volley)
             terms["full_scale"] = max(terms["full_scale"], round(_ramp(f["peak_dbfs"], p.volley_min_peak_dbfs,
-                                                                       p.volley_min_peak_dbfs + 5.0), 3))
+                                                                       p.volley_min_peak_dbfs + 5.0), 3),
+                                      round(_ramp(over, lo, hi), 3) if over is not None else 0.0)
             # riding on the previous shot's dark reverberation makes a blast's spectrum less flat
             terms["broadband"] = max(terms["broadband"], round(_ramp(f["flatness"], 0.12, 0.22), 3))
             terms["impulsive"] = round(_ramp(f["jump_db"], 6.0, 9.0), 3)
             note.append("in a volley (gain reduced by the previous shot)")
             score, _ = _combine(terms)
+        # below full scale (a farther microphone, a gain control that came down): judged against
+        # the feed's own background, with stricter shape terms
+        rel_score, rel_terms = _score_relative(f, p, in_volley=f["time_s"] - self.last_confident <= p.agc_release_s)
+        if rel_score > score:
+            score, terms = rel_score, rel_terms
+            note = [n for n in note if not n.startswith("in a volley")]
+            note.append("judged against the feed's background (below full scale)")
         # context: how busy is the neighbourhood (crackle), is this part of a click train
         nb = int(np.sum(np.abs(times - f["time_s"]) <= 0.25)) - 1
         f["neighbours_500ms"] = nb
@@ -498,7 +654,10 @@ class _Classifier:
                 # an echo is a weaker copy smeared by the reflecting surface: it rises less
                 # sharply. A second shooter's blast may be weaker and duller too (farther away),
                 # but its front is as sharp as any direct arrival.
-                echo_like = _ramp(weaker_db, 8.0, 14.0) * _ramp(f["jump_db"], 11.0, 8.0)
+                # Far weaker still (20+ dB) is a reflection whatever its front: a second
+                # shooter that much quieter would not be heard inside the first one's echoes.
+                echo_like = max(_ramp(weaker_db, 8.0, 14.0) * _ramp(f["jump_db"], 11.0, 8.0),
+                                _ramp(weaker_db, 20.0, 26.0))
                 terms["not_echo"] = round(1.0 - echo_like, 3)
                 score *= terms["not_echo"]
                 if echo_like > 0.5:
@@ -508,7 +667,10 @@ class _Classifier:
         conf = float(np.clip(score, 0.0, 1.0))
         if crackle >= 0.5:
             conf = min(conf, round(p.confident - 0.01, 3))  # never confident gunfire inside crackle
-        if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"] or f["peak_dbfs"] >= -1.5):
+        if conf >= p.confident:
+            self.shot_times.append(f["time_s"])
+            del self.shot_times[:-64]
+        if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"] or f["peak_dbfs"] >= p.agc_trigger_dbfs):
             self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
         if crackle > 0:
@@ -534,7 +696,7 @@ class _Classifier:
             note.append(f"possible overlap: a second blast-like arrival {f['second_arrival_ms']} ms after the "
                         f"onset ({f['second_arrival_db']} dB): a second shot or a strong early reflection, "
                         "counted once")
-        meas = {k: v for k, v in f.items() if k not in ("onset_sample", "time_s")}
+        meas = {k: v for k, v in f.items() if k not in ("onset_sample", "time_s") and not k.startswith("_")}
         meas["echoes_attributed"] = echoes
         s_["time_s"] = round(float(s_["time_s"]), 4)
         s_["evidence"] = {"method": METHOD, "algorithm_version": ALGORITHM_VERSION,
@@ -558,15 +720,8 @@ def _detect_window(y: np.ndarray, sr: int, p: ShotParams, *, t0: float = 0.0) ->
     cands = _candidates(e, ed, h, p, y, starts)
     all_starts = starts[0] if starts else np.zeros(0, dtype=np.int64)
     events = []
-    floor = 10 ** (p.min_peak_dbfs / 20)
     for j, pk in cands:
-        # cheap gate before the full features: a transient that never comes near full scale
-        # cannot be a confident shot (see ShotParams.min_peak_dbfs)
-        if float(np.max(np.abs(y[j * h: (pk + 10) * h]), initial=0.0)) < floor:
-            continue
-        f = _features(y, sr, e, ed, h, j, pk)
-        if f["peak_dbfs"] < p.min_peak_dbfs:
-            continue
+        f = _features(y, sr, e, ed, h, j, pk, p.history_s)
         # how many transients of any level start within +-250 ms (crackle, applause, rattle)
         f["transients_500ms"] = int(np.searchsorted(all_starts, j + 250) - np.searchsorted(all_starts, j - 250)) - 1
         f["time_s"] = t0 + f["onset_sample"] / sr
@@ -681,12 +836,13 @@ class ShotListener:
 
     name = "shots"
 
-    def __init__(self, *, window_s: float = 60.0, context_s: float = 1.0, **params: Any):
+    def __init__(self, *, window_s: float = 60.0, context_s: float = 3.0, **params: Any):
         if window_s <= 0 or context_s < 0.5:
             raise ParameterError(f"window_s must be > 0 and context_s >= 0.5 s; got {window_s}, {context_s}")
         self.p = _params(params)
-        if self.p.volley_gate_s > context_s:
-            raise ParameterError(f"volley_gate_s ({self.p.volley_gate_s}) must not exceed context_s ({context_s})")
+        if self.p.volley_gate_s > context_s or self.p.history_s > context_s:
+            raise ParameterError(f"volley_gate_s ({self.p.volley_gate_s}) and history_s ({self.p.history_s}) must "
+                                 f"not exceed context_s ({context_s})")
         self.window_s = float(window_s)
         self.context_s = float(context_s)
         self._reset_stream()

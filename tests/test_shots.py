@@ -164,7 +164,7 @@ def test_listener_equals_array_and_survives_gaps(tmp_path):
     times = [1.5, 6.2, 6.45, 13.0, 21.7]
     y, truth = render_incident_audio(25.0, SR, times, rng)
     p = _aac(tmp_path, y, "long")
-    streamed = _listen(p, window_s=3.0, context_s=1.0)
+    streamed = _listen(p, window_s=3.0, context_s=3.0)
     import av
 
     with av.open(str(p)) as c:
