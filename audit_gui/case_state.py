@@ -7,6 +7,7 @@ the case's psygnal events into Qt signals on the GUI thread. It holds no state t
 from __future__ import annotations
 
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
@@ -107,6 +108,9 @@ class CaseState(QObject):
         self.case = case
         self.incident: dict | None = None  # incident-level shots (derived; computed off the GUI thread)
         self._feeds: dict[int, FeedInfo] = {}
+        self._batch = 0                       # > 0: inside batch(), signals wait for its end
+        self._held_feeds = False
+        self._held_clocks: list[int] = []
         self._reload_all()
         ev = case.events
         ev.feeds_changed.connect(self._on_feeds)
@@ -160,22 +164,50 @@ class CaseState(QObject):
         old = self._feeds
         self._feeds = {f.id: self._load(f, old.get(f.id)) for f in self.case.feeds}
 
+    @contextmanager
+    def batch(self):
+        """Apply several case changes as one: views hear ``clock_changed`` (once per feed) and
+        ``feeds_changed`` (once) when the block ends, not after every change (storing an analysis
+        result or a sync document makes several changes; each repaint and table rebuild costs
+        GUI-thread time)."""
+        self._batch += 1
+        try:
+            yield self
+        finally:
+            self._batch -= 1
+            if self._batch == 0:
+                clocks, self._held_clocks = self._held_clocks, []
+                feeds, self._held_feeds = self._held_feeds, False
+                for fid in dict.fromkeys(clocks):
+                    self.clock_changed.emit(fid)
+                if feeds:
+                    self.feeds_changed.emit()
+
+    def _emit_feeds(self) -> None:
+        if self._batch:
+            self._held_feeds = True
+        else:
+            self.feeds_changed.emit()
+
     def _on_feeds(self) -> None:
         self._reload_all()
-        self.feeds_changed.emit()
+        self._emit_feeds()
 
     def _on_analysis(self, feed_id: int) -> None:
         if feed_id in self._feeds:
             f = self.case.feed(feed_id)
             # keep the parsed index/envelope once prepared (a new analysis must not restart decoders)
             self._feeds[feed_id] = self._load(f, self._feeds[feed_id])
-        self.feeds_changed.emit()
+        self._emit_feeds()
 
     def _on_clock(self, feed_id: int) -> None:
         for fid, info in self._feeds.items():
             info.clock = self.case.clock(fid)
-        self.clock_changed.emit(feed_id)
-        self.feeds_changed.emit()
+        if self._batch:
+            self._held_clocks.append(feed_id)
+        else:
+            self.clock_changed.emit(feed_id)
+        self._emit_feeds()
 
     # ------------------------------------------------------------------ queries
     @property

@@ -614,9 +614,10 @@ class MainWindow(QMainWindow):
         from media_core.video import ALGORITHM_VERSION as IV
 
         ix = res.get("video_index") or {"schema": None, "error": res.get("video_index_error", "no video")}
-        self.case.store_analysis(fid, algorithm=jobs.ENVELOPE_ALGO, version=EV, params=jobs.ENVELOPE_PARAMS,
-                                 result=res.get("envelope") or {"schema": None, "error": "no audio"})
-        self.case.store_analysis(fid, algorithm=jobs.INDEX_ALGO, version=IV, params={}, result=ix)
+        with self.state.batch():
+            self.case.store_analysis(fid, algorithm=jobs.ENVELOPE_ALGO, version=EV, params=jobs.ENVELOPE_PARAMS,
+                                     result=res.get("envelope") or {"schema": None, "error": "no audio"})
+            self.case.store_analysis(fid, algorithm=jobs.INDEX_ALGO, version=IV, params={}, result=ix)
 
     def _job_error(self, fid, msg: str) -> None:
         self.statusBar().showMessage(f"feed {fid}: {msg.splitlines()[0]}", 15000)
@@ -725,15 +726,20 @@ class MainWindow(QMainWindow):
         what, fid, res = item
         from media_core import pipeline
 
-        if what == "analysis" and self.state.feed(fid) is not None:
-            pipeline.store_feed_analysis(self.case, res)
-        elif what == "features" and self.state.feed(fid) is not None:
-            pipeline.save_sync_features(self.case, self.case.feed(fid), res)
-        elif what == "sync":
-            self.apply_sync(res)
+        with self.state.batch():
+            if what == "analysis" and self.state.feed(fid) is not None:
+                pipeline.store_feed_analysis(self.case, res)
+            elif what == "features" and self.state.feed(fid) is not None:
+                pipeline.save_sync_features(self.case, self.case.feed(fid), res)
+            elif what == "sync":
+                self.apply_sync(res)
 
     def apply_sync(self, doc: dict) -> None:
         """Put the feeds on the clocks of an ``evidence-audit.sync/1`` document (mirrors pipeline.sync_case)."""
+        with self.state.batch():
+            self._apply_sync(doc)
+
+    def _apply_sync(self, doc: dict) -> None:
         from media_core import pipeline
 
         by_path = {os.path.abspath(f.path): f for f in self.state.feeds}

@@ -70,11 +70,33 @@ class QtSyncPanel(QWidget):
             case = self.state.case
             feeds = self.state.feeds
             ref = case.reference_feed_id
-            self._ids = [f.id for f in feeds]
+            ids = [f.id for f in feeds]
+            same_rows = ids == self._ids and self.table.rowCount() == len(ids)
+            self._ids = ids
             self.table.setRowCount(len(feeds))
             for r, f in enumerate(feeds):
                 si = case.sync_info(f.id) or {}
-                label = QTableWidgetItem(f.label + ("  (reference)" if f.id == ref else ""))
+                vals = (f.label + ("  (reference)" if f.id == ref else ""),
+                        f"{f.clock.offset_s:+.4f}", f"{f.clock.drift_ppm:+.2f}", str(si.get("method", "none")),
+                        f"{si['confidence']:.2f}" if "confidence" in si else "",
+                        f"{si.get('nudge_s', 0.0):+.4f}")
+                kind = self.table.cellWidget(r, 1) if same_rows else None
+                if isinstance(kind, QComboBox):
+                    # same feeds as shown: update in place (rebuilding combos on every change costs ms each)
+                    if kind.currentText() != f.kind:
+                        kind.blockSignals(True)
+                        kind.setCurrentText(f.kind)
+                        kind.blockSignals(False)
+                    label = self.table.item(r, 0)
+                    if label.text() != vals[0]:
+                        label.setText(vals[0])
+                    label.setData(Qt.ItemDataRole.UserRole, f.label)
+                    for c, v in zip((2, 3, 4, 5, 6), vals[1:]):
+                        it = self.table.item(r, c)
+                        if it.text() != v:
+                            it.setText(v)
+                    continue
+                label = QTableWidgetItem(vals[0])
                 label.setData(Qt.ItemDataRole.UserRole, f.label)
                 label.setFlags(label.flags() | Qt.ItemFlag.ItemIsEditable)
                 self.table.setItem(r, 0, label)
@@ -83,10 +105,7 @@ class QtSyncPanel(QWidget):
                 kind.setCurrentText(f.kind)
                 kind.currentTextChanged.connect(lambda k, fid=f.id: self._set_kind(fid, k))
                 self.table.setCellWidget(r, 1, kind)
-                vals = (f"{f.clock.offset_s:+.4f}", f"{f.clock.drift_ppm:+.2f}", str(si.get("method", "none")),
-                        f"{si['confidence']:.2f}" if "confidence" in si else "",
-                        f"{si.get('nudge_s', 0.0):+.4f}")
-                for c, v in enumerate(vals, start=2):
+                for c, v in enumerate(vals[1:], start=2):
                     it = QTableWidgetItem(v)
                     it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
                     self.table.setItem(r, c, it)
