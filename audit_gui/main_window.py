@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.tick = QTimer(self)
         self.tick.setTimerType(Qt.TimerType.PreciseTimer)
-        self.tick.setInterval(5)
+        self.tick.setInterval(8)  # < 1/4 frame at 30 fps; 5 ms cost 60 % more wake-ups for nothing seen
         self.tick.timeout.connect(self._on_tick)
         self.monitor = LoopMonitor(self)
         self.monitor.start()
@@ -690,6 +690,7 @@ class MainWindow(QMainWindow):
         self._analysis = w
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
+        self._last_progress_msg = None
         self._update_progress()
         self._update_actions()
         self.pool.start(w)
@@ -714,8 +715,13 @@ class MainWindow(QMainWindow):
         self.analysis_done.emit(None)
 
     def _analysis_progress(self, frac: float, msg: str) -> None:
+        # the child reports often; repaint the bar only for a visible change (0.5 %) or a new message
+        v = int(1000 * frac)
+        if msg == getattr(self, "_last_progress_msg", None) and abs(v - self.progress.value()) < 5:
+            return
+        self._last_progress_msg = msg
         self.progress.setRange(0, 1000)
-        self.progress.setValue(int(1000 * frac))
+        self.progress.setValue(v)
         self.progress.setFormat(f"{msg} %p%")
         self.statusBar().showMessage(msg)
 

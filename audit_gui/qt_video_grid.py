@@ -8,12 +8,13 @@ from __future__ import annotations
 
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from .timefmt import fmt_time
 
 MUTE_BADGE = QColor(200, 30, 30, 220)
+BACKGROUND = QColor(12, 12, 14)
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -51,6 +52,9 @@ class QtVideoTile(QWidget):
         self.selected = False
         self.error: str | None = None
         self.status: str | None = None  # e.g. "indexing..."
+        self._font_key = None       # (height, base font) the cached font and metrics are for
+        self._font = self._fm = None
+        self._badges: dict = {}     # (text, colours, font key) -> pre-rendered QImage of a box
 
     def set_frame(self, sf, *, repaint: bool = True) -> None:
         if sf is None:
@@ -72,21 +76,36 @@ class QtVideoTile(QWidget):
     def paintEvent(self, _ev):  # noqa: N802
         p = QPainter(self)
         r = self.rect()
-        p.fillRect(r, QColor(12, 12, 14))
         if self.image is not None and not self.no_footage:
             iw, ih = self.image.width(), self.image.height()
             s = min(r.width() / iw, r.height() / ih)
             w, h = iw * s, ih * s
-            target = QRectF((r.width() - w) / 2, (r.height() - h) / 2, w, h)
-            if abs(s - 1.0) < 0.02:
+            exact = abs(s - 1.0) < 0.02  # drawn 1:1 (the decoder scales to the tile)
+            if exact:
+                target = QRectF(round((r.width() - iw) / 2), round((r.height() - ih) / 2), iw, ih)
+            else:
+                target = QRectF((r.width() - w) / 2, (r.height() - h) / 2, w, h)
+            # only the letterbox bars need the background (the tile paints opaquely)
+            W, H = r.width(), r.height()  # noqa: N806
+            for bar in (QRectF(0, 0, W, target.top() + 1), QRectF(0, target.bottom() - 1, W, H - target.bottom() + 1),
+                        QRectF(0, 0, target.left() + 1, H), QRectF(target.right() - 1, 0, W - target.right() + 1, H)):
+                if bar.width() > 1 and bar.height() > 1:
+                    p.fillRect(bar, BACKGROUND)
+            if exact:
                 p.drawImage(int(target.x()), int(target.y()), self.image)
             else:
                 p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
                 p.drawImage(target, self.image)
-        f = QFont(self.font())
-        f.setPointSizeF(max(8.0, min(11.0, r.height() / 28)))
+        else:
+            p.fillRect(r, BACKGROUND)
+        key = (r.height(), self.font().key())
+        if key != self._font_key:  # the font, its metrics and the rendered badges depend on the height only
+            f = QFont(self.font())
+            f.setPointSizeF(max(8.0, min(11.0, r.height() / 28)))
+            self._font, self._fm, self._font_key = f, QFontMetrics(f), key
+            self._badges.clear()
+        f, fm = self._font, self._fm
         p.setFont(f)
-        fm = p.fontMetrics()
         lh = fm.height() + 4
 
         def box(x, y, text, bg=QColor(0, 0, 0, 170), fg=QColor(235, 235, 235), align_right=False):
@@ -97,11 +116,29 @@ class QtVideoTile(QWidget):
             p.setPen(fg)
             p.drawText(QRectF(x, y, w, lh), Qt.AlignmentFlag.AlignCenter, text)
 
+        def badge(x, y, text, bg=QColor(0, 0, 0, 170), fg=QColor(235, 235, 235), align_right=False):
+            # text that rarely changes (title, mute badge): rendered once, then only blitted
+            img = self._badges.get((text, bg.rgba(), fg.rgba()))
+            if img is None:
+                w = fm.horizontalAdvance(text) + 10
+                img = QImage(w, lh, QImage.Format.Format_ARGB32_Premultiplied)
+                img.fill(0)
+                bp = QPainter(img)
+                bp.setFont(f)
+                bp.fillRect(QRectF(0, 0, w, lh), bg)
+                bp.setPen(fg)
+                bp.drawText(QRectF(0, 0, w, lh), Qt.AlignmentFlag.AlignCenter, text)
+                bp.end()
+                if len(self._badges) > 16:
+                    self._badges.clear()
+                self._badges[(text, bg.rgba(), fg.rgba())] = img
+            p.drawImage(int(x - img.width()) if align_right else int(x), int(y), img)
+
         title = self.label + (f"  [{self.kind}]" if self.kind else "")
-        box(6, 6, title)
+        badge(6, 6, title)
         if self.muted_kind is not None:
             text = "NO AUDIO TRACK" if self.muted_kind == "no-audio-track" else f"AUDIO MUTED ({self.muted_kind})"
-            box(r.width() - 6, 6, text, bg=MUTE_BADGE, fg=QColor("white"), align_right=True)
+            badge(r.width() - 6, 6, text, bg=MUTE_BADGE, fg=QColor("white"), align_right=True)
         media = "media --" if self.no_footage else f"media {fmt_time(self.media_s)}"
         if self.frame_index is not None and not self.no_footage:
             media += f"  #{self.frame_index}"
