@@ -48,7 +48,7 @@ fi
 # Qt needs a few system libraries even offscreen (EGL/GL, fontconfig, xkbcommon, glib, dbus).
 if [ $core_only = 0 ]; then
   if ! QT_QPA_PLATFORM=offscreen "$venv/bin/python" -c "from PySide6.QtWidgets import QApplication; QApplication([])" >/dev/null 2>&1; then
-    pkgs="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 fonts-dejavu-core"
+    pkgs="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libpulse0 libasound2 fonts-dejavu-core"
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     if command -v apt-get >/dev/null 2>&1; then
