@@ -466,19 +466,19 @@ def _score_relative(f: dict[str, Any], p: ShotParams | None = None, *,
         # (inside a volley, against the sound around it: 4 dB less)
         "loud_for_feed": _ramp(f["hf_snr_db"], 15.0, 22.0) * (_ramp(over, lo - 4.0 * in_volley, hi - 4.0 * in_volley)
                                                               if over is not None else 0.0),
-        "impulsive": _ramp(f["jump_db"], 9.0, 14.0) if in_volley else _ramp(f["jump_db"], 12.0, 18.0),
+        "impulsive": _ramp(f["jump_db"], 9.0, 14.0) if in_volley else _ramp(f["jump_db"], 10.0, 15.0),
         "stays_near_peak": _ramp(f.get("hot_rel_ms", 0.0), 0.1, 0.3),
         "short": _ramp(f["blast_ms"], 16.0, 10.0),
         # down 10 ms later; or a white-flat overload plateau of a few ms (a blast clipped by
         # the capsule, then scaled down by the gain control)
         "decays": max(_ramp(f["drop_10_db"], 3.0, 6.0),
-                      _ramp(f.get("hot_rel_ms", 0.0), 1.5, 3.0) * _ramp(f["flatness"], 0.28, 0.40)),
+                      _ramp(f.get("hot_rel_ms", 0.0), 1.5, 3.0) * _ramp(f["flatness"], 0.22, 0.32)),
         # every octave rises (inside a volley the previous shot's low-frequency reverberation
         # fills the lowest bands before the onset: they need not rise as much), or the onset
         # is white-flat over 1-12 kHz
         "broadband": max(_ramp(f.get("band_rise_min_db", 0.0), -4.0, 0.0) if in_volley
-                         else _ramp(f.get("band_rise_min_db", 0.0), 0.0, 4.0),
-                         _ramp(f["flatness"], 0.45, 0.55)),
+                         else _ramp(f.get("band_rise_min_db", 0.0), -1.0, 3.0),
+                         _ramp(f["flatness"], 0.40, 0.50)),
         "has_highs": _ramp(f["hf_share"], 0.005, 0.02),
         "blast_body": _ramp(f["lf_share"], 0.06, 0.15),
         "fast_rise": _ramp(f["rise_ms"], 3.5, 2.0),
@@ -633,6 +633,7 @@ class _Classifier:
             terms["not_crackle"] = round(1.0 - 0.6 * crackle, 3)
             note.append(f"dense crackle around it ({f.get('transients_500ms', nb)} transients within "
                         "+-250 ms): fireworks-like")
+        shape_score = score  # before the crackle / click-train context
         for key in ("not_click_train", "not_crackle"):
             if key in terms:
                 score *= terms[key]
@@ -667,10 +668,14 @@ class _Classifier:
         conf = float(np.clip(score, 0.0, 1.0))
         if crackle >= 0.5:
             conf = min(conf, round(p.confident - 0.01, 3))  # never confident gunfire inside crackle
-        if conf >= p.confident:
+        # a blast that is shot-like by itself (even if a crackle around it keeps it from being
+        # counted) is left out of the loudness reference of what follows, and makes the gain
+        # control react
+        shot_like = conf >= p.confident or (not in_train and shape_score * terms.get("not_echo", 1.0) >= p.confident)
+        if shot_like:
             self.shot_times.append(f["time_s"])
             del self.shot_times[:-64]
-        if conf >= p.confident and (f["hot_ms"] >= 1.2 or f["clipped"] or f["peak_dbfs"] >= p.agc_trigger_dbfs):
+        if shot_like and (f["hot_ms"] >= 1.2 or f["clipped"] or f["peak_dbfs"] >= p.agc_trigger_dbfs):
             self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
         if crackle > 0:
