@@ -96,7 +96,7 @@ class ShotParams:
     history_s: float = 3.0
     agc_trigger_dbfs: float = -9.0
     rel_min_history_s: float = 1.0
-    rel_over_recent_db: tuple[float, float] = (8.0, 12.0)
+    rel_over_recent_db: tuple[float, float] = (6.0, 10.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ def _score_relative(f: dict[str, Any], p: ShotParams | None = None, *,
     lo, hi = p.rel_over_recent_db
     terms = {
         # (inside a volley, against the sound around it: 4 dB less)
-        "loud_for_feed": _ramp(f["hf_snr_db"], 15.0, 22.0) * (_ramp(over, lo - 4.0 * in_volley, hi - 4.0 * in_volley)
+        "loud_for_feed": _ramp(f["hf_snr_db"], 14.0, 20.0) * (_ramp(over, lo - 4.0 * in_volley, hi - 4.0 * in_volley)
                                                               if over is not None else 0.0),
         "impulsive": _ramp(f["jump_db"], 9.0, 14.0) if in_volley else _ramp(f["jump_db"], 10.0, 15.0),
         "stays_near_peak": _ramp(f.get("hot_rel_ms", 0.0), 0.1, 0.3),
@@ -480,6 +480,8 @@ def _score_relative(f: dict[str, Any], p: ShotParams | None = None, *,
                          else _ramp(f.get("band_rise_min_db", 0.0), -1.0, 3.0),
                          _ramp(f["flatness"], 0.40, 0.50)),
         "has_highs": _ramp(f["hf_share"], 0.005, 0.02),
+        # not a resonance (a knock on a door is nearly tonal at any level)
+        "noise_like": _ramp(max(f["flatness"], f.get("flatness_lo", 0.0)), 0.08, 0.15),
         "blast_body": _ramp(f["lf_share"], 0.06, 0.15),
         "fast_rise": _ramp(f["rise_ms"], 3.5, 2.0),
     }
