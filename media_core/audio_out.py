@@ -89,6 +89,10 @@ class SharedClockPcm:
     Output sample ``k`` after :meth:`seek` ``(s)`` is at shared time ``s + k / sr`` (1x playout);
     its value is the feed's audio at media time ``clock.to_media(s + k / sr)``, linearly
     interpolated between decoded samples. Not thread-safe: use it from one thread.
+
+    After a seek, samples are placed by the first decoded frame's timestamp, so containers with
+    coarse timestamps (Matroska/WebM: 1 ms) are placed to within half a tick; contiguous frames
+    after it follow sample-exactly.
     """
 
     def __init__(self, path, *, clock: Clock = IDENTITY, sr: int = 48000, channels: int = 2,
