@@ -96,6 +96,7 @@ class ShotParams:
     history_s: float = 3.0
     agc_trigger_dbfs: float = -9.0
     rel_min_history_s: float = 1.0
+    rel_min_reference_db: float = -90.0
     rel_over_recent_db: tuple[float, float] = (6.0, 10.0)
 
 
@@ -469,9 +470,9 @@ def _score_relative(f: dict[str, Any], p: ShotParams | None = None, *,
         "impulsive": _ramp(f["jump_db"], 9.0, 14.0) if in_volley else _ramp(f["jump_db"], 10.0, 15.0),
         "stays_near_peak": _ramp(f.get("hot_rel_ms", 0.0), 0.1, 0.3),
         "short": _ramp(f["blast_ms"], 16.0, 10.0),
-        # down 10 ms later; or a white-flat overload plateau of a few ms (a blast clipped by
-        # the capsule, then scaled down by the gain control)
-        "decays": max(_ramp(f["drop_10_db"], 3.0, 6.0),
+        # down 10 ms later (or far down 40 ms later); or a white-flat overload plateau of a few
+        # ms (a blast clipped by the capsule, then scaled down by the gain control)
+        "decays": max(_ramp(f["drop_10_db"], 3.0, 6.0), _ramp(f["drop_40_db"], 12.0, 18.0),
                       _ramp(f.get("hot_rel_ms", 0.0), 1.5, 3.0) * _ramp(f["flatness"], 0.22, 0.32)),
         # every octave rises (inside a volley the previous shot's low-frequency reverberation
         # fills the lowest bands before the onset: they need not rise as much), or the onset
@@ -507,7 +508,9 @@ def _over_recent(f: dict[str, Any], shot_times: list[float], p: ShotParams) -> f
         if ts > centers[0] - 0.5:
             keep &= ~((centers >= ts - 0.01 - blk / 2) & (centers <= ts + 0.4 + blk / 2))
     ref = float(peaks[keep].max()) if keep.any() else 0.0
-    return round(f["hf_peak_db"] - _db(max(ref, 1e-12)), 1)
+    if _db(max(ref, 1e-20)) < p.rel_min_reference_db:
+        return None  # digital silence (a mute, a gap) before it: no live sound to compare with
+    return round(f["hf_peak_db"] - _db(ref), 1)
 
 
 def _click_trains(times: np.ndarray, *, min_len: int = 6, lo_s: float = 0.035, hi_s: float = 0.080,
