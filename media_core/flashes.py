@@ -115,7 +115,50 @@ class FlashDetector:
                                               "x": round((bx + 0.5) / bw, 3), "y": round((by + 0.5) / bh, 3),
                                               "picture_fraction_rising": round(p["frac"], 3)}},
             })
-        return out
+        return drop_moving_objects(out)
+
+
+#: A warm object crossing the picture (a car, a running person) brightens patch after patch along
+#: its path; a muzzle flash lights one spot. Chains of at least this many "flashes", each within
+#: MOVING_GAP_S of the last and a small step away from it, are a moving object, not gunfire.
+MOVING_CHAIN = 4
+MOVING_GAP_S = 0.35
+MOVING_STEP = (0.01, 0.12)  # picture fractions: moved, but not jumped across the frame
+
+
+def drop_moving_objects(flashes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Remove flash events that together trace a moving bright object (see :data:`MOVING_CHAIN`).
+
+    Flashes repeating at the *same* spot (one shooter firing again) never form such a chain.
+    """
+    def pos(f):
+        m = f["evidence"]["measurements"]
+        return np.array([m["x"], m["y"]])
+
+    n = len(flashes)
+    chain_of = list(range(n))
+    for i in range(1, n):
+        for j in range(i - 1, -1, -1):  # the nearest earlier flash that continues a path
+            if flashes[i]["frame_pts_s"] - flashes[j]["frame_pts_s"] > MOVING_GAP_S:
+                break
+            step = float(np.hypot(*(pos(flashes[i]) - pos(flashes[j]))))
+            if MOVING_STEP[0] <= step <= MOVING_STEP[1]:
+                chain_of[i] = chain_of[j]
+                break
+    sizes: dict[int, int] = {}
+    for c in chain_of:
+        sizes[c] = sizes.get(c, 0) + 1
+    moving = {c for c, k in sizes.items() if k >= MOVING_CHAIN}
+    # net travel must be large too: alternating shooters 1-2 steps apart never add up
+    kept = []
+    for i, f in enumerate(flashes):
+        c = chain_of[i]
+        if c in moving:
+            members = [pos(flashes[k]) for k in range(n) if chain_of[k] == c]
+            if float(np.hypot(*(members[-1] - members[0]))) >= 2 * MOVING_STEP[1]:
+                continue
+        kept.append(f)
+    return kept
 
 
 def detect_flashes_in_frames(frames: Iterable[tuple[float, np.ndarray]], *, fps: float,

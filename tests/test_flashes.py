@@ -98,3 +98,22 @@ def test_detect_flashes_needs_video(tmp_path):
     p = write_media(tmp_path / "a.m4a", audio=tone(440, 1.0), video=False)
     with pytest.raises(MediaError, match="no video"):
         detect_flashes(p)
+
+
+def test_a_moving_bright_object_is_not_a_flash_train():
+    """A warm car crossing an IR picture brightens patch after patch: no muzzle flashes."""
+    from media_core.flashes import detect_flashes_in_frames
+
+    fps, h, w = 15.0, 90, 160
+    rng = np.random.default_rng(5)
+    frames = []
+    for i in range(150):
+        g = np.full((h, w), 60, np.uint8) + rng.integers(0, 3, (h, w), dtype=np.uint8)
+        y = int(5 + i * 0.6) % (h - 8)  # the car drives down the street, 0.6 px per frame
+        g[y:y + 6, 70:76] = 200
+        if i in (100, 120):  # two real flashes at one spot
+            g[20:24, 20:24] = 255
+        frames.append((i / fps, g))
+    found = detect_flashes_in_frames(frames, fps=fps)
+    times = sorted(round(f["frame_pts_s"] * fps) for f in found)
+    assert times == [100, 120], times
