@@ -5,15 +5,18 @@ Two stages, so that a long feed costs little more than decoding it:
 1. **Candidates** (whole stream, cheap): the signal is differenced (a +6 dB/octave tilt that
    favours the broadband crack of a muzzle blast over speech, wind and thumps) and its energy
    is summed over 1-ms frames. A candidate is a frame whose energy jumps well above the frames
-   just before it and whose waveform comes near full scale (close gunfire always overloads a
-   body-worn microphone).
+   just before it and whose waveform comes near full scale (close gunfire overloads a body-worn
+   microphone) -- or, at a lower level, towers over the feed's own background (a dash cam 10 m
+   away, a body cam whose gain control has come down).
 2. **Features** (only around candidates): the onset is refined to the sample (first arrival,
    not the peak), then measured: peak level and clipping, level above the background, rise
    time, spectral shape of the first milliseconds (high-frequency share, flatness,
    low-frequency share), how long the event rings above the background, and its neighbours
    (echo of an earlier shot? part of a periodic click train? part of a dense crackle?).
    The measurements are combined into a score and a confidence; every shot carries them as
-   evidence.
+   evidence. Two judgements compete: against full scale (an overloading blast), and against
+   the feed's own recent sound (the crack well above the loudest of the last 3 s, shots
+   already counted left out), where the shape terms are stricter.
 
 Echoes (3-90 ms after a shot: weaker, with a smeared front) are attributed to the shot that
 caused them; shots at least 60 ms apart are separated; transients too close to separate are
@@ -37,9 +40,10 @@ from media_core.listeners import AudioBlock, AudioStreamInfo
 
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener"]
 
-ALGORITHM_VERSION = "shots-1.0"
-METHOD = ("1-ms differenced-energy candidates near full scale; onset features (overload, jump, "
-          "rise, spectral shape, blast length) and context (volley, echo, click train, crackle)")
+ALGORITHM_VERSION = "shots-1.1"
+METHOD = ("1-ms differenced-energy candidates near full scale or far above the feed's background; onset "
+          "features (overload, jump, rise, spectral shape, blast length, level over the feed's recent sound) "
+          "and context (volley, echo, click train, crackle)")
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,9 @@ class ShotParams:
     jump_db : float
         Candidate: differenced-signal frame energy above the mean of the 2-12 ms before.
     min_peak_dbfs : float
-        Candidates whose peak (first 10 ms) stays below this are not measured at all. Gunfire
-        within tens of metres overloads a body-worn microphone (140+ dB SPL against ~120 dB),
-        so after the gain control it reaches full scale; quieter transients could never score
-        as shots (the ``full_scale`` term), and skipping them keeps long feeds cheap. Distant
-        gunfire that stays well below full scale is therefore not reported (see docs/shots.md).
+        Candidates whose peak (first 12 ms) reaches this are measured. Gunfire within tens of
+        metres overloads a body-worn microphone (140+ dB SPL against ~120 dB). Quieter
+        candidates are measured only when they tower over the feed's background (``rel_*``).
     onset_db : float
         The onset is the earliest frame (from 2 ms before the first hit) whose full-band energy
         is within this of the blast's peak frame: weaker precursors (codec pre-echo, a click
@@ -75,8 +77,21 @@ class ShotParams:
         leaves them (reduced): they need not stay at full scale as long.
     volley_min_peak_dbfs, volley_gate_s : float
         Within ``volley_gate_s`` after a full-scale transient, candidates down to this peak
-        level are measured (a farther shooter heard after the gain came down); they score
-        only in a volley. ``volley_gate_s`` must not exceed the listener's ``context_s``.
+        level are measured (a farther shooter heard after the gain came down).
+        ``volley_gate_s`` must not exceed the listener's ``context_s``.
+    rel_jump_db, rel_hf_snr_db, rel_floor_dbfs : float
+        Candidates below those levels are still measured when their differenced energy jumps
+        ``rel_jump_db`` above the 2-12 ms before, stands ``rel_hf_snr_db`` above the median of
+        the 0.3 s before, and peaks above ``rel_floor_dbfs``.
+    history_s, rel_min_history_s, rel_min_reference_db, rel_over_recent_db : float
+        The feed-relative judgement compares the crack with the loudest 50-ms block of the
+        ``history_s`` before it (``level_over_recent_db``, ramp ``rel_over_recent_db``); with less
+        than ``rel_min_history_s`` of audio, or only digital silence (below
+        ``rel_min_reference_db``), there is no reference. ``history_s`` must not exceed the
+        listener's ``context_s``.
+    agc_trigger_dbfs : float
+        A confident shot that clipped or peaked above this opens a volley context (the gain
+        control reacts) for ``agc_release_s``.
     """
 
     jump_db: float = 8.0
@@ -473,7 +488,8 @@ def _score_relative(f: dict[str, Any], p: ShotParams | None = None, *,
         # down 10 ms later (or far down 40 ms later); or a white-flat overload plateau of a few
         # ms (a blast clipped by the capsule, then scaled down by the gain control)
         "decays": max(_ramp(f["drop_10_db"], 3.0, 6.0), _ramp(f["drop_40_db"], 12.0, 18.0),
-                      _ramp(f.get("hot_rel_ms", 0.0), 1.5, 3.0) * _ramp(f["flatness"], 0.22, 0.32)),
+                      _ramp(f.get("hot_rel_ms", 0.0), 1.5, 3.0) * _ramp(f["flatness"], 0.22, 0.32)
+                      * _ramp(f["drop_10_db"], -6.0, -3.0)),  # (a codec pre-echo rises into the blast)
         # every octave rises (inside a volley the previous shot's low-frequency reverberation
         # fills the lowest bands before the onset: they need not rise as much), or the onset
         # is white-flat over 1-12 kHz
