@@ -5,7 +5,7 @@
 
 Idempotent: when the output folder already holds the incident for this generator version,
 seed and duration (every file present with its recorded SHA-256), it does nothing and says so
-in well under a second. See sample_media/README.md and docs/demo.md.
+in well under a second. See sample_media/README.md and the README section "The demo incident".
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@
 ``helicopter_ir.mp4``  The police helicopter's infrared camera: no audio stream; white-hot
                        aerial view with warm people and cars and a 1-2 frame muzzle flash at the
                        shooter's position at every shot (light arrives instantly).
-``truth.json``         Ground truth, schema ``evidence-audit.truth/1`` (see ``docs/demo.md``).
+``truth.json``         Ground truth, schema ``evidence-audit.truth/1`` (see the README, "The demo incident").
 =====================  ==========================================================================
 
 Everything happens on one *incident clock* ``T`` (seconds from 2026-11-21 21:13:30 UTC). A feed
