@@ -76,7 +76,7 @@ def run_demo(out_dir: str | os.PathLike = "out", *, progress: Callable[[float, s
 
     Returns ``{"case": path, "summary": path, "comparison": {...}, "errors": [...]}``.
     """
-    from .pipeline import analyze_case, incident_shots, sync_case
+    from .pipeline import analyze_case, incident_shots, stored_analysis, sync_case
 
     report = progress or (lambda f, m: None)
     out = Path(out_dir)
@@ -86,8 +86,10 @@ def run_demo(out_dir: str | os.PathLike = "out", *, progress: Callable[[float, s
     truth = json.loads(truth_path.read_text())
     with build_case(truth_path, out / "demo.evcase") as case:
         ref = next(f for f in case.feeds if os.path.basename(f.path) == truth["incident"]["reference_feed"])
+        stale = [f.id for f in case.feeds if stored_analysis(case, f.id) is None]
         _, errors = analyze_case(case, progress=lambda f, m: report(0.1 + 0.6 * f, m))
-        if case.sync_info(next(f.id for f in case.feeds if f.id != ref.id)) is None:
+        never_synced = case.sync_info(next(f.id for f in case.feeds if f.id != ref.id)) is None
+        if stale or never_synced:  # new shots or mutes can change the placement (flashes vs shots)
             sync_case(case, reference_feed_id=ref.id, progress=lambda f, m: report(0.7 + 0.3 * f, m))
         inc = incident_shots(case)
         comparison = compare_with_truth(case, truth, inc)
