@@ -136,3 +136,27 @@ def test_worker_pushes_the_samples_of_the_master_clock_time(qtbot, feeds):
     assert w._pcm.position_s == pytest.approx(2.25 + buffered)
     w.stop()
     w.shutdown()
+
+
+def test_audio_plays_through_a_real_device_when_there_is_one(qtbot, win, feeds, tmp_path):
+    """With an output device (CI installs PulseAudio's null sink when it can), playing pushes the
+    chosen feed's audio through a real QAudioSink, which drains it in step with the master clock."""
+    if not win.audio_available:
+        pytest.skip("no audio output device on this machine")
+    win.new_case(tmp_path / "dev.evcase")
+    win.add_feeds(feeds)
+    qtbot.waitUntil(lambda: not win.jobs_running() and all(f.prepared for f in win.state.feeds), timeout=30000)
+    a_id = win.state.feeds[0].id
+    win.select_feed(a_id)
+    win.play()
+    qtbot.wait(1500)
+    worker = win.audio._worker
+    sink = worker._sink
+    played_s = sink.processedUSecs() / 1e6  # what the device has taken from us
+    buffered_s = (sink.bufferSize() - sink.bytesFree()) / worker._bpf / worker.sr
+    heard_s = worker._pcm.position_s - buffered_s  # the feed time now leaving our buffer
+    pos = win.clock.now()
+    win.pause()
+    assert win.audio.available and win.audio_feed_id() == a_id
+    assert played_s > 0.25, played_s  # the device really drained audio (start-up costs ~0.2-1 s)
+    assert abs(heard_s - pos) < 0.1, (heard_s, pos)  # on the master clock (re-synced past 40 ms)
