@@ -21,8 +21,9 @@ Two stages, so that a long feed costs little more than decoding it:
 Echoes (3-90 ms after a shot: weaker, with a smeared front) are attributed to the shot that
 caused them; shots at least 60 ms apart are separated; transients too close to separate are
 noted as "possible overlap" in the evidence of the shot they merge into. Periodic click trains
-(a taser) are rejected; inside a dense crackle (fireworks) a shot is ``possible_fireworks`` and
-never confident.
+(a taser) are rejected; inside a dense crackle (fireworks), or when its crack is no louder than
+the feed's recent sound (counted shots left out: a bang among others as loud), a shot is
+``possible_fireworks`` and never confident.
 
 Use :func:`detect_shots` on an array, or :class:`ShotListener` on a decoded stream (see
 :mod:`media_core.listeners`); both give the same shots. :func:`group_volleys` groups shots into
@@ -40,7 +41,7 @@ from media_core.listeners import AudioBlock, AudioStreamInfo
 
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener"]
 
-ALGORITHM_VERSION = "shots-1.1"
+ALGORITHM_VERSION = "shots-1.2"
 METHOD = ("1-ms differenced-energy candidates near full scale or far above the feed's background; onset "
           "features (overload, jump, rise, spectral shape, blast length, level over the feed's recent sound) "
           "and context (volley, echo, click train, crackle)")
@@ -89,6 +90,10 @@ class ShotParams:
         than ``rel_min_history_s`` of audio, or only digital silence (below
         ``rel_min_reference_db``), there is no reference. ``history_s`` must not exceed the
         listener's ``context_s``.
+    fireworks_over_recent_db, fireworks_min_history_s : float
+        A bang whose crack does not stand this far above the loudest 50-ms block of the
+        feed's recent sound (counted shots left out; at least ``fireworks_min_history_s`` of
+        it) is one bang among others as loud: ``possible_fireworks``, never confident.
     agc_trigger_dbfs : float
         A confident shot that clipped or peaked above this opens a volley context (the gain
         control reacts) for ``agc_release_s``.
@@ -113,6 +118,8 @@ class ShotParams:
     rel_min_history_s: float = 1.0
     rel_min_reference_db: float = -90.0
     rel_over_recent_db: tuple[float, float] = (6.0, 10.0)
+    fireworks_over_recent_db: float = 2.0
+    fireworks_min_history_s: float = 0.3
 
 
 # ----------------------------------------------------------------------------------------------
@@ -512,9 +519,10 @@ def _combine(terms: dict[str, float]) -> tuple[float, dict[str, float]]:
     return float(score), {k: round(v, 3) for k, v in terms.items()}
 
 
-def _over_recent(f: dict[str, Any], shot_times: list[float], p: ShotParams) -> float | None:
+def _over_recent(f: dict[str, Any], shot_times: list[float], p: ShotParams,
+                 min_history_s: float | None = None) -> float | None:
     peaks = f.get("_hist_peaks")
-    if peaks is None or f.get("history_s", 0.0) < p.rel_min_history_s:
+    if peaks is None or f.get("history_s", 0.0) < (p.rel_min_history_s if min_history_s is None else min_history_s):
         return None
     n = peaks.size
     blk = f["_hist_block_s"]
@@ -654,6 +662,18 @@ class _Classifier:
             terms["not_crackle"] = round(1.0 - 0.6 * crackle, 3)
             note.append(f"dense crackle around it ({f.get('transients_500ms', nb)} transients within "
                         "+-250 ms): fireworks-like")
+        # fireworks: a bang no louder (in its crack) than the loudest sound of the last seconds,
+        # shots already counted left out. Gunfire near a microphone is the loudest thing the
+        # feed hears (measured: every confident shot of volley seeds 0-7 and demo seed 7 >= 9 dB above it,
+        # the range shots >= 13 dB); a display goes on bang after bang with crackle, whistles
+        # and booms between them, as loud as the bang itself.
+        fw_over = over if over is not None else _over_recent(f, self.shot_times, p, p.fireworks_min_history_s)
+        among_bangs = fw_over is not None and fw_over < p.fireworks_over_recent_db and not in_train
+        if among_bangs:
+            f["fireworks_over_recent_db"] = fw_over
+            note.append(f"no louder than the feed's recent sound (crack {fw_over} dB above the loudest 50-ms "
+                        f"block of the {f.get('history_s')} s before, counted shots left out): a bang among "
+                        "others as loud, fireworks-like")
         shape_score = score  # before the crackle / click-train context
         for key in ("not_click_train", "not_crackle"):
             if key in terms:
@@ -687,11 +707,13 @@ class _Classifier:
         if score < p.report:
             return
         conf = float(np.clip(score, 0.0, 1.0))
-        if crackle >= 0.5:
+        if crackle >= 0.5 or among_bangs:
             conf = min(conf, round(p.confident - 0.01, 3))  # never confident gunfire inside crackle
         # a blast that is shot-like by itself (even if a crackle around it keeps it from being
         # counted) is left out of the loudness reference of what follows, and makes the gain
         # control react
+        # (a bang held back as fireworks-like stays shot-like here: were it a missed shot, the
+        # next shots must not be judged against it)
         shot_like = conf >= p.confident or (not in_train and shape_score * terms.get("not_echo", 1.0) >= p.confident)
         if shot_like:
             self.shot_times.append(f["time_s"])
@@ -699,7 +721,7 @@ class _Classifier:
         if shot_like and (f["hot_ms"] >= 1.2 or f["clipped"] or f["peak_dbfs"] >= p.agc_trigger_dbfs):
             self.last_confident = f["time_s"]  # an overloading shot: the gain control reacts
         cls = "gunshot" if conf >= p.confident else "impulsive_uncertain"
-        if crackle > 0:
+        if crackle > 0 or among_bangs:
             cls = "possible_fireworks"
         self._close_prev()
         self.prev = {"time_s": f["time_s"], "confidence": round(conf, 3), "confident": conf >= p.confident,

@@ -282,3 +282,18 @@ def test_demo_incident_every_shot_on_every_feed(tmp_path):
         assert len(errs) == len(gt), (feed["file"], det, gt)
         checked += 1
     assert checked == 3
+
+
+def test_real_fireworks_never_confident_gunfire(real_media):
+    """Issue 4: fireworks must never pass silently as confident gunfire. On every ESC-50
+    fireworks clip no bang is a confident gunshot; the bangs that are reported at all are
+    ``possible_fireworks`` or ``impulsive_uncertain``, below 0.5."""
+    clips = sorted(p for d in (real_media / "distractors").iterdir()
+                   if d.is_dir() and "fireworks" in d.name.lower() for p in d.iterdir())
+    assert clips
+    for clip in clips:
+        res = _listen(clip)
+        assert res["shot_count"] == 0, (clip.name, _confident(res))
+        for s in res["shots"]:
+            assert not s["confident"] and s["confidence"] < 0.5, (clip.name, s["time_s"], s["class"])
+            assert s["class"] in {"possible_fireworks", "impulsive_uncertain"}, (clip.name, s["class"])
