@@ -18,3 +18,21 @@ def real_media() -> Path:
     if not REAL_MEDIA.is_dir():
         pytest.skip("../shared/real_media is not present")
     return REAL_MEDIA
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    """The review app's main window, shown offscreen, with settings in ``tmp_path``.
+
+    Only GUI tests (which need PySide6 and pytest-qt) ask for it.
+    """
+    monkeypatch.setenv("EVIDENCE_AUDIT_SETTINGS", str(tmp_path / "settings.ini"))
+    from audit_gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()

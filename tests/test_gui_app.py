@@ -45,21 +45,6 @@ def feeds(tmp_path_factory):
     c = write_media(d / "cam_c.mp4", audio=None, fps=30.0, size=(240, 180), duration_s=2.0)
     return [a, b, c]
 
-
-@pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("EVIDENCE_AUDIT_SETTINGS", str(tmp_path / "settings.ini"))
-    from audit_gui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def tile_index(tile, size=(320, 240)) -> int:
     """Frame number drawn into the generated video, read back from the tile's image.
 

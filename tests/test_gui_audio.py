@@ -25,21 +25,6 @@ def feeds(tmp_path_factory):
         out.append(write_media(d / f"cam_{k}.mp4", audio=y, fps=30.0, size=(160, 120), duration_s=3.0))
     return out
 
-
-@pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("EVIDENCE_AUDIT_SETTINGS", str(tmp_path / "settings.ini"))
-    from audit_gui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def test_choosing_an_audio_feed_without_a_device_keeps_working_and_says_so(qtbot, win, feeds, tmp_path):
 
     if win.audio_available:
