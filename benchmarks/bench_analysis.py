@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -88,11 +86,7 @@ def child(task: str, path: str) -> None:
 
 
 def run_child(task: str, path: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--child", task, str(path)], capture_output=True, text=True,
-                       cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if r.returncode != 0:
-        raise RuntimeError(f"{task} failed: {r.stderr[-2000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return bench_mutes.run_child(task, path, script=__file__)
 
 
 def main() -> int:

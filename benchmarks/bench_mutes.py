@@ -190,8 +190,9 @@ def child(task: str, path: str) -> None:
                       "out": out}))
 
 
-def run_child(task: str, path: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--child", task, str(path)], capture_output=True, text=True,
+def run_child(task: str, path: Path, *, script: str = __file__) -> dict:
+    """Run ``script --child TASK PATH`` in a fresh process; return the JSON it prints last."""
+    r = subprocess.run([sys.executable, script, "--child", task, str(path)], capture_output=True, text=True,
                        cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)})
     if r.returncode != 0:
         raise RuntimeError(f"{task} failed: {r.stderr[-2000:]}")
