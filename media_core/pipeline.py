@@ -182,15 +182,19 @@ def sync_case(
     return doc
 
 
-def incident_shots(case: Case, *, min_confidence: float = 0.5) -> dict[str, Any]:
+def incident_shots(case: Case, *, min_confidence: float = 0.0) -> dict[str, Any]:
     """Shots heard by several feeds matched into incident-level shots on the shared clock.
 
     Uses the stored analyses and clocks (run :func:`analyze_case` and :func:`sync_case` first).
-    Only feeds that were placed on the shared clock take part.
+    Only feeds that were placed on the shared clock take part. Every stored shot with
+    ``confidence >= min_confidence`` is passed, possible ones too (they can support a shot heard
+    confidently elsewhere), with each feed's live-audio coverage (its duration) and its stored
+    mutes, so a feed that was muted or not recording is never expected to have heard a shot.
+    See :func:`media_core.incident_shots.match_incident_shots`.
     """
     from .incident_shots import match_incident_shots
 
-    shots_by_feed, clocks = {}, {}
+    shots_by_feed, clocks, coverage, muted = {}, {}, {}, {}
     for f in case.feeds:
         res = case.get_analysis(f.id, algorithm=ANALYSIS_ALGORITHM)
         if not res or not f.has_audio:
@@ -199,7 +203,11 @@ def incident_shots(case: Case, *, min_confidence: float = 0.5) -> dict[str, Any]
             continue
         shots_by_feed[f.label] = [s for s in res.get("shots", []) if s.get("confidence", 1.0) >= min_confidence]
         clocks[f.label] = case.clock(f.id)
-    return match_incident_shots(shots_by_feed, clocks)
+        duration = float(res.get("duration_s") or f.duration_s or 0.0)
+        if duration > 0:
+            coverage[f.label] = [(0.0, duration)]
+        muted[f.label] = [(float(m["start_s"]), float(m["end_s"])) for m in res.get("mutes", [])]
+    return match_incident_shots(shots_by_feed, clocks, coverage=coverage, muted=muted)
 
 
 # ---------------------------------------------------------------------------- derived-data cache

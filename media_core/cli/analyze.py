@@ -1,7 +1,8 @@
 """``evidence-audit analyze FILE... [--mutes-only] [--json] [--case CASE] [--min-mute S]``.
 
-A table of muted spans per feed (and the shot count), or with ``--json`` only the
-``evidence-audit.analysis/1`` document on stdout. Progress goes to stderr. A file that cannot
+A table of muted spans per feed (and the shot count with its uncertainty, e.g. ``shots: 20
+(18 confident, 2 possible)``), or with ``--json`` only the ``evidence-audit.analysis/1``
+document on stdout. Progress goes to stderr. A file that cannot
 be read gets one line naming it and the problem; the other files are still analysed and the
 exit code is 2.
 """
@@ -47,7 +48,9 @@ def _print_feed(feed: dict, shots: bool) -> None:
             ch = q["evidence"]["measurements"].get("channel_name", "?")
             notes.append(f"{ch} channel silent {hms(q['start_s'])}-{hms(q['end_s'])} (other channel live)")
     if shots:
-        notes.append(f"shots: {feed['shot_count']}")
+        from media_core.shot_counts import feed_count
+
+        notes.append(f"shots: {feed_count(feed['shots'])['text']}")
     print("; ".join(notes))
     print()
 
