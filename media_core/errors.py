@@ -38,3 +38,15 @@ class CaseError(MediaCoreError):
 
 class IntegrityError(CaseError):
     """An original or the audit log no longer matches what the case recorded."""
+
+
+class ModelError(MediaCoreError):
+    """A fitted model file is missing, damaged or not the one the release recorded.
+
+    ``path`` names the file; the tool never falls back to another detector silently.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

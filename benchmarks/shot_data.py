@@ -1,0 +1,483 @@
+"""Data sources for fitting and validating the gunshot model (issue 9), with their licences.
+
+Each **source** yields clips: audio as the tool decodes it, plus what the truth says of it:
+
+* ``onsets``: every shot's onset (generated media, the range recordings);
+* ``count``: the number of shots, onsets unknown (a library clip labelled one shot);
+* ``any``: "one or more shots", nothing else (most library clips);
+* ``none``: not gunfire (distractors, explosions, handling noise).
+
+Candidates are labelled from that truth only, never by the detector: with ``onsets`` a
+candidate within 8 ms of a true onset (one-to-one, nearest first) is a shot and every other
+candidate is not; with ``count`` == 1 the candidate with the most energy is the shot and the rest
+are not; with ``any`` the candidate with the most energy is a shot and the rest are left out of
+training (unknown); with ``none`` every candidate is not a shot.
+
+**Licences.** Only sources with ``shippable=True`` may be used to fit the shipped model:
+our generated families (a, b) and real recordings under CC BY 4.0 or WTFPL. The others (GPL,
+non-commercial, research-only, none stated, per-clip licences we did not check) are for
+validation only. See the README's "Gunshots" section for credits.
+
+Clip tables (candidate times, features, labels) are cached in ``benchmarks/_work/shotdata/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+REAL = pathlib.Path(os.environ.get("EVIDENCE_AUDIT_REAL_MEDIA", ROOT.parent / "shared" / "real_media"))
+CACHE = ROOT / "benchmarks" / "_work" / "shotdata"
+LABEL_TOL_S = 0.008
+
+RANGE_TRUTH = {
+    "range_pistol_9_shots.wav": ([9], [1.375, 1.587, 1.800, 2.007, 2.204, 2.419, 2.922, 3.164, 3.382]),
+    "range_phone_17_shots.wav": ([17, 18], [0.254, 0.617, 0.886, 1.187, 1.450, 1.686, 1.985, 2.219, 2.524,
+                                            2.775, 3.075, 3.340, 3.645, 3.896, 4.166, 4.415, 4.675, 4.936]),
+}
+
+
+@dataclass
+class Clip:
+    id: str
+    y: np.ndarray
+    sr: int
+    label: str                       # onsets | count | any | none
+    onsets: list[float] | None = None
+    count: int | list[int] | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    family: str          # a | b | c (real gunfire) | d (distractors)
+    shippable: bool
+    licence: str
+    clips: Callable[[int], Iterator[Clip]]   # n (for generated sources; ignored for real)
+    n_default: int = 0
+    has_shots: bool = True
+
+
+# ----------------------------------------------------------------------------------------------
+# decoding as the tool does
+
+def decode_mono(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """A file's audio as the detector sees it (loudest channel per sample), float32."""
+    from media_core.decode import iter_audio_blocks
+    from media_core.shots import _mono
+
+    blocks = list(iter_audio_blocks(path))
+    if not blocks:
+        return np.zeros(0, np.float32), 48000
+    sr = int(blocks[0].sr)
+    y = np.concatenate([_mono(b.y) for b in blocks])
+    return y, sr
+
+
+def codec_roundtrip_a(y: np.ndarray, sr: int, tmp: pathlib.Path, name: str) -> np.ndarray:
+    """Family a's chain: AAC 64 kb/s in .m4a through write_media (as issue 4's benchmark)."""
+    from media_core.synthetic.encode import write_media
+
+    p = write_media(tmp / f"{name}.m4a", audio=y, sr=sr, audio_codec="aac", audio_bitrate=64000, video=False)
+    out, _ = decode_mono(p)
+    p.unlink()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# family a: the present renderer (media_core.synthetic.gunshot / distractors)
+
+def _tmpdir() -> pathlib.Path:
+    d = ROOT / "benchmarks" / "_work" / "tmp" / str(os.getpid())
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _a_shots(i: int) -> Clip:
+    from media_core.synthetic.gunshot import render_incident_audio, two_shooter_incident
+
+    rng = np.random.default_rng(1_000_000 + i)
+    sr = 48000
+    kind = i % 3
+    if kind == 0:
+        rounds = (int(rng.integers(1, 11)), int(rng.integers(0, 11)))
+        y, truth = two_shooter_incident(rng, sr=sr, rounds=rounds)
+    else:
+        n = int(rng.integers(1, 6))
+        t = 0.3 + np.cumsum(rng.uniform(0.07, 1.0, n))
+        dist = (float(rng.uniform(1.0, 10.0)), float(rng.uniform(10.0, 60.0)))
+        shots = [{"time_s": float(x), "caliber": str(rng.choice(["pistol", "rifle"]))} for x in t]
+        y, truth = render_incident_audio(float(t[-1] + 1.5), sr, shots, rng, distance_m=dist,
+                                         noise_dbfs=float(rng.uniform(-65, -40)),
+                                         agc={"attack_s": float(rng.uniform(0.002, 0.03)),
+                                              "release_s": float(rng.uniform(0.3, 2.0))})
+    y = codec_roundtrip_a(y, sr, _tmpdir(), f"a{i}")
+    on = [e["time_s"] for e in truth if e["kind"] == "gunshot"]
+    return Clip(f"a/shots/{i}", y, sr, "onsets", onsets=on, count=len(on))
+
+
+def _a_distractor(i: int) -> Clip:
+    from media_core.synthetic.distractors import KINDS, render_distractor
+    from media_core.synthetic.gunshot import render_incident_audio
+
+    rng = np.random.default_rng(2_000_000 + i)
+    sr = 48000
+    kind = KINDS[i % len(KINDS)]
+    x = render_distractor(kind, sr=sr, rng=rng) * np.float32(10 ** (rng.uniform(-20.0, 6.0) / 20))
+    y, _ = render_incident_audio(5.0, sr, [], rng, distractors=[(1.0, x, {"kind": kind})],
+                                 agc={"attack_s": float(rng.uniform(0.002, 0.02)),
+                                      "release_s": float(rng.uniform(0.3, 2.0))},
+                                 noise_dbfs=float(rng.uniform(-65.0, -42.0)))
+    y = codec_roundtrip_a(y, sr, _tmpdir(), f"ad{i}")
+    return Clip(f"a/distractor/{kind}/{i}", y, sr, "none", count=0, meta={"kind": kind})
+
+
+def a_shots(n: int) -> Iterator[Clip]:
+    for i in range(n):
+        yield _a_shots(i)
+
+
+def a_distractors(n: int) -> Iterator[Clip]:
+    for i in range(n):
+        yield _a_distractor(i)
+
+
+# ----------------------------------------------------------------------------------------------
+# family b: the second renderer (media_core.synthetic.gunfire_b / distractors_b / chains)
+
+def _b_shots(i: int) -> Clip:
+    from media_core.synthetic.gunfire_b import render_scene_b
+
+    rng = np.random.default_rng(3_000_000 + i)
+    y, sr, truth = render_scene_b(rng)
+    on = [s["time_s"] for s in truth["shots"]]
+    return Clip(f"b/shots/{i}", np.asarray(y, np.float32), int(sr), "onsets", onsets=on, count=len(on),
+                meta={"chain": truth.get("chain")})
+
+
+def _b_distractor(i: int) -> Clip:
+    from media_core.synthetic.distractors_b import KINDS_B, render_distractor_scene_b
+
+    rng = np.random.default_rng(4_000_000 + i)
+    kind = KINDS_B[i % len(KINDS_B)]
+    y, sr, truth = render_distractor_scene_b(rng, kind)
+    return Clip(f"b/distractor/{kind}/{i}", np.asarray(y, np.float32), int(sr), "none", count=0,
+                meta={"kind": kind, "chain": truth.get("chain")})
+
+
+def b_shots(n: int) -> Iterator[Clip]:
+    for i in range(n):
+        yield _b_shots(i)
+
+
+def b_distractors(n: int) -> Iterator[Clip]:
+    for i in range(n):
+        yield _b_distractor(i)
+
+
+# ----------------------------------------------------------------------------------------------
+# real recordings (../shared/real_media), as they are
+
+def _files(sub: str, pattern: str) -> list[pathlib.Path]:
+    d = REAL / sub
+    return sorted(d.glob(pattern)) if d.is_dir() else []
+
+
+def _real(paths: list[pathlib.Path], label: str, tag: str, **kw: Any) -> Iterator[Clip]:
+    for p in paths:
+        y, sr = decode_mono(p)
+        yield Clip(f"{tag}/{p.name}", y, sr, label, **kw)
+
+
+def real_range() -> Iterator[Clip]:
+    for name, (counts, onsets) in RANGE_TRUTH.items():
+        p = REAL / "gunshots" / name
+        if p.is_file():
+            y, sr = decode_mono(p)
+            yield Clip(f"range/{name}", y, sr, "onsets", onsets=onsets, count=counts)
+
+
+def p229_fire() -> Iterator[Clip]:
+    yield from _real(_files("gunshots_more/shot_timer_p229", "*_Fire.wav"), "count", "p229", count=1)
+
+
+def p229_handling() -> Iterator[Clip]:
+    fs = [p for p in _files("gunshots_more/shot_timer_p229", "*.wav") if not p.name.endswith("_Fire.wav")]
+    yield from _real(fs, "none", "p229h", count=0)
+
+
+def multi_device() -> Iterator[Clip]:
+    yield from _real(_files("gunshots_more/range_multi_device", "*.wav"), "count", "glock", count=1)
+
+
+def sesa_gun() -> Iterator[Clip]:
+    yield from _real(_files("gunshots_more/sesa_train", "gunshot_*.wav"), "any", "sesa")
+
+
+def sesa_explosion() -> Iterator[Clip]:
+    yield from _real(_files("gunshots_more/sesa_train", "explosion_*.wav"), "none", "sesax", count=0)
+
+
+def freesound() -> Iterator[Clip]:
+    fs = [p for p in _files("gunshots_more/freesound", "*.wav") if not p.name.startswith("Sample_1")]
+    yield from _real(fs, "any", "freesound")
+
+
+def esc50(cls: str) -> Callable[[int], Iterator[Clip]]:
+    def gen(n: int = 0) -> Iterator[Clip]:
+        yield from _real(_files(f"distractors/{cls}", "*.ogg"), "none", cls, count=0)
+    return gen
+
+
+def dcase() -> Iterator[Clip]:
+    yield from _real(_files("distractors/dcase2016", "*.wav"), "none", "dcase", count=0)
+
+
+def audioset_fireworks() -> Iterator[Clip]:
+    yield from _real(_files("distractors/fireworks_audioset", "*"), "none", "audioset_fw", count=0)
+
+
+def thunder() -> Iterator[Clip]:
+    yield from _real(_files("distractors/thunder", "*"), "none", "thunder", count=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# real recordings re-rendered through distance, clipping, gain-control and codec chains
+
+def _rerender(base: Callable[[], Iterator[Clip]], tag: str, seed: int, k: int) -> Callable[[int], Iterator[Clip]]:
+    def gen(n: int = 0) -> Iterator[Clip]:
+        from media_core.synthetic.chains import apply_chain, random_chain
+
+        for c in base():
+            # label the original first, so the rendered clip keeps a truth-derived label
+            anchor = _anchor_time(c)
+            for j in range(k):
+                h = int(hashlib.sha256(f"{c.id}/{j}/{seed}".encode()).hexdigest()[:8], 16)
+                rng = np.random.default_rng(h)
+                pad = int(0.5 * c.sr)
+                x = np.concatenate([np.zeros(pad, np.float32), c.y.astype(np.float32), np.zeros(pad, np.float32)])
+                x = x + np.float32(1e-4) * rng.standard_normal(x.size).astype(np.float32)
+                # the chain works in its own level units (a pistol 1 m away is about +35 dBFS):
+                # the recording becomes a source of that strength, heard from the chain's distance
+                pk = float(np.max(np.abs(x))) or 1.0
+                x = x * np.float32(10 ** (rng.uniform(22.0, 40.0) / 20) / pk)
+                spec = random_chain(rng)
+                y2, sr2 = apply_chain(x, c.sr, spec, rng)
+                on = [t + 0.5 for t in c.onsets] if c.onsets else None
+                meta = {"chain": spec, "anchor_s": (anchor + 0.5) if anchor is not None else None}
+                yield Clip(f"{tag}/{c.id}/{j}", np.asarray(y2, np.float32), int(sr2), c.label, onsets=on,
+                           count=c.count, meta=meta)
+    return gen
+
+
+def _loudest(t: np.ndarray, y: np.ndarray, sr: int) -> int:
+    """Index of the candidate with the most energy in the 10 ms after its onset."""
+    n = max(int(0.010 * sr), 1)
+    en = [float(np.sum(y[int(x * sr): int(x * sr) + n].astype(np.float64) ** 2)) for x in t]
+    return int(np.argmax(en))
+
+
+def _anchor_time(c: Clip) -> float | None:
+    """For ``count``/``any`` clips: onset of the most energetic candidate of the original."""
+    if c.label not in ("count", "any"):
+        return None
+    from media_core.shots import candidate_table
+
+    t, _ = candidate_table(c.y, c.sr)
+    return float(t[_loudest(t, c.y, c.sr)]) if t.size else None
+
+
+# ----------------------------------------------------------------------------------------------
+# registry
+
+def _noarg(f: Callable[[], Iterator[Clip]]) -> Callable[[int], Iterator[Clip]]:
+    return lambda n=0: f()
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in [
+    Source("a_shots", "a", True, "ours (generated)", a_shots, 240),
+    Source("b_shots", "b", True, "ours (generated)", b_shots, 360),
+    Source("p229_fire", "c", True, "WTFPL (RedKage/pc-shot-timer)", _noarg(p229_fire)),
+    Source("multi_device", "c", True, "CC BY 4.0 (Zenodo 7004819 via rizki-ap/Gunshot-Locator)", _noarg(multi_device)),
+    Source("sesa_gun", "c", True, "CC BY 4.0 (SESA, Zenodo)", _noarg(sesa_gun)),
+    Source("real_rerendered", "c", True, "CC BY 4.0 / WTFPL, re-rendered", _rerender(
+        lambda: (c for f in (p229_fire, multi_device, sesa_gun) for c in f()), "rr", 0, 3)),
+    Source("range_gpl", "c", False, "GPL (openshottimer): validation only", _noarg(real_range)),
+    Source("range_gpl_rerendered", "c", False, "GPL: validation only", _rerender(real_range, "rrg", 1, 4)),
+    Source("freesound", "c", False, "per-clip Freesound licences: validation only", _noarg(freesound)),
+    Source("a_distractors", "d", True, "ours (generated)", a_distractors, 200, False),
+    Source("b_distractors", "d", True, "ours (generated)", b_distractors, 400, False),
+    Source("p229_handling", "d", True, "WTFPL", _noarg(p229_handling), 0, False),
+    Source("sesa_explosion", "d", True, "CC BY 4.0 (SESA)", _noarg(sesa_explosion), 0, False),
+    Source("handling_rerendered", "d", True, "WTFPL / CC BY 4.0, re-rendered", _rerender(
+        lambda: (c for f in (p229_handling,) for c in f()), "rh", 2, 3), 0, False),
+    Source("esc50", "d", False, "CC BY-NC 3.0: validation only", lambda n=0: (
+        c for cls in ("esc50_303_Clapping", "esc50_306_Footsteps", "esc50_401_Door_knock",
+                      "esc50_410_Glass_breaking", "esc50_509_Fireworks") for c in esc50(cls)()), 0, False),
+    Source("dcase2016", "d", False, "research use: validation only", _noarg(dcase), 0, False),
+    Source("audioset_fireworks", "d", False, "no licence stated: validation only", _noarg(audioset_fireworks), 0, False),
+    Source("thunder", "d", False, "unknown: validation only", _noarg(thunder), 0, False),
+]}
+
+
+# ----------------------------------------------------------------------------------------------
+# candidate tables
+
+def label_candidates(t: np.ndarray, c: Clip) -> np.ndarray:
+    """Per-candidate label from the clip's truth: 1 shot, 0 not, -1 unknown (left out)."""
+    lab = np.zeros(t.size, dtype=np.int8)
+    if t.size == 0 or c.label == "none":
+        return lab
+    if c.label == "onsets":
+        used: set[int] = set()
+        for on in sorted(c.onsets or []):
+            d = np.abs(t - on)
+            for j in np.argsort(d):
+                if d[j] > LABEL_TOL_S:
+                    break
+                if j not in used:
+                    used.add(int(j))
+                    lab[j] = 1
+                    break
+        return lab
+    anchor = (c.meta or {}).get("anchor_s")
+    if anchor is not None:
+        j = int(np.argmin(np.abs(t - anchor)))
+        ok = abs(t[j] - anchor) <= LABEL_TOL_S
+    else:
+        j = _loudest(t, c.y, c.sr)
+        ok = True
+    if c.label == "count" and c.count == 1:
+        lab[:] = 0
+    else:
+        lab[:] = -1
+    if ok:
+        lab[j] = 1
+    return lab
+
+
+def clip_table(c: Clip) -> dict[str, Any]:
+    from media_core.shots import candidate_table
+
+    t, F = candidate_table(c.y, c.sr)
+    lab = label_candidates(t, c)
+    rec = None
+    if c.onsets:
+        hit = [bool(t.size and np.min(np.abs(t - o)) <= 0.010) for o in c.onsets]
+        rec = [int(sum(hit)), len(hit)]
+    return {"id": c.id, "t": t, "F": F.astype(np.float32), "lab": lab, "label": c.label,
+            "onsets": list(c.onsets or []), "count": c.count, "dur_s": c.y.size / float(c.sr), "sr": c.sr,
+            "recall": rec, "meta": c.meta or {}}
+
+
+def _cache_key(name: str, n: int) -> str:
+    from media_core.shot_candidates import CandidateParams
+    from media_core.shot_features import FEATURE_NAMES, FEATURE_VERSION
+
+    src = [ROOT / "media_core" / f for f in ("shot_candidates.py", "shot_features.py")]
+    if name.startswith(("a_",)):
+        src += [ROOT / "media_core" / "synthetic" / f for f in ("gunshot.py", "distractors.py")]
+    if name.startswith("b_") or "rerendered" in name:
+        src += [ROOT / "media_core" / "synthetic" / f for f in ("gunfire_b.py", "distractors_b.py", "chains.py")]
+    h = hashlib.sha256(json.dumps([name, n, FEATURE_VERSION, list(FEATURE_NAMES), repr(CandidateParams())]).encode())
+    for f in src:
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _table_worker(args: tuple[str, int, int, int]) -> list[dict[str, Any]]:
+    name, n, lo, hi = args
+    src = SOURCES[name]
+    out = []
+    if src.n_default:  # generated: clip i is independent
+        gen_one = {"a_shots": _a_shots, "a_distractors": _a_distractor,
+                   "b_shots": _b_shots, "b_distractors": _b_distractor}[name]
+        for i in range(lo, hi):
+            out.append(clip_table(gen_one(i)))
+    else:
+        for k, c in enumerate(src.clips(n)):
+            if lo <= k < hi:
+                out.append(clip_table(c))
+    return out
+
+
+def tables(name: str, n: int | None = None, *, workers: int = 2, verbose: bool = True) -> list[dict[str, Any]]:
+    """Candidate tables of every clip of a source (cached)."""
+    import pickle  # local cache of our own arrays only; never shipped, never loaded from elsewhere
+
+    src = SOURCES[name]
+    n = src.n_default if n is None else n
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{name}-{n}-{_cache_key(name, n)}.pkl"
+    if path.is_file():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    import time
+
+    t0 = time.time()
+    if src.n_default:
+        step = max(1, n // (workers * 4))
+        jobs = [(name, n, lo, min(n, lo + step)) for lo in range(0, n, step)]
+    else:
+        total = sum(1 for _ in _iter_ids(src))
+        if total == 0:
+            return []
+        step = max(1, -(-total // (workers * 2)))
+        jobs = [(name, n, lo, min(total, lo + step)) for lo in range(0, total, step)]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_table_worker, jobs)
+    else:
+        parts = [_table_worker(j) for j in jobs]
+    out = [r for part in parts for r in part]
+    with open(path, "wb") as fh:
+        pickle.dump(out, fh)
+    if verbose:
+        print(f"[data] {name}: {len(out)} clips, {sum(r['t'].size for r in out)} candidates "
+              f"in {time.time() - t0:.0f} s", file=sys.stderr)
+    return out
+
+
+def _iter_ids(src: Source) -> Iterator[None]:
+    """Count a real source's clips without decoding (the files it would read)."""
+    base = src.name
+    counts = {
+        "p229_fire": lambda: _files("gunshots_more/shot_timer_p229", "*_Fire.wav"),
+        "multi_device": lambda: _files("gunshots_more/range_multi_device", "*.wav"),
+        "sesa_gun": lambda: _files("gunshots_more/sesa_train", "gunshot_*.wav"),
+        "sesa_explosion": lambda: _files("gunshots_more/sesa_train", "explosion_*.wav"),
+        "p229_handling": lambda: [p for p in _files("gunshots_more/shot_timer_p229", "*.wav")
+                                  if not p.name.endswith("_Fire.wav")],
+        "range_gpl": lambda: [REAL / "gunshots" / k for k in RANGE_TRUTH if (REAL / "gunshots" / k).is_file()],
+        "freesound": lambda: [p for p in _files("gunshots_more/freesound", "*.wav") if not p.name.startswith("Sample_1")],
+        "esc50": lambda: [p for cls in ("esc50_303_Clapping", "esc50_306_Footsteps", "esc50_401_Door_knock",
+                                        "esc50_410_Glass_breaking", "esc50_509_Fireworks")
+                          for p in _files(f"distractors/{cls}", "*.ogg")],
+        "dcase2016": lambda: _files("distractors/dcase2016", "*.wav"),
+        "audioset_fireworks": lambda: _files("distractors/fireworks_audioset", "*"),
+        "thunder": lambda: _files("distractors/thunder", "*"),
+    }
+    if base in counts:
+        for _ in counts[base]():
+            yield None
+        return
+    mult = {"real_rerendered": ("p229_fire", "multi_device", "sesa_gun", 3),
+            "range_gpl_rerendered": ("range_gpl", 4), "handling_rerendered": ("p229_handling", 3)}[base]
+    for b in mult[:-1]:
+        for _ in counts[b]():
+            for _ in range(mult[-1]):
+                yield None
