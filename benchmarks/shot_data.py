@@ -81,7 +81,16 @@ def decode_mono(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if not blocks:
         return np.zeros(0, np.float32), 48000
     sr = int(blocks[0].sr)
-    y = np.concatenate([_mono(b.y) for b in blocks])
+    # sample k of the array is media time k / sr (a late audio start or a gap is silence), so
+    # truth onsets on the file's timeline index it directly, as the listener's times do
+    end = max(int(round(b.start_s * sr)) + b.y.shape[-1] for b in blocks)
+    y = np.zeros(max(end, 0), np.float32)
+    for b in blocks:
+        k = int(round(b.start_s * sr))
+        x = _mono(b.y)
+        if k < 0:
+            x, k = x[-k:], 0
+        y[k: k + x.size] = x
     return y, sr
 
 
@@ -143,6 +152,29 @@ def _a_distractor(i: int) -> Clip:
     return Clip(f"a/distractor/{kind}/{i}", y, sr, "none", count=0, meta={"kind": kind})
 
 
+def _a_incident(i: int) -> list[Clip]:
+    """The demo incident generator (media_core.synthetic.incident, fast mode) at seed 101 + i:
+    two body cams and a dash cam hearing the same volley, with door slams, a knock, a mic
+    bump, shouting, radio and a car. Seed 7 (the demo) is never used for fitting."""
+    import json
+    import shutil
+
+    from media_core.synthetic.incident import build_incident
+
+    seed = 101 + i
+    d = _tmpdir() / f"incident{seed}"
+    truth = json.loads(build_incident(d, seed=seed, fast=True).read_text())
+    out = []
+    for feed in truth["feeds"]:
+        if not feed["has_audio"]:
+            continue
+        y, sr = decode_mono(d / feed["file"])
+        on = [s["onset_s"] for s in feed["shots"]]
+        out.append(Clip(f"a/incident/{seed}/{feed['file']}", y, sr, "onsets", onsets=on, count=len(on)))
+    shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
 def a_shots(n: int) -> Iterator[Clip]:
     for i in range(n):
         yield _a_shots(i)
@@ -172,6 +204,12 @@ def _b_distractor(i: int) -> Clip:
     rng = np.random.default_rng(4_000_000 + i)
     kind = KINDS_B[i % len(KINDS_B)]
     y, sr, truth = render_distractor_scene_b(rng, kind)
+    y = np.asarray(y, np.float32)
+    if rng.random() < 0.5:
+        # half the clips as loud as a close body-cam hears them: the loudest event peaks at
+        # -8..+2 dBFS (then the converter clips), as a slammed door or a clap next to the camera
+        pk = float(np.max(np.abs(y))) or 1.0
+        y = np.clip(y * np.float32(10 ** (rng.uniform(-8.0, 2.0) / 20) / pk), -1.0, 1.0)
     return Clip(f"b/distractor/{kind}/{i}", np.asarray(y, np.float32), int(sr), "none", count=0,
                 meta={"kind": kind, "chain": truth.get("chain")})
 
@@ -307,6 +345,7 @@ def _noarg(f: Callable[[], Iterator[Clip]]) -> Callable[[int], Iterator[Clip]]:
 
 SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("a_shots", "a", True, "ours (generated)", a_shots, 240),
+    Source("a_incidents", "a", True, "ours (generated)", lambda n: (c for i in range(n) for c in _a_incident(i)), 12),
     Source("b_shots", "b", True, "ours (generated)", b_shots, 360),
     Source("p229_fire", "c", True, "WTFPL (RedKage/pc-shot-timer)", _noarg(p229_fire)),
     Source("multi_device", "c", True, "CC BY 4.0 (Zenodo 7004819 via rizki-ap/Gunshot-Locator)", _noarg(multi_device)),
@@ -385,9 +424,9 @@ def _cache_key(name: str, n: int) -> str:
     from media_core.shot_candidates import CandidateParams
     from media_core.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
-    src = [ROOT / "media_core" / f for f in ("shot_candidates.py", "shot_features.py")]
+    src = [ROOT / "media_core" / f for f in ("shot_candidates.py", "shot_features.py")] + [pathlib.Path(__file__)]
     if name.startswith(("a_",)):
-        src += [ROOT / "media_core" / "synthetic" / f for f in ("gunshot.py", "distractors.py")]
+        src += [ROOT / "media_core" / "synthetic" / f for f in ("gunshot.py", "distractors.py", "incident.py")]
     if name.startswith("b_") or "rerendered" in name:
         src += [ROOT / "media_core" / "synthetic" / f for f in ("gunfire_b.py", "distractors_b.py", "chains.py")]
     h = hashlib.sha256(json.dumps([name, n, FEATURE_VERSION, list(FEATURE_NAMES), repr(CandidateParams())]).encode())
@@ -402,10 +441,11 @@ def _table_worker(args: tuple[str, int, int, int]) -> list[dict[str, Any]]:
     src = SOURCES[name]
     out = []
     if src.n_default:  # generated: clip i is independent
-        gen_one = {"a_shots": _a_shots, "a_distractors": _a_distractor,
+        gen_one = {"a_shots": _a_shots, "a_distractors": _a_distractor, "a_incidents": _a_incident,
                    "b_shots": _b_shots, "b_distractors": _b_distractor}[name]
         for i in range(lo, hi):
-            out.append(clip_table(gen_one(i)))
+            got = gen_one(i)
+            out.extend(clip_table(c) for c in (got if isinstance(got, list) else [got]))
     else:
         for k, c in enumerate(src.clips(n)):
             if lo <= k < hi:

@@ -55,8 +55,10 @@ def analysis_version(*, mutes: bool = True, shots: bool = True) -> str:
     if mutes:
         parts.append(MUTES_VERSION)
     if shots and _shot_listener_class() is not None:
+        from .shot_model import load_model
         from .shots import ALGORITHM_VERSION as SHOTS_VERSION
-        parts.append(SHOTS_VERSION)
+        # a new model is a new algorithm: stored results of the old one are not reused
+        parts.append(f"{SHOTS_VERSION}+model-{load_model().sha256[:12]}")
     return ";".join(parts)
 
 

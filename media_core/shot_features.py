@@ -32,10 +32,11 @@ import numpy as np
 
 __all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_EDGES_HZ", "candidate_features"]
 
-FEATURE_VERSION = "shot-features-1"
+FEATURE_VERSION = "shot-features-2"
 N_BANDS = 16
 BROAD = ((100.0, 500.0), (500.0, 2000.0), (2000.0, 6000.0), (6000.0, 16000.0))
-DECAY_WINDOWS_MS = ((5.0, 15.0), (15.0, 35.0), (35.0, 75.0), (75.0, 150.0))
+DECAY_WINDOWS_MS = ((5.0, 15.0), (15.0, 35.0), (35.0, 75.0), (75.0, 150.0), (150.0, 300.0), (300.0, 600.0))
+N_COARSE = N_BANDS // 2
 HISTORY_S = 2.5
 
 
@@ -62,7 +63,8 @@ FEATURE_NAMES: tuple[str, ...] = tuple(
     _SCALARS
     + [f"band_shape_{i}" for i in range(N_BANDS)]
     + [f"band_rise_{i}" for i in range(N_BANDS)]
-    + [f"decay_{b}_{w}" for w in range(len(DECAY_WINDOWS_MS)) for b in range(len(BROAD))]
+    + [f"band_bg_{i}" for i in range(N_BANDS)]
+    + [f"decay_{b}_{w}" for w in range(len(DECAY_WINDOWS_MS)) for b in range(N_COARSE)]
     + _CONTEXT
 )
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
@@ -115,6 +117,35 @@ def _psd(rows: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     X = np.fft.rfft(rows * w[None, :], nfft, axis=1)
     P = (X.real ** 2 + X.imag ** 2) / float(np.sum(w * w))
     return P, np.fft.rfftfreq(nfft, 1.0 / sr)
+
+
+def _band_db(y: np.ndarray, s0: np.ndarray, sr: int, a_ms: float, b_ms: float, n_sub: int) -> np.ndarray:
+    """Band levels (dB, PSD means) over ``[a_ms, b_ms)`` after each onset: the mean of ``n_sub``
+    Hann frames of at most 6 ms spread evenly over the window (a cheap Welch estimate). NaN
+    where less than half the window exists."""
+    ms = sr / 1000.0
+    L = max(int(min(6.0, b_ms - a_ms) * ms), 8)
+    span = max(int((b_ms - a_ms) * ms) - L, 0)
+    starts = [int(a_ms * ms) + (span * k // max(n_sub - 1, 1) if n_sub > 1 else span // 2) for k in range(n_sub)]
+    _, _, M, _, _, _ = _spec_setup(sr, L)
+    acc = np.zeros((s0.size, N_BANDS))
+    have = np.zeros(s0.size)
+    for st in starts:
+        r, ok = _gather(y, s0, st, st + L)
+        P, _ = _psd(r, sr)
+        good = ok.mean(axis=1) >= 0.5
+        acc[good] += (P @ M)[good]
+        have += good
+    out = _db(acc / np.maximum(have, 1)[:, None])
+    out[have < 0.5 * n_sub] = np.nan
+    return out
+
+
+def _coarse(bdb: np.ndarray) -> np.ndarray:
+    """Pairs of mel bands merged (power mean), in dB: 16 -> 8 bands."""
+    p = 10 ** (bdb / 10)
+    c = 0.5 * (p[:, 0::2] + p[:, 1::2])
+    return 10 * np.log10(np.maximum(c, 1e-20))
 
 
 def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h: int,
@@ -213,33 +244,20 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     col("tail_100_over_bg_db", _db(p100) - _db(bgs))
     col("nyquist_khz", np.full(n, sr / 2000.0))
 
-    # ---- spectra: onset window, pre-onset window, decay windows
+    # ---- spectra: onset window, pre-onset windows, decay windows (a log-band patch)
     won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
-    wpre, okpre = _gather(y, s0, int(-31 * ms), max(int(-7 * ms), int(-31 * ms) + 8))
-    _, _, M, valid, Bm, bvalid = _spec_setup(sr, won.shape[1])
+    _, _, M, valid, _, _ = _spec_setup(sr, won.shape[1])
     Pon, fr = _psd(won, sr)
-    Band_on = Pon @ M
-    _, _, Mp, _, _, _ = _spec_setup(sr, wpre.shape[1])
-    Ppre, _ = _psd(wpre, sr)
-    Band_pre = Ppre @ Mp
-    Bdb_on = _db(Band_on)
-    Bdb_pre = _db(Band_pre)
+    Bdb_on = _db(Pon @ M)
     vmask = np.where(valid, 1.0, np.nan)[None, :]
     top = np.nanmax(np.where(valid[None, :], Bdb_on, -np.inf), axis=1, keepdims=True)
     F[:, [_IDX[f"band_shape_{i}"] for i in range(N_BANDS)]] = (Bdb_on - top) * vmask
-    no_pre = okpre.sum(axis=1) < 0.5 * okpre.shape[1]
-    rise = (Bdb_on - Bdb_pre) * vmask
-    rise[no_pre] = np.nan
-    F[:, [_IDX[f"band_rise_{i}"] for i in range(N_BANDS)]] = rise
-    broad_on = _db(Pon @ Bm)
+    F[:, [_IDX[f"band_rise_{i}"] for i in range(N_BANDS)]] = (Bdb_on - _band_db(y, s0, sr, -31.0, -7.0, 3)) * vmask
+    F[:, [_IDX[f"band_bg_{i}"] for i in range(N_BANDS)]] = (Bdb_on - _band_db(y, s0, sr, -250.0, -50.0, 4)) * vmask
+    on_c = _coarse(Bdb_on + 0 * vmask)
     for wi, (a_ms, b_ms) in enumerate(DECAY_WINDOWS_MS):
-        r, ok = _gather(y, s0, int(a_ms * ms), int(b_ms * ms))
-        _, _, _, _, Bw, _ = _spec_setup(sr, r.shape[1])
-        Pw, _ = _psd(r, sr)
-        d = _db(Pw @ Bw) - broad_on
-        d[:, ~bvalid] = np.nan
-        d[ok.sum(axis=1) < 0.5 * ok.shape[1]] = np.nan
-        for bi in range(len(BROAD)):
+        d = _coarse(_band_db(y, s0, sr, a_ms, b_ms, 3 if b_ms - a_ms > 12 else 1) + 0 * vmask) - on_c
+        for bi in range(N_COARSE):
             F[:, _IDX[f"decay_{bi}_{wi}"]] = d[:, bi]
     tot = Pon[:, fr >= 100].sum(axis=1) + 1e-20
     col("hf_share", Pon[:, fr >= 2000].sum(axis=1) / tot)

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pathlib
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -100,14 +101,6 @@ class ShotModel:
         return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
 
 
-def _sha256(path: pathlib.Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def recorded_hashes() -> dict[str, str]:
     """``MODELS.json``: model file name -> SHA-256 recorded when it was trained."""
     p = MODEL_DIR / "MODELS.json"
@@ -118,19 +111,21 @@ def recorded_hashes() -> dict[str, str]:
 
 
 def _load(path: pathlib.Path, expect_sha: str | None) -> ShotModel:
-    if not path.is_file():
+    try:
+        data = path.read_bytes()  # read once: the bytes hashed are the bytes loaded
+    except OSError:
         raise ModelError(path, "shot model file is missing (reinstall Evidence Audit, or retrain it with "
-                               "scripts/train_shot_model.py)")
-    sha = _sha256(path)
+                               "scripts/train_shot_model.py)") from None
+    sha = hashlib.sha256(data).hexdigest()
     if expect_sha is not None and sha != expect_sha:
         raise ModelError(path, f"shot model file does not match its recorded SHA-256 (found {sha[:16]}..., "
                                f"recorded {expect_sha[:16]}...): damaged or replaced")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrs = {k: np.asarray(z[k]) for k in _ARRAYS}
             baseline = float(np.asarray(z["baseline"]).ravel()[0])
             meta = json.loads(bytes(np.asarray(z["meta"]).tobytes()).decode("utf-8"))
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, IndexError, zipfile.BadZipFile) as exc:
         raise ModelError(path, f"shot model file is damaged ({type(exc).__name__}: {exc})") from None
     nn = arrs["feature"].size
     if any(arrs[k].size != nn for k in _ARRAYS if k != "roots") or (arrs["roots"].size and arrs["roots"].max() >= nn):
