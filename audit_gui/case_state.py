@@ -230,8 +230,9 @@ class CaseState(QObject):
         c = self._feeds[a.feed_id].clock
         return c.to_shared(a.start_s), (None if a.end_s is None else c.to_shared(a.end_s))
 
-    def incident_inputs(self, *, min_confidence: float = 0.5) -> tuple[dict, dict]:
-        """Per-feed shots and clocks of the synced feeds, as media_core.pipeline.incident_shots uses."""
+    def incident_inputs(self, *, min_confidence: float = 0.0) -> tuple[dict, dict]:
+        """Per-feed shots and clocks of the synced feeds, as media_core.pipeline.incident_shots uses
+        (possible shots too, with their ``confident`` flag: they can support a shot another feed heard)."""
         shots, clocks = {}, {}
         ref = self.case.reference_feed_id
         for f in self._feeds.values():
@@ -239,7 +240,7 @@ class CaseState(QObject):
                 continue
             if self.case.sync_info(f.id) is None and f.id != ref:
                 continue
-            shots[f.label] = [{"time_s": s.time_s, "confidence": s.confidence} for s in f.shots
+            shots[f.label] = [{**s.raw, "time_s": s.time_s, "confidence": s.confidence} for s in f.shots
                               if s.confidence >= min_confidence]
             clocks[f.label] = f.clock
         return shots, clocks

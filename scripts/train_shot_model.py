@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of generated clips")
     ap.add_argument("--out", default=str(MODEL_DIR / DEFAULT_MODEL))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--confident", type=float, default=0.7,
+    ap.add_argument("--confident", type=float, default=sf.CONFIDENT,
                     help="probability at which a shot counts (chosen on the leave-one-family-out folds)")
     a = ap.parse_args(argv)
     tabs = shippable_tables(a.scale, a.workers)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                       "clips": len(t), "candidates": int(sum(x["t"].size for x in t))} for name, t in tabs.items()}
     meta = {"version": a.version, "trained": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "sources": sources, "hyperparameters": sf.HGB,
-            "real_media": sd.REAL.is_dir(), "threshold_confident": a.confident, "threshold_possible": 0.2}
+            "real_media": sd.REAL.is_dir(), "threshold_confident": a.confident, "threshold_possible": sf.POSSIBLE}
     model, blob = sf.fit(tabs, meta)
     out = pathlib.Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
