@@ -228,9 +228,10 @@ class QtTimeline(QWidget):
         p.fillRect(QRectF(0, y0, GUTTER - 2, SHARED_LANE_H - 2), QColor(40, 41, 46))
         p.setPen(QColor(200, 200, 200))
         inc = (self.state.incident or {}).get("shots") or []
-        # the incident count as a range ("11 (10 confident, 1 possible)") when the engine gives one
-        count_text = (self.state.incident or {}).get("text") or str(len(inc))
-        lane_title = f"incident: {count_text} shots" if inc else "notes (shared)"
+        # the incident count as a range (confident..confident+possible) when the engine gives one
+        res = self.state.incident or {}
+        lo, hi = res.get("low", len(inc)), res.get("high", len(inc))
+        lane_title = (f"incident: {lo} shots" if lo == hi else f"incident: {lo}-{hi} shots") if inc else "notes (shared)"
         p.drawText(QRectF(6, y0, GUTTER - 10, SHARED_LANE_H - 2), Qt.AlignmentFlag.AlignVCenter, lane_title)
         last_label_x = -1e9
         for k, shot in enumerate(inc, start=1):
