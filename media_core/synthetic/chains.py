@@ -452,7 +452,8 @@ def capsule_overload(y, sr: int, *, threshold_dbfs: float = 6.0, ring_hz: float 
     Above ``threshold_dbfs`` the diaphragm stops (the excess is cut); the cut-off excess
     excites a damped resonance at ``ring_hz`` (the diaphragm / port resonance) which is added
     back, scaled by ``ring_gain``; and after each overload the preamp's gain sags by
-    ``sag_db`` and recovers exponentially over ``recovery_s`` while its bias settles.
+    ``sag_db`` and recovers exponentially over ``recovery_s`` while its bias settles. The
+    sag starts when an overload ends; an overload passes at the gain in force when it began.
 
     Parameters
     ----------
@@ -485,8 +486,18 @@ def capsule_overload(y, sr: int, *, threshold_dbfs: float = 6.0, ring_hz: float 
     r = math.exp(-1.0 / (ring_decay_s * sr))
     w = 2 * math.pi * min(ring_hz, 0.45 * sr) / sr
     ring = signal.lfilter([1.0 - r], [1.0, -2.0 * r * math.cos(w), r * r], excess)
-    idx = np.where(over, np.arange(x.size), -(10 ** 12))
-    since = np.arange(x.size) - np.maximum.accumulate(idx)
+    # The sag follows an overload: it is triggered when a run of overloaded samples ends.
+    # During a run the diaphragm is pinned at the limit and the preamp keeps the gain it had
+    # when the run began, so a new blast arrives as a sharp overload even while an earlier
+    # one's sag is still recovering (sagging the blast itself would flatten its onset to
+    # the level of the preceding tail).
+    n = np.arange(x.size)
+    nxt = np.append(over[1:], False)
+    prv = np.insert(over[:-1], 0, False)
+    ends = np.maximum.accumulate(np.where(over & ~nxt, n, -(10 ** 12)))
+    prev_end = np.insert(ends[:-1], 0, -(10 ** 12))  # last run end strictly before n
+    starts = np.maximum.accumulate(np.where(over & ~prv, n, 0))
+    since = np.where(over, starts, n) - prev_end
     sag = 1.0 - (1.0 - 10.0 ** (-sag_db / 20.0)) * np.exp(-since / (recovery_s * sr))
     return ((lim + ring_gain * thr * np.tanh(ring / thr)) * sag).astype(np.float32)
 
