@@ -131,7 +131,7 @@ def _a_shots(i: int) -> Clip:
                                          noise_dbfs=float(rng.uniform(-65, -40)),
                                          agc={"attack_s": float(rng.uniform(0.002, 0.03)),
                                               "release_s": float(rng.uniform(0.3, 2.0))})
-    y = codec_roundtrip_a(y, sr, _tmpdir(), f"a{i}")
+    y = _post_gain(codec_roundtrip_a(y, sr, _tmpdir(), f"a{i}"), np.random.default_rng(7_000_000 + i), 0.3)
     on = [e["time_s"] for e in truth if e["kind"] == "gunshot"]
     return Clip(f"a/shots/{i}", y, sr, "onsets", onsets=on, count=len(on))
 
@@ -188,13 +188,23 @@ def a_distractors(n: int) -> Iterator[Clip]:
 # ----------------------------------------------------------------------------------------------
 # family b: the second renderer (media_core.synthetic.gunfire_b / distractors_b / chains)
 
+def _post_gain(y: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
+    """With probability ``p``, the whole recording 6-30 dB quieter: a camera or recorder set to a
+    low gain, or a clip normalised down. Its clipped fronts stay clipped-shaped below full scale,
+    so the model cannot learn "loud = shot" from level alone."""
+    if rng.random() < p:
+        return (y * np.float32(10 ** (-rng.uniform(6.0, 30.0) / 20))).astype(np.float32)
+    return y
+
+
 def _b_shots(i: int) -> Clip:
     from media_core.synthetic.gunfire_b import render_scene_b
 
     rng = np.random.default_rng(3_000_000 + i)
     y, sr, truth = render_scene_b(rng)
+    y = _post_gain(np.asarray(y, np.float32), np.random.default_rng(5_000_000 + i))
     on = [s["time_s"] for s in truth["shots"]]
-    return Clip(f"b/shots/{i}", np.asarray(y, np.float32), int(sr), "onsets", onsets=on, count=len(on),
+    return Clip(f"b/shots/{i}", y, int(sr), "onsets", onsets=on, count=len(on),
                 meta={"chain": truth.get("chain")})
 
 
@@ -210,6 +220,8 @@ def _b_distractor(i: int) -> Clip:
         # -8..+2 dBFS (then the converter clips), as a slammed door or a clap next to the camera
         pk = float(np.max(np.abs(y))) or 1.0
         y = np.clip(y * np.float32(10 ** (rng.uniform(-8.0, 2.0) / 20) / pk), -1.0, 1.0)
+    else:
+        y = _post_gain(y, np.random.default_rng(6_000_000 + i))
     return Clip(f"b/distractor/{kind}/{i}", np.asarray(y, np.float32), int(sr), "none", count=0,
                 meta={"kind": kind, "chain": truth.get("chain")})
 
@@ -312,6 +324,7 @@ def _rerender(base: Callable[[], Iterator[Clip]], tag: str, seed: int, k: int) -
                 x = x * np.float32(10 ** (rng.uniform(22.0, 40.0) / 20) / pk)
                 spec = random_chain(rng)
                 y2, sr2 = apply_chain(x, c.sr, spec, rng)
+                y2 = _post_gain(np.asarray(y2, np.float32), rng)
                 on = [t + 0.5 for t in c.onsets] if c.onsets else None
                 meta = {"chain": spec, "anchor_s": (anchor + 0.5) if anchor is not None else None}
                 yield Clip(f"{tag}/{c.id}/{j}", np.asarray(y2, np.float32), int(sr2), c.label, onsets=on,

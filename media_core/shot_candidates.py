@@ -64,7 +64,7 @@ def _jump_ratio(en: np.ndarray, snr: float, floor: float) -> np.ndarray:
     ref = np.empty(nf)
     ref[12:] = (c[10: nf - 2] - c[0: nf - 12]) / 10.0
     # at the very start of the stream (no history) compare with the quietest early frame
-    ref[:12] = en[:12].min(initial=0.0) if nf else 0.0
+    ref[:12] = en[:12].min() if nf else 0.0
     # quiet part of the 0.3 s before: the least of three 30-ms means (robust to the previous
     # shot's tail because it takes the quiet part)
     run = ref.copy()
