@@ -14,6 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from media_core.shot_counts import feed_count, is_confident
+
 from .timefmt import fmt_time
 
 GUTTER = 120
@@ -231,15 +233,21 @@ class QtTimeline(QWidget):
         # the incident count as a range (confident..confident+possible) when the engine gives one
         res = self.state.incident or {}
         lo, hi = res.get("low", len(inc)), res.get("high", len(inc))
-        lane_title = (f"incident: {lo} shots" if lo == hi else f"incident: {lo}-{hi} shots") if inc else "notes (shared)"
+        lane_title = (f"shots: {lo}" if lo == hi else f"shots: {lo}-{hi}") if inc else "notes (shared)"
         p.drawText(QRectF(6, y0, GUTTER - 10, SHARED_LANE_H - 2), Qt.AlignmentFlag.AlignVCenter, lane_title)
         last_label_x = -1e9
-        for k, shot in enumerate(inc, start=1):
+        k = 0
+        for shot in inc:
             x = self.x_of(float(shot["time_s"]))
+            sure = bool(shot.get("confident", True))
+            k += sure  # confident incident shots are numbered; possible ones are marked, not numbered
             if not GUTTER <= x <= w:
                 continue
-            p.setPen(QPen(QColor(255, 70, 70, 120), 1, Qt.PenStyle.DashLine))
+            p.setPen(QPen(QColor(255, 70, 70, 120 if sure else 70), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(x, y0 + 1), QPointF(x, h))  # through every lane: where each feed should hear it
+            if not sure:
+                p.drawEllipse(QPointF(x, y0 + 8), 4, 4)
+                continue
             if x - last_label_x < 14:  # too close to the previous number: a tick only
                 p.drawLine(QPointF(x, y0 + 2), QPointF(x, y0 + 14))
                 continue
@@ -265,7 +273,10 @@ class QtTimeline(QWidget):
             p.setPen(QColor(150, 150, 150))
             sub = info.kind
             if info.analysis is not None:
-                sub += f"  {len(info.shots)} shot{'s' if len(info.shots) != 1 else ''}"
+                c = feed_count([s.raw or {"time_s": s.time_s, "confidence": s.confidence} for s in info.shots])
+                # confident shots, and the possible ones as "(+N?)": "11 shots", "11 (+1?)"
+                sub += (f"  {c['low']} shot{'s' if c['low'] != 1 else ''}" if c["low"] == c["high"]
+                        else f"  {c['low']} (+{c['high'] - c['low']}?)")
             p.drawText(QRectF(6, lr.y() + 18, GUTTER - 10, 16), Qt.AlignmentFlag.AlignLeft, sub)
             p.fillRect(lr, QColor(24, 25, 28))
             a_s, b_s = info.shared_range()
@@ -280,13 +291,15 @@ class QtTimeline(QWidget):
                     continue
                 x0 = max(x0, GUTTER)
                 p.fillRect(QRectF(x0, lr.y(), max(2.0, x1 - x0), lr.height()), mute_color(m.kind))
-            p.setPen(QPen(QColor(255, 70, 70), 2))
             for s in info.shots:
                 x = self.x_of(info.clock.to_shared(s.time_s))
                 if GUTTER <= x <= w:
+                    # a confident shot is solid red; a possible one (listed, not counted) hollow and dashed
+                    sure = is_confident(s.raw) if s.raw else s.confidence >= 0.5
+                    p.setPen(QPen(QColor(255, 70, 70), 2, Qt.PenStyle.SolidLine if sure else Qt.PenStyle.DashLine))
                     p.drawLine(QPointF(x, lr.y() + 10), QPointF(x, lr.bottom()))
                     tri = QPolygonF([QPointF(x - 4, lr.y()), QPointF(x + 4, lr.y()), QPointF(x, lr.y() + 8)])
-                    p.setBrush(QColor(255, 70, 70))
+                    p.setBrush(QColor(255, 70, 70) if sure else Qt.BrushStyle.NoBrush)
                     p.drawPolygon(tri)
             p.setBrush(Qt.BrushStyle.NoBrush)
             for a in anns:
