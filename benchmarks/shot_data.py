@@ -60,13 +60,34 @@ class Clip:
 
 @dataclass(frozen=True)
 class Source:
+    """A generated source makes clip(s) ``one(i)`` for i < n; a real one reads ``files()``
+    (``per_file`` clips each: re-rendered copies) through ``clips()``."""
+
     name: str
     family: str          # a | b | c (real gunfire) | d (distractors)
     shippable: bool
     licence: str
-    clips: Callable[[int], Iterator[Clip]]   # n (for generated sources; ignored for real)
+    one: Callable[[int], Clip | list[Clip]] | None = None
     n_default: int = 0
-    has_shots: bool = True
+    real: Callable[[], Iterator[Clip]] | None = None
+    files: Callable[[], list[pathlib.Path]] | None = None
+    per_file: int = 1
+
+    def clips(self, n: int | None = None) -> Iterator[Clip]:
+        if self.one is not None:
+            for i in range(self.n_default if n is None else n):
+                yield from self.clips_at(i)
+        elif self.real is not None:
+            yield from self.real()
+
+    def clips_at(self, i: int) -> list[Clip]:
+        """Generated clip(s) number ``i`` (an incident gives one clip per feed)."""
+        got = self.one(i)
+        return got if isinstance(got, list) else [got]
+
+    def count(self) -> int:
+        """Clips of a real source, without decoding anything."""
+        return len(self.files()) * self.per_file if self.files else 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -175,16 +196,6 @@ def _a_incident(i: int) -> list[Clip]:
     return out
 
 
-def a_shots(n: int) -> Iterator[Clip]:
-    for i in range(n):
-        yield _a_shots(i)
-
-
-def a_distractors(n: int) -> Iterator[Clip]:
-    for i in range(n):
-        yield _a_distractor(i)
-
-
 # ----------------------------------------------------------------------------------------------
 # family b: the second renderer (media_core.synthetic.gunfire_b / distractors_b / chains)
 
@@ -226,16 +237,6 @@ def _b_distractor(i: int) -> Clip:
                 meta={"kind": kind, "chain": truth.get("chain")})
 
 
-def b_shots(n: int) -> Iterator[Clip]:
-    for i in range(n):
-        yield _b_shots(i)
-
-
-def b_distractors(n: int) -> Iterator[Clip]:
-    for i in range(n):
-        yield _b_distractor(i)
-
-
 # ----------------------------------------------------------------------------------------------
 # real recordings (../shared/real_media), as they are
 
@@ -250,63 +251,78 @@ def _real(paths: list[pathlib.Path], label: str, tag: str, **kw: Any) -> Iterato
         yield Clip(f"{tag}/{p.name}", y, sr, label, **kw)
 
 
+_P229 = "gunshots_more/shot_timer_p229"
+_ESC50 = ("esc50_303_Clapping", "esc50_306_Footsteps", "esc50_401_Door_knock", "esc50_410_Glass_breaking",
+          "esc50_509_Fireworks")
+#: the files each real source reads, defined once (loaders and clip counts use them)
+FILES: dict[str, Callable[[], list[pathlib.Path]]] = {
+    "range_gpl": lambda: [REAL / "gunshots" / k for k in RANGE_TRUTH if (REAL / "gunshots" / k).is_file()],
+    "p229_fire": lambda: _files(_P229, "*_Fire.wav"),
+    "p229_handling": lambda: [p for p in _files(_P229, "*.wav") if not p.name.endswith("_Fire.wav")],
+    "multi_device": lambda: _files("gunshots_more/range_multi_device", "*.wav"),
+    "sesa_gun": lambda: _files("gunshots_more/sesa_train", "gunshot_*.wav"),
+    "sesa_explosion": lambda: _files("gunshots_more/sesa_train", "explosion_*.wav"),
+    "freesound": lambda: [p for p in _files("gunshots_more/freesound", "*.wav") if not p.name.startswith("Sample_1")],
+    "esc50": lambda: [p for cls in _ESC50 for p in _files(f"distractors/{cls}", "*.ogg")],
+    "dcase2016": lambda: _files("distractors/dcase2016", "*.wav"),
+    "audioset_fireworks": lambda: _files("distractors/fireworks_audioset", "*"),
+    "thunder": lambda: _files("distractors/thunder", "*"),
+}
+
+
 def real_range() -> Iterator[Clip]:
-    for name, (counts, onsets) in RANGE_TRUTH.items():
-        p = REAL / "gunshots" / name
-        if p.is_file():
-            y, sr = decode_mono(p)
-            yield Clip(f"range/{name}", y, sr, "onsets", onsets=onsets, count=counts)
+    for p in FILES["range_gpl"]():
+        counts, onsets = RANGE_TRUTH[p.name]
+        y, sr = decode_mono(p)
+        yield Clip(f"range/{p.name}", y, sr, "onsets", onsets=onsets, count=counts)
 
 
 def p229_fire() -> Iterator[Clip]:
-    yield from _real(_files("gunshots_more/shot_timer_p229", "*_Fire.wav"), "count", "p229", count=1)
+    yield from _real(FILES["p229_fire"](), "count", "p229", count=1)
 
 
 def p229_handling() -> Iterator[Clip]:
-    fs = [p for p in _files("gunshots_more/shot_timer_p229", "*.wav") if not p.name.endswith("_Fire.wav")]
-    yield from _real(fs, "none", "p229h", count=0)
+    yield from _real(FILES["p229_handling"](), "none", "p229h", count=0)
 
 
 def multi_device() -> Iterator[Clip]:
-    yield from _real(_files("gunshots_more/range_multi_device", "*.wav"), "count", "glock", count=1)
+    yield from _real(FILES["multi_device"](), "count", "glock", count=1)
 
 
 def sesa_gun() -> Iterator[Clip]:
-    yield from _real(_files("gunshots_more/sesa_train", "gunshot_*.wav"), "any", "sesa")
+    yield from _real(FILES["sesa_gun"](), "any", "sesa")
 
 
 def sesa_explosion() -> Iterator[Clip]:
-    yield from _real(_files("gunshots_more/sesa_train", "explosion_*.wav"), "none", "sesax", count=0)
+    yield from _real(FILES["sesa_explosion"](), "none", "sesax", count=0)
 
 
 def freesound() -> Iterator[Clip]:
-    fs = [p for p in _files("gunshots_more/freesound", "*.wav") if not p.name.startswith("Sample_1")]
-    yield from _real(fs, "any", "freesound")
+    yield from _real(FILES["freesound"](), "any", "freesound")
 
 
-def esc50(cls: str) -> Callable[[int], Iterator[Clip]]:
-    def gen(n: int = 0) -> Iterator[Clip]:
+def esc50() -> Iterator[Clip]:
+    for cls in _ESC50:
         yield from _real(_files(f"distractors/{cls}", "*.ogg"), "none", cls, count=0)
-    return gen
 
 
 def dcase() -> Iterator[Clip]:
-    yield from _real(_files("distractors/dcase2016", "*.wav"), "none", "dcase", count=0)
+    yield from _real(FILES["dcase2016"](), "none", "dcase", count=0)
 
 
 def audioset_fireworks() -> Iterator[Clip]:
-    yield from _real(_files("distractors/fireworks_audioset", "*"), "none", "audioset_fw", count=0)
+    yield from _real(FILES["audioset_fireworks"](), "none", "audioset_fw", count=0)
 
 
 def thunder() -> Iterator[Clip]:
-    yield from _real(_files("distractors/thunder", "*"), "none", "thunder", count=0)
+    yield from _real(FILES["thunder"](), "none", "thunder", count=0)
 
 
 # ----------------------------------------------------------------------------------------------
 # real recordings re-rendered through distance, clipping, gain-control and codec chains
 
-def _rerender(base: Callable[[], Iterator[Clip]], tag: str, seed: int, k: int) -> Callable[[int], Iterator[Clip]]:
-    def gen(n: int = 0) -> Iterator[Clip]:
+def _rerender(base: Callable[[], Iterator[Clip]], tag: str, seed: int, k: int) -> Callable[[], Iterator[Clip]]:
+    def gen() -> Iterator[Clip]:
         from media_core.synthetic.chains import apply_chain, random_chain
 
         for c in base():
@@ -352,34 +368,37 @@ def _anchor_time(c: Clip) -> float | None:
 # ----------------------------------------------------------------------------------------------
 # registry
 
-def _noarg(f: Callable[[], Iterator[Clip]]) -> Callable[[int], Iterator[Clip]]:
-    return lambda n=0: f()
+def _files_of(*names: str) -> Callable[[], list[pathlib.Path]]:
+    return lambda: [p for n in names for p in FILES[n]()]
 
 
 SOURCES: dict[str, Source] = {s.name: s for s in [
-    Source("a_shots", "a", True, "ours (generated)", a_shots, 240),
-    Source("a_incidents", "a", True, "ours (generated)", lambda n: (c for i in range(n) for c in _a_incident(i)), 12),
-    Source("b_shots", "b", True, "ours (generated)", b_shots, 360),
-    Source("p229_fire", "c", True, "WTFPL (RedKage/pc-shot-timer)", _noarg(p229_fire)),
-    Source("multi_device", "c", True, "CC BY 4.0 (Zenodo 7004819 via rizki-ap/Gunshot-Locator)", _noarg(multi_device)),
-    Source("sesa_gun", "c", True, "CC BY 4.0 (SESA, Zenodo)", _noarg(sesa_gun)),
-    Source("real_rerendered", "c", True, "CC BY 4.0 / WTFPL, re-rendered", _rerender(
-        lambda: (c for f in (p229_fire, multi_device, sesa_gun) for c in f()), "rr", 0, 3)),
-    Source("range_gpl", "c", False, "GPL (openshottimer): validation only", _noarg(real_range)),
-    Source("range_gpl_rerendered", "c", False, "GPL: validation only", _rerender(real_range, "rrg", 1, 4)),
-    Source("freesound", "c", False, "per-clip Freesound licences: validation only", _noarg(freesound)),
-    Source("a_distractors", "d", True, "ours (generated)", a_distractors, 200, False),
-    Source("b_distractors", "d", True, "ours (generated)", b_distractors, 400, False),
-    Source("p229_handling", "d", True, "WTFPL", _noarg(p229_handling), 0, False),
-    Source("sesa_explosion", "d", True, "CC BY 4.0 (SESA)", _noarg(sesa_explosion), 0, False),
-    Source("handling_rerendered", "d", True, "WTFPL / CC BY 4.0, re-rendered", _rerender(
-        lambda: (c for f in (p229_handling,) for c in f()), "rh", 2, 3), 0, False),
-    Source("esc50", "d", False, "CC BY-NC 3.0: validation only", lambda n=0: (
-        c for cls in ("esc50_303_Clapping", "esc50_306_Footsteps", "esc50_401_Door_knock",
-                      "esc50_410_Glass_breaking", "esc50_509_Fireworks") for c in esc50(cls)()), 0, False),
-    Source("dcase2016", "d", False, "research use: validation only", _noarg(dcase), 0, False),
-    Source("audioset_fireworks", "d", False, "no licence stated: validation only", _noarg(audioset_fireworks), 0, False),
-    Source("thunder", "d", False, "unknown: validation only", _noarg(thunder), 0, False),
+    Source("a_shots", "a", True, "ours (generated)", one=_a_shots, n_default=240),
+    Source("a_incidents", "a", True, "ours (generated)", one=_a_incident, n_default=12),
+    Source("b_shots", "b", True, "ours (generated)", one=_b_shots, n_default=360),
+    Source("p229_fire", "c", True, "WTFPL (RedKage/pc-shot-timer)", real=p229_fire, files=FILES["p229_fire"]),
+    Source("multi_device", "c", True, "CC BY 4.0 (Zenodo 7004819 via rizki-ap/Gunshot-Locator)", real=multi_device,
+           files=FILES["multi_device"]),
+    Source("sesa_gun", "c", True, "CC BY 4.0 (SESA, Zenodo)", real=sesa_gun, files=FILES["sesa_gun"]),
+    Source("real_rerendered", "c", True, "CC BY 4.0 / WTFPL, re-rendered", real=_rerender(
+        lambda: (c for f in (p229_fire, multi_device, sesa_gun) for c in f()), "rr", 0, 3),
+           files=_files_of("p229_fire", "multi_device", "sesa_gun"), per_file=3),
+    Source("range_gpl", "c", False, "GPL (openshottimer): validation only", real=real_range, files=FILES["range_gpl"]),
+    Source("range_gpl_rerendered", "c", False, "GPL: validation only", real=_rerender(real_range, "rrg", 1, 4),
+           files=FILES["range_gpl"], per_file=4),
+    Source("freesound", "c", False, "per-clip Freesound licences: validation only", real=freesound,
+           files=FILES["freesound"]),
+    Source("a_distractors", "d", True, "ours (generated)", one=_a_distractor, n_default=200),
+    Source("b_distractors", "d", True, "ours (generated)", one=_b_distractor, n_default=400),
+    Source("p229_handling", "d", True, "WTFPL", real=p229_handling, files=FILES["p229_handling"]),
+    Source("sesa_explosion", "d", True, "CC BY 4.0 (SESA)", real=sesa_explosion, files=FILES["sesa_explosion"]),
+    Source("handling_rerendered", "d", True, "WTFPL / CC BY 4.0, re-rendered", real=_rerender(p229_handling, "rh", 2, 3),
+           files=FILES["p229_handling"], per_file=3),
+    Source("esc50", "d", False, "CC BY-NC 3.0: validation only", real=esc50, files=FILES["esc50"]),
+    Source("dcase2016", "d", False, "research use: validation only", real=dcase, files=FILES["dcase2016"]),
+    Source("audioset_fireworks", "d", False, "no licence stated: validation only", real=audioset_fireworks,
+           files=FILES["audioset_fireworks"]),
+    Source("thunder", "d", False, "unknown: validation only", real=thunder, files=FILES["thunder"]),
 ]}
 
 
@@ -450,20 +469,12 @@ def _cache_key(name: str, n: int) -> str:
 
 
 def _table_worker(args: tuple[str, int, int, int]) -> list[dict[str, Any]]:
+    """Tables of clips ``lo..hi-1`` of a source (generated clips are made independently by index)."""
     name, n, lo, hi = args
     src = SOURCES[name]
-    out = []
-    if src.n_default:  # generated: clip i is independent
-        gen_one = {"a_shots": _a_shots, "a_distractors": _a_distractor, "a_incidents": _a_incident,
-                   "b_shots": _b_shots, "b_distractors": _b_distractor}[name]
-        for i in range(lo, hi):
-            got = gen_one(i)
-            out.extend(clip_table(c) for c in (got if isinstance(got, list) else [got]))
-    else:
-        for k, c in enumerate(src.clips(n)):
-            if lo <= k < hi:
-                out.append(clip_table(c))
-    return out
+    if src.one is not None:
+        return [clip_table(c) for i in range(lo, hi) for c in src.clips_at(i)]
+    return [clip_table(c) for k, c in enumerate(src.clips()) if lo <= k < hi]
 
 
 def tables(name: str, n: int | None = None, *, workers: int = 2, verbose: bool = True) -> list[dict[str, Any]]:
@@ -480,11 +491,11 @@ def tables(name: str, n: int | None = None, *, workers: int = 2, verbose: bool =
     import time
 
     t0 = time.time()
-    if src.n_default:
+    if src.one is not None:
         step = max(1, n // (workers * 4))
         jobs = [(name, n, lo, min(n, lo + step)) for lo in range(0, n, step)]
     else:
-        total = sum(1 for _ in _iter_ids(src))
+        total = src.count()
         if total == 0:
             return []
         step = max(1, -(-total // (workers * 2)))
@@ -503,34 +514,3 @@ def tables(name: str, n: int | None = None, *, workers: int = 2, verbose: bool =
         print(f"[data] {name}: {len(out)} clips, {sum(r['t'].size for r in out)} candidates "
               f"in {time.time() - t0:.0f} s", file=sys.stderr)
     return out
-
-
-def _iter_ids(src: Source) -> Iterator[None]:
-    """Count a real source's clips without decoding (the files it would read)."""
-    base = src.name
-    counts = {
-        "p229_fire": lambda: _files("gunshots_more/shot_timer_p229", "*_Fire.wav"),
-        "multi_device": lambda: _files("gunshots_more/range_multi_device", "*.wav"),
-        "sesa_gun": lambda: _files("gunshots_more/sesa_train", "gunshot_*.wav"),
-        "sesa_explosion": lambda: _files("gunshots_more/sesa_train", "explosion_*.wav"),
-        "p229_handling": lambda: [p for p in _files("gunshots_more/shot_timer_p229", "*.wav")
-                                  if not p.name.endswith("_Fire.wav")],
-        "range_gpl": lambda: [REAL / "gunshots" / k for k in RANGE_TRUTH if (REAL / "gunshots" / k).is_file()],
-        "freesound": lambda: [p for p in _files("gunshots_more/freesound", "*.wav") if not p.name.startswith("Sample_1")],
-        "esc50": lambda: [p for cls in ("esc50_303_Clapping", "esc50_306_Footsteps", "esc50_401_Door_knock",
-                                        "esc50_410_Glass_breaking", "esc50_509_Fireworks")
-                          for p in _files(f"distractors/{cls}", "*.ogg")],
-        "dcase2016": lambda: _files("distractors/dcase2016", "*.wav"),
-        "audioset_fireworks": lambda: _files("distractors/fireworks_audioset", "*"),
-        "thunder": lambda: _files("distractors/thunder", "*"),
-    }
-    if base in counts:
-        for _ in counts[base]():
-            yield None
-        return
-    mult = {"real_rerendered": ("p229_fire", "multi_device", "sesa_gun", 3),
-            "range_gpl_rerendered": ("range_gpl", 4), "handling_rerendered": ("p229_handling", 3)}[base]
-    for b in mult[:-1]:
-        for _ in counts[b]():
-            for _ in range(mult[-1]):
-                yield None

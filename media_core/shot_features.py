@@ -34,7 +34,6 @@ __all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_EDGES_HZ", "candidate_featu
 
 FEATURE_VERSION = "shot-features-3"
 N_BANDS = 16
-BROAD = ((100.0, 500.0), (500.0, 2000.0), (2000.0, 6000.0), (6000.0, 16000.0))
 DECAY_WINDOWS_MS = ((5.0, 15.0), (15.0, 35.0), (35.0, 75.0), (75.0, 150.0), (150.0, 300.0), (300.0, 600.0))
 N_COARSE = N_BANDS // 2
 HISTORY_S = 2.5
@@ -88,7 +87,7 @@ def _gather(y: np.ndarray, s0: np.ndarray, a: int, b: int) -> tuple[np.ndarray, 
 
 
 @lru_cache(maxsize=64)
-def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Hann window, FFT size, band-averaging matrix (bins x bands) and band validity for ``n``."""
     nfft = 1 << int(np.ceil(np.log2(max(n, 64))))  # no zero padding: the bands are wide
     w = np.hanning(n)
@@ -104,15 +103,7 @@ def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarra
             m = np.zeros_like(m)
             m[int(np.argmin(np.abs(fr - 0.5 * (lo + hi))))] = True
         M[m, i] = 1.0 / m.sum()
-    B = np.zeros((fr.size, len(BROAD)))
-    bvalid = np.zeros(len(BROAD), dtype=bool)
-    for i, (lo, hi) in enumerate(BROAD):
-        hi_ = min(hi, 0.45 * sr)
-        bvalid[i] = hi_ > lo * 1.5
-        m = (fr >= lo) & (fr < hi_)
-        if m.any():
-            B[m, i] = 1.0 / m.sum()
-    return w, nfft, M, valid, B, bvalid
+    return w, nfft, M, valid
 
 
 def _psd(rows: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +123,7 @@ def _band_db(y: np.ndarray, s0: np.ndarray, sr: int, a_ms: float, b_ms: float, n
     L = max(int(min(6.0, b_ms - a_ms) * ms), 8)
     span = max(int((b_ms - a_ms) * ms) - L, 0)
     starts = [int(a_ms * ms) + (span * k // max(n_sub - 1, 1) if n_sub > 1 else span // 2) for k in range(n_sub)]
-    _, _, M, _, _, _ = _spec_setup(sr, L)
+    _, _, M, _ = _spec_setup(sr, L)
     acc = np.zeros((s0.size, N_BANDS))
     have = np.zeros(s0.size)
     for st in starts:
@@ -258,7 +249,7 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
 
     # ---- spectra: onset window, pre-onset windows, decay windows (a log-band patch)
     won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
-    _, _, M, valid, _, _ = _spec_setup(sr, won.shape[1])
+    _, _, M, valid = _spec_setup(sr, won.shape[1])
     Pon, fr = _psd(won, sr)
     Bdb_on = _db(Pon @ M)
     vmask = np.where(valid, 1.0, np.nan)[None, :]
