@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open_from_args(win, args) -> None:
-    from media_core.case import CASE_SUFFIX, Case
+    from media_core.case.store import CASE_SUFFIX, Case
 
     paths = [Path(p) for p in args.paths]
     case_paths = [p for p in paths if p.suffix == CASE_SUFFIX or p.name == "case.sqlite"]

@@ -1,6 +1,6 @@
 """A read-through view of the open case for the widgets: feeds with their clock and derived data.
 
-The case (:class:`media_core.case.Case`) is the model; this object only caches what is costly to
+The case (:class:`media_core.case.store.Case`) is the model; this object only caches what is costly to
 rebuild on every paint (decoded video index, waveform envelope, parsed mutes and shots) and turns
 the case's psygnal events into Qt signals on the GUI thread. It holds no state the case does not.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal
 
 from media_core.clock import Clock
-from media_core.envelope import Envelope
-from media_core.video import VideoIndex
+from media_core.analysis.envelope import Envelope
+from media_core.io.video import VideoIndex
 
 from .jobs import ENVELOPE_ALGO, INDEX_ALGO
 
@@ -94,7 +94,7 @@ class FeedInfo:
 
 
 class CaseState(QObject):
-    """Qt face of a :class:`~media_core.case.Case` for the views."""
+    """Qt face of a :class:`~media_core.case.store.Case` for the views."""
 
     feeds_changed = Signal()          # feeds added/removed/relabelled, analysis or clocks changed
     clock_changed = Signal(int)

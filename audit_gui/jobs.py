@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib
 
-from media_core.envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
-from media_core.envelope import compute_envelope
-from media_core.video import ALGORITHM_VERSION as INDEX_VERSION
-from media_core.video import build_index
+from media_core.analysis.envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
+from media_core.analysis.envelope import compute_envelope
+from media_core.io.video import ALGORITHM_VERSION as INDEX_VERSION
+from media_core.io.video import build_index
 
 INDEX_ALGO = "video_index"
 ENVELOPE_ALGO = "envelope"
@@ -63,7 +63,7 @@ def analyze_feeds(feeds: list, *, sync_inputs: list[dict] | None = None, referen
 
     Parameters
     ----------
-    feeds : list of media_core.case.Feed
+    feeds : list of media_core.case.store.Feed
         Feeds to analyse (one decode each: mutes, shots, sync features, waveform envelope).
     sync_inputs : list of dict, optional
         Every feed of the case for sync: ``feed_id``, ``path``, ``probe``, ``has_audio``,
@@ -157,6 +157,6 @@ def incident_shots_job(shots_by_feed: dict, clocks: dict, *, progress=_noop, sho
                        emit_partial=_noop) -> dict:
     """Incident-level shots (shots heard by several feeds counted once) from inputs gathered on
     the GUI thread (the same inputs :func:`media_core.pipeline.incident_shots` reads from the case)."""
-    from media_core.incident_shots import match_incident_shots
+    from media_core.analysis.incident_shots import match_incident_shots
 
     return match_incident_shots(shots_by_feed, clocks)

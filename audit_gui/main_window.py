@@ -1,7 +1,7 @@
 """The review window: video grid, timeline, annotations and sync panels, transport and jobs.
 
 The window owns the transport (playhead, rate, in/out points) and the threads; everything the
-analyst changes goes to the case (:mod:`media_core.case`), which saves, logs and undoes it.
+analyst changes goes to the case (:mod:`media_core.case.store`), which saves, logs and undoes it.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QPushButton, QScrollArea, QToolBar, QWidget)
 
-from media_core.case import Case
+from media_core.case.store import Case
 from media_core.clock import Clock
 from media_core.errors import MediaCoreError
-from media_core.video import fit_size
+from media_core.io.video import fit_size
 
 from . import jobs
 from .case_state import CaseState
@@ -624,8 +624,8 @@ class MainWindow(QMainWindow):
     def _prepared(self, fid: int, res: dict) -> None:
         if self.case is None or self.state is None or self.state.feed(fid) is None:
             return
-        from media_core.envelope import ALGORITHM_VERSION as EV
-        from media_core.video import ALGORITHM_VERSION as IV
+        from media_core.analysis.envelope import ALGORITHM_VERSION as EV
+        from media_core.io.video import ALGORITHM_VERSION as IV
 
         ix = res.get("video_index") or {"schema": None, "error": res.get("video_index_error", "no video")}
         with self.state.batch():

@@ -3,7 +3,7 @@
 One :class:`MasterClock` (a ``QElapsedTimer`` plus an anchor) gives the shared-clock time while
 playing; every tile maps it to its feed's media time through ``case.clock(feed_id).to_media`` and
 shows the frame whose presentation interval covers that time. Each feed has a
-:class:`FeedDecoder` thread with its own :class:`~media_core.video.VideoReader`; the GUI thread
+:class:`FeedDecoder` thread with its own :class:`~media_core.io.video.VideoReader`; the GUI thread
 sends it requests (seek, play from, stop, resize) and receives frames as ``QImage`` by signal or
 from its small play-ahead buffer. Decoders never touch widgets or the case.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QThread, Signal
 from PySide6.QtGui import QImage
 
-from media_core.video import VideoIndex, VideoReader
+from media_core.io.video import VideoIndex, VideoReader
 
 PLAY_AHEAD = 12  # frames buffered per feed while playing (400 ms at 30 fps: rides out short CPU starvation)
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
                                QCheckBox)
 
-from media_core.case import CATEGORIES
+from media_core.case.store import CATEGORIES
 
 from .timefmt import fmt_time
 

@@ -2,7 +2,7 @@
 
 The GUI thread only sends requests (source, play from a shared time, stop, new clock); an
 :class:`_AudioWorker` in its own ``QThread`` owns the ``QAudioSink`` (push mode) and a
-:class:`media_core.audio_out.SharedClockPcm`, decodes 20 ms at a time and keeps the sink's buffer
+:class:`media_core.io.audio_out.SharedClockPcm`, decodes 20 ms at a time and keeps the sink's buffer
 full. Every 250 ms it compares the shared time being heard (position written minus what the sink
 still buffers) with the master clock and re-seeks when they differ by more than 40 ms, so audio
 follows the video clock, nudges and drift. Audio plays only at 1x; other rates are silent.
@@ -81,7 +81,7 @@ class _AudioWorker(QObject):
 
     @Slot(float)
     def play(self, shared_s: float) -> None:
-        from media_core.audio_out import SharedClockPcm
+        from media_core.io.audio_out import SharedClockPcm
 
         self.stop()
         if self._path is None:
@@ -137,7 +137,7 @@ class _AudioWorker(QObject):
 
 
 def _s16(y):
-    from media_core.audio_out import to_s16_bytes
+    from media_core.io.audio_out import to_s16_bytes
 
     return to_s16_bytes(y)
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from media_core.case import KINDS
+from media_core.case.store import KINDS
 
 COLUMNS = ("label", "kind", "offset s", "drift ppm", "method", "conf.", "nudged s")
 

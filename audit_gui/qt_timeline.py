@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from media_core.shot_counts import feed_count, is_confident
+from media_core.analysis.shot_counts import feed_count, is_confident
 
 from .timefmt import fmt_time
 
@@ -24,7 +24,7 @@ LANE_H = 44
 SHARED_LANE_H = 26
 ENVELOPE_ARGB = 0xFF6EC8AA  # QColor(110, 200, 170), opaque
 
-MUTE_COLORS = {  # media_core.mutes kinds
+MUTE_COLORS = {  # media_core.analysis.mutes kinds
     "digital-silence": QColor(220, 50, 50, 130),
     "near-silence": QColor(230, 130, 30, 120),
     "packet-gap": QColor(160, 60, 200, 130),

@@ -5,9 +5,9 @@ Uses the 30-minute 48 kHz mono AAC feed that ``benchmarks/bench_mutes.py`` cache
 Then, in the same run and interleaved, each in its own subprocess, ``--repeat`` times:
 
 * ``decode``: plain PyAV decoding of the audio to numpy (``frame.to_ndarray()`` per frame);
-* ``mutes``: :func:`media_core.decode.run_listeners` with a :class:`MuteListener` only;
+* ``mutes``: :func:`media_core.io.decode.run_listeners` with a :class:`MuteListener` only;
 * ``shots``: the same with a :class:`ShotListener` only;
-* ``analysis``: :func:`media_core.analysis.analyze_feed` -- mutes and shots in one decode pass
+* ``analysis``: :func:`media_core.analysis.feed.analyze_feed` -- mutes and shots in one decode pass
   (the file's SHA-256 is passed in, so hashing is not timed).
 
 Prints wall and CPU times, the ratios to ``decode`` (target for ``analysis``: <= 1.5) and the
@@ -40,16 +40,16 @@ def task_decode(path: str) -> dict:
 
 
 def task_mutes(path: str) -> dict:
-    from media_core.decode import run_listeners
-    from media_core.mutes import MuteListener
+    from media_core.io.decode import run_listeners
+    from media_core.analysis.mutes import MuteListener
 
     res = run_listeners(path, [MuteListener()])
     return {"mutes": len(res["mutes"]["mutes"])}
 
 
 def task_shots(path: str) -> dict:
-    from media_core.decode import run_listeners
-    from media_core.shots import ShotListener
+    from media_core.io.decode import run_listeners
+    from media_core.analysis.shots import ShotListener
 
     res = run_listeners(path, [ShotListener()])
     s = res["shots"]
@@ -57,7 +57,7 @@ def task_shots(path: str) -> dict:
 
 
 def task_analysis(path: str) -> dict:
-    from media_core.analysis import analyze_feed
+    from media_core.analysis.feed import analyze_feed
 
     feed = analyze_feed(path, sha256="not-timed")
     return {"mutes": len(feed["mutes"]), "shot_count": feed["shot_count"], "reported": len(feed["shots"]),
@@ -74,7 +74,13 @@ def child(task: str, path: str) -> None:
     import numpy  # noqa: F401
     import scipy.signal  # noqa: F401
 
-    from media_core import analysis, decode, mutes, shots  # noqa: F401
+    from media_core.analysis.feed import feed as analysis  # noqa: F401
+
+    from media_core.io import decode  # noqa: F401
+
+    from media_core.analysis.feed import mutes  # noqa: F401
+
+    from media_core.analysis.feed import shots  # noqa: F401
 
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()

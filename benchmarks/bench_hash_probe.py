@@ -72,9 +72,9 @@ def main() -> None:
         cases = {
             "hashlib.sha256(read()) [baseline]": f"import hashlib\ndef run():\n    hashlib.sha256(open({p!r},'rb').read()).hexdigest()",
             "hashlib.file_digest": f"import hashlib\ndef run():\n    hashlib.file_digest(open({p!r},'rb'), 'sha256').hexdigest()",
-            "media_core sha256_file": f"from media_core.hashing import sha256_file\ndef run():\n    sha256_file({p!r})",
-            "media_core probe": f"from media_core.probe import probe\ndef run():\n    probe({p!r})",
-            "Case.add_feed (probe+hash+store)": f"from media_core.case import Case\nimport uuid\ndef run():\n    Case.create({tmp!r} + '/c' + uuid.uuid4().hex).add_feed({p!r})",
+            "media_core sha256_file": f"from media_core.io.hashing import sha256_file\ndef run():\n    sha256_file({p!r})",
+            "media_core probe": f"from media_core.io.probe import probe\ndef run():\n    probe({p!r})",
+            "Case.add_feed (probe+hash+store)": f"from media_core.case.store import Case\nimport uuid\ndef run():\n    Case.create({tmp!r} + '/c' + uuid.uuid4().hex).add_feed({p!r})",
         }
         rows = []
         for name, code in cases.items():

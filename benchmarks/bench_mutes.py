@@ -6,7 +6,7 @@ tone and a closed-car passage that must *not* count. Then, in the same run and i
 
 * ``decode``: plain PyAV decoding of the audio to numpy (``frame.to_ndarray()`` per frame),
   the baseline every audio analysis pays;
-* ``mutes``: :func:`media_core.decode.run_listeners` with a :class:`MuteListener`;
+* ``mutes``: :func:`media_core.io.decode.run_listeners` with a :class:`MuteListener`;
 * ``silencedetect``: ``ffmpeg -af silencedetect=n=-60dB:d=0.5 -f null -`` (imageio-ffmpeg binary).
 
 Each is timed ``--repeat`` times (min and median wall time reported) in its own subprocess, which
@@ -67,7 +67,7 @@ def make_feed(path: Path, minutes: float) -> dict:
     """Stream-encode the feed minute by minute (memory flat) and write its truth next to it."""
     import av
 
-    from media_core.synthetic import car_rumble, dead_floor, room_tone, speech_like
+    from sample_media import car_rumble, dead_floor, room_tone, speech_like
 
     truth = truth_spans(minutes)
     dur = truth["duration_s"]
@@ -134,8 +134,8 @@ def task_decode(path: str) -> dict:
 
 
 def task_mutes(path: str) -> dict:
-    from media_core.decode import run_listeners
-    from media_core.mutes import MuteListener
+    from media_core.io.decode import run_listeners
+    from media_core.analysis.mutes import MuteListener
 
     res = run_listeners(path, [MuteListener()])
     return {"mutes": res["mutes"]["mutes"], "quiet": res["mutes"]["quiet"], "samples": res["_decode"]["samples"]}
@@ -176,7 +176,9 @@ def child(task: str, path: str) -> None:
     import av  # noqa: F401  (imports are not what we time)
     import imageio_ffmpeg  # noqa: F401
 
-    from media_core import decode, mutes  # noqa: F401
+    from media_core.io import decode  # noqa: F401
+
+    from media_core.analysis.feed import mutes  # noqa: F401
 
     r0, k0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()

@@ -4,7 +4,7 @@ Measures, against the issue's targets:
 
 * **seek**: time from ``MainWindow.seek(t)`` to all four tiles showing the exact frame for ``t``
   (target <= 200 ms), with a baseline in the same process: the same four frames decoded one
-  after another by :class:`media_core.video.VideoReader` with no GUI (ratio app / baseline);
+  after another by :class:`media_core.io.video.VideoReader` with no GUI (ratio app / baseline);
 * **playback**: frames dropped over ``--play-s`` seconds of 1x playback of the four feeds
   (target <= 2 %), counted as frames due in the played interval that never reached a tile;
 * **responsiveness**: the longest event-loop stall while playing and while the background
@@ -47,7 +47,7 @@ def frame_fn_720p(i: int, t: float) -> np.ndarray:
     """
     w, h = 1280, 720
     if "img" not in _BASE:
-        from media_core.synthetic.encode import default_frame
+        from sample_media.encode import default_frame
 
         _BASE["img"] = default_frame(0, 0.0, (w, h))
     img = _BASE["img"].copy()
@@ -61,7 +61,7 @@ def frame_fn_720p(i: int, t: float) -> np.ndarray:
 
 
 def make_feeds(duration_s: float) -> list[Path]:
-    from media_core.synthetic.encode import write_media
+    from sample_media.encode import write_media
 
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(11)
@@ -152,7 +152,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from audit_gui.main_window import MainWindow
-    from media_core.video import VideoReader, fit_size
+    from media_core.io.video import VideoReader, fit_size
 
     app = QApplication.instance() or QApplication([])
     win = MainWindow(audio=False)

@@ -38,7 +38,7 @@ def generate(folder: Path, minutes: float) -> dict:
     import numpy as np
 
     from media_core.clock import Clock
-    from media_core.synthetic.encode import write_media
+    from sample_media.encode import write_media
     from test_sync import make_scene, render_cam
 
     meta = folder / "truth.json"

@@ -95,8 +95,8 @@ class Source:
 
 def decode_mono(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """A file's audio as the detector sees it (loudest channel per sample), float32."""
-    from media_core.decode import iter_audio_blocks
-    from media_core.shots import _mono
+    from media_core.io.decode import iter_audio_blocks
+    from media_core.analysis.shots import _mono
 
     blocks = list(iter_audio_blocks(path))
     if not blocks:
@@ -117,7 +117,7 @@ def decode_mono(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 def codec_roundtrip_a(y: np.ndarray, sr: int, tmp: pathlib.Path, name: str) -> np.ndarray:
     """Family a's chain: AAC 64 kb/s in .m4a through write_media (as issue 4's benchmark)."""
-    from media_core.synthetic.encode import write_media
+    from sample_media.encode import write_media
 
     p = write_media(tmp / f"{name}.m4a", audio=y, sr=sr, audio_codec="aac", audio_bitrate=64000, video=False)
     out, _ = decode_mono(p)
@@ -126,7 +126,7 @@ def codec_roundtrip_a(y: np.ndarray, sr: int, tmp: pathlib.Path, name: str) -> n
 
 
 # ----------------------------------------------------------------------------------------------
-# family a: the present renderer (media_core.synthetic.gunshot / distractors)
+# family a: the present renderer (sample_media.gunshot / distractors)
 
 def _tmpdir() -> pathlib.Path:
     d = ROOT / "benchmarks" / "_work" / "tmp" / str(os.getpid())
@@ -135,7 +135,8 @@ def _tmpdir() -> pathlib.Path:
 
 
 def _a_shots(i: int) -> Clip:
-    from media_core.synthetic.gunshot import render_incident_audio, two_shooter_incident
+    from sample_media.gunshot import render_incident_audio
+    from sample_media.scenes import two_shooter_incident
 
     rng = np.random.default_rng(1_000_000 + i)
     sr = 48000
@@ -158,8 +159,8 @@ def _a_shots(i: int) -> Clip:
 
 
 def _a_distractor(i: int) -> Clip:
-    from media_core.synthetic.distractors import KINDS, render_distractor
-    from media_core.synthetic.gunshot import render_incident_audio
+    from sample_media.distractors import KINDS, render_distractor
+    from sample_media.gunshot import render_incident_audio
 
     rng = np.random.default_rng(2_000_000 + i)
     sr = 48000
@@ -174,13 +175,13 @@ def _a_distractor(i: int) -> Clip:
 
 
 def _a_incident(i: int) -> list[Clip]:
-    """The demo incident generator (media_core.synthetic.incident, fast mode) at seed 101 + i:
+    """The demo incident generator (sample_media.incident, fast mode) at seed 101 + i:
     two body cams and a dash cam hearing the same volley, with door slams, a knock, a mic
     bump, shouting, radio and a car. Seed 7 (the demo) is never used for fitting."""
     import json
     import shutil
 
-    from media_core.synthetic.incident import build_incident
+    from sample_media.incident import build_incident
 
     seed = 101 + i
     d = _tmpdir() / f"incident{seed}"
@@ -197,7 +198,7 @@ def _a_incident(i: int) -> list[Clip]:
 
 
 # ----------------------------------------------------------------------------------------------
-# family b: the second renderer (media_core.synthetic.gunfire_b / distractors_b / chains)
+# family b: the second renderer (sample_media.gunfire_b / distractors_b / chains)
 
 def _post_gain(y: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
     """With probability ``p``, the whole recording 6-30 dB quieter: a camera or recorder set to a
@@ -209,7 +210,7 @@ def _post_gain(y: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.nd
 
 
 def _b_shots(i: int) -> Clip:
-    from media_core.synthetic.gunfire_b import render_scene_b
+    from sample_media.gunfire_b import render_scene_b
 
     rng = np.random.default_rng(3_000_000 + i)
     y, sr, truth = render_scene_b(rng)
@@ -220,7 +221,7 @@ def _b_shots(i: int) -> Clip:
 
 
 def _b_distractor(i: int) -> Clip:
-    from media_core.synthetic.distractors_b import KINDS_B, render_distractor_scene_b
+    from sample_media.distractors_b import KINDS_B, render_distractor_scene_b
 
     rng = np.random.default_rng(4_000_000 + i)
     kind = KINDS_B[i % len(KINDS_B)]
@@ -323,7 +324,7 @@ def thunder() -> Iterator[Clip]:
 
 def _rerender(base: Callable[[], Iterator[Clip]], tag: str, seed: int, k: int) -> Callable[[], Iterator[Clip]]:
     def gen() -> Iterator[Clip]:
-        from media_core.synthetic.chains import apply_chain, random_chain
+        from sample_media.chains import apply_chain, random_chain
 
         for c in base():
             # label the original first, so the rendered clip keeps a truth-derived label
@@ -359,7 +360,7 @@ def _anchor_time(c: Clip) -> float | None:
     """For ``count``/``any`` clips: onset of the most energetic candidate of the original."""
     if c.label not in ("count", "any"):
         return None
-    from media_core.shots import candidate_table
+    from media_core.analysis.shots import candidate_table
 
     t, _ = candidate_table(c.y, c.sr)
     return float(t[_loudest(t, c.y, c.sr)]) if t.size else None
@@ -439,7 +440,7 @@ def label_candidates(t: np.ndarray, c: Clip) -> np.ndarray:
 
 
 def clip_table(c: Clip) -> dict[str, Any]:
-    from media_core.shots import candidate_table
+    from media_core.analysis.shots import candidate_table
 
     t, F = candidate_table(c.y, c.sr)
     lab = label_candidates(t, c)
@@ -453,8 +454,8 @@ def clip_table(c: Clip) -> dict[str, Any]:
 
 
 def _cache_key(name: str, n: int) -> str:
-    from media_core.shot_candidates import CandidateParams
-    from media_core.shot_features import FEATURE_NAMES, FEATURE_VERSION
+    from media_core.analysis.shot_candidates import CandidateParams
+    from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
     src = [ROOT / "media_core" / f for f in ("shot_candidates.py", "shot_features.py")] + [pathlib.Path(__file__)]
     if name.startswith(("a_",)):

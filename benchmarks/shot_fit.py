@@ -3,8 +3,8 @@
 Shared by ``scripts/train_shot_model.py`` (the shipped model) and
 ``benchmarks/shots_accuracy.py`` (leave-one-family-out validation), so both fit and judge
 exactly the same way. Scoring a clip replays the detector's own decision step
-(:class:`media_core.shots._Decider`) on the cached features, which equals running
-:func:`media_core.shots.detect_shots` on its audio with that model.
+(:class:`media_core.analysis.shots._Decider`) on the cached features, which equals running
+:func:`media_core.analysis.shots.detect_shots` on its audio with that model.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from media_core.shot_model import ShotModel, _ARRAYS, export_hist_gradient_boosting  # noqa: E402
+from media_core.analysis.shot_model import ShotModel, _ARRAYS, export_hist_gradient_boosting  # noqa: E402
 
 #: probability at which a shot counts. Chosen on the leave-one-family-out folds of the shippable
 #: sources (0.5 -> 0.7 cut held-out false shots by about a third for 1-5 % of exact counts);
@@ -65,7 +65,7 @@ def fit(tables_by_source: dict[str, list[dict[str, Any]]], meta: dict[str, Any] 
     """A fitted model (as the detector loads it) and its ``.npz`` bytes."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from media_core.shot_features import FEATURE_NAMES, FEATURE_VERSION
+    from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
     X, y, w = design(tables_by_source)
     clf = HistGradientBoostingClassifier(**{**HGB, **hgb})
@@ -105,8 +105,8 @@ def model_from_bytes(blob: bytes) -> ShotModel:
 # scoring
 
 def detect_from_table(tab: dict[str, Any], model: ShotModel, **params: Any) -> list[dict[str, Any]]:
-    """The shots :func:`media_core.shots.detect_shots` reports for this clip with ``model``."""
-    from media_core.shots import _Decider, _params
+    """The shots :func:`media_core.analysis.shots.detect_shots` reports for this clip with ``model``."""
+    from media_core.analysis.shots import _Decider, _params
 
     p = _params(params)
     d = _Decider(p, model)

@@ -32,6 +32,18 @@ class DecodeError(MediaError):
     """FFmpeg (through PyAV) failed while decoding; wraps ``av.FFmpegError`` at the boundary."""
 
 
+class Cancelled(MediaCoreError):
+    """Long work (decode, analysis, sync, preparation, hashing) was stopped by its caller.
+
+    The one cancel outcome: every long call polls its ``should_stop()`` and raises this; what was
+    already stored stays stored. ``what`` names the work that stopped.
+    """
+
+    def __init__(self, what: str = "work"):
+        self.what = what
+        super().__init__(f"{what}: cancelled")
+
+
 class CaseError(MediaCoreError):
     """A case folder or its database is missing, damaged or of an unknown schema version."""
 

@@ -1,6 +1,6 @@
 """One decode, many listeners: the protocol between the streaming audio decoder and analyses.
 
-The decoder (:mod:`media_core.decode`) reads a feed's audio once, in timestamped blocks, and calls
+The decoder (:mod:`media_core.io.decode`) reads a feed's audio once, in timestamped blocks, and calls
 every listener in turn. Each analysis (mutes, shots, sync features, waveform overview) is a
 listener, so a feed is decoded once however many analyses run.
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .case import Case
-from .clock import Clock
-from .errors import MediaCoreError, MediaError
+from media_core.case.store import Case
+from media_core.clock import Clock
+from media_core.errors import MediaCoreError, MediaError
 
 ANALYSIS_ALGORITHM = "analysis"
 SYNC_ALGORITHM = "sync"
@@ -34,7 +34,7 @@ def analysis_params(*, min_mute_s: float = 0.5) -> dict:
 
 def stored_analysis(case: Case, feed_id: int, *, min_mute_s: float = 0.5) -> dict | None:
     """The analysis of this feed made by the current algorithms and parameters, if stored."""
-    from .analysis import analysis_version
+    from media_core.analysis.feed import analysis_version
 
     return case.get_analysis(feed_id, algorithm=ANALYSIS_ALGORITHM, version=analysis_version(),
                              params=analysis_params(min_mute_s=min_mute_s))
@@ -59,9 +59,9 @@ class FeedAnalysis:
 def compute_feed_analysis(feed, *, min_mute_s: float = 0.5, progress: Callable[[float], None] | None = None,
                           should_stop: Callable[[], bool] | None = None) -> FeedAnalysis:
     """One decode of ``feed``: mutes and shots, plus what sync and the timeline need later."""
-    from .analysis import analysis_version, analyze_feed
-    from .envelope import EnvelopeListener
-    from .sync import SyncFeatureListener
+    from media_core.analysis.feed import analysis_version, analyze_feed
+    from media_core.analysis.envelope import EnvelopeListener
+    from media_core.sync import SyncFeatureListener
 
     extras: dict[str, Any] = {}
     res = analyze_feed(feed.path, min_mute_s=min_mute_s, progress=progress, should_stop=should_stop,
@@ -74,7 +74,7 @@ def compute_feed_analysis(feed, *, min_mute_s: float = 0.5, progress: Callable[[
 
 def store_feed_analysis(case: Case, fa: FeedAnalysis) -> None:
     """Keep a :class:`FeedAnalysis` in the case (results in SQLite, sync features in its cache)."""
-    from .envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
+    from media_core.analysis.envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
 
     case.store_analysis(fa.feed_id, algorithm=ANALYSIS_ALGORITHM, version=fa.version, params=fa.params,
                         result=fa.result)
@@ -138,7 +138,7 @@ def sync_case(
     longest feed with usable audio). Manual nudges already in the case are kept on top.
     Returns the ``evidence-audit.sync/1`` document.
     """
-    from .sync import features_from_file, sync_features
+    from media_core.sync import features_from_file, sync_features
 
     report = progress or _noop
     feeds = case.feeds
@@ -190,9 +190,9 @@ def incident_shots(case: Case, *, min_confidence: float = 0.0) -> dict[str, Any]
     ``confidence >= min_confidence`` is passed, possible ones too (they can support a shot heard
     confidently elsewhere), with each feed's live-audio coverage (its duration) and its stored
     mutes, so a feed that was muted or not recording is never expected to have heard a shot.
-    See :func:`media_core.incident_shots.match_incident_shots`.
+    See :func:`media_core.analysis.incident_shots.match_incident_shots`.
     """
-    from .incident_shots import match_incident_shots
+    from media_core.analysis.incident_shots import match_incident_shots
 
     shots_by_feed, clocks, coverage, muted = {}, {}, {}, {}
     for f in case.feeds:
@@ -214,7 +214,7 @@ def incident_shots(case: Case, *, min_confidence: float = 0.0) -> dict[str, Any]
 def _features_path(case: Case, feed) -> "os.PathLike":
     from pathlib import Path
 
-    from .sync import ALGORITHM_VERSION
+    from media_core.sync import ALGORITHM_VERSION
 
     tag = ALGORITHM_VERSION.replace("/", "-")
     return Path(case.path) / CACHE_DIR / f"{feed.sha256}.{tag}.npz"
@@ -236,7 +236,7 @@ def load_sync_features(case: Case, feed):
     """The cached :class:`~media_core.sync.SyncFeatures` of a feed, or None."""
     import numpy as np
 
-    from .sync import SyncFeatures
+    from media_core.sync import SyncFeatures
 
     p = _features_path(case, feed)
     if not p.is_file():

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if str(ROOT) not in sys.path:  # run from a checkout without installing
         sys.path.insert(0, str(ROOT))
     from media_core.errors import MediaCoreError
-    from media_core.synthetic.incident import build_incident, incident_up_to_date, load_truth
+    from sample_media.incident import build_incident, incident_up_to_date, load_truth
 
     def say(msg: str) -> None:
         if not args.quiet:

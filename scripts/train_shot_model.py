@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the shipped gunshot model (issue 9) and record it in media_core/models/MODELS.json.
+"""Train the shipped gunshot model (issue 9) and record it in media_core/analysis/models/MODELS.json.
 
 Fits only on sources whose licence allows shipping something derived from them
 (``benchmarks/shot_data.py``: ``shippable=True``): our generated families a and b, and the real
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import shot_data as sd  # noqa: E402
 import shot_fit as sf  # noqa: E402
 
-from media_core.shot_model import DEFAULT_MODEL, MODEL_DIR  # noqa: E402
+from media_core.analysis.shot_model import DEFAULT_MODEL, MODEL_DIR  # noqa: E402
 
 
 def shippable_tables(scale: float = 1.0, workers: int = 2) -> dict[str, list[dict]]:

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from media_core.analysis import SCHEMA, analyze_feed, analyze_file, default_listeners
+from media_core.analysis.feed import SCHEMA, analyze_feed, analyze_file, default_listeners
 from media_core.cli import main
 from media_core.errors import NotMediaError, ParameterError
-from media_core.synthetic import room_tone, speech_like, write_media
+from sample_media import room_tone, speech_like, write_media
 
 SR = 48000
 FEED_KEYS = {"path", "sha256", "duration_s", "has_audio", "mutes", "quiet", "shots", "shot_count", "volleys"}
@@ -95,7 +95,7 @@ def test_cli_min_mute(feeds, capsys):
 
 
 def test_cli_stores_in_case(feeds, tmp_path, capsys):
-    case_mod = pytest.importorskip("media_core.case")
+    case_mod = pytest.importorskip("media_core.case.store")
     c = case_mod.Case.create(tmp_path / "incident")
     c.close()
     code = main(["analyze", "--mutes-only", "--json", "--case", str(tmp_path / "incident"), str(feeds[0])])

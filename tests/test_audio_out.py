@@ -1,13 +1,13 @@
-"""media_core.audio_out: the samples played at a shared time, through a clock with offset and drift."""
+"""media_core.io.audio_out: the samples played at a shared time, through a clock with offset and drift."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from media_core.audio_out import SharedClockPcm, map_channels, to_s16_bytes
+from media_core.io.audio_out import SharedClockPcm, map_channels, to_s16_bytes
 from media_core.clock import Clock
 from media_core.errors import ParameterError
-from media_core.synthetic.encode import write_media
+from sample_media.encode import write_media
 
 SR = 48000
 DUR = 6.0

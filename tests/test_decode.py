@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.decode import iter_audio_blocks, run_listeners
+from media_core.io.decode import iter_audio_blocks, run_listeners
 from media_core.errors import MediaError, NotMediaError
-from media_core.synthetic import tone, write_media
+from sample_media import tone, write_media
 
 SR = 48000
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from media_core.errors import ParameterError
-from media_core.synthetic import read_frame_index, tone, write_media
+from sample_media import read_frame_index, tone, write_media
 
 SR = 48000
 

@@ -1,13 +1,13 @@
-"""media_core.envelope: min/max overview as a listener and from a file."""
+"""media_core.analysis.envelope: min/max overview as a listener and from a file."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from media_core.envelope import Envelope, EnvelopeListener, compute_envelope
+from media_core.analysis.envelope import Envelope, EnvelopeListener, compute_envelope
 from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
-from media_core.synthetic.encode import write_media
+from sample_media.encode import write_media
 
 
 def _info(d):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from media_core.errors import MediaError, ParameterError
-from media_core.flashes import FlashDetector, detect_flashes, detect_flashes_in_frames, match_flashes
+from media_core.analysis.flashes import FlashDetector, detect_flashes, detect_flashes_in_frames, match_flashes
 
 FPS = 30.0
 
@@ -79,7 +79,7 @@ def test_match_too_few():
 
 
 def test_detect_flashes_in_encoded_video(tmp_path):
-    from media_core.synthetic.encode import write_media
+    from sample_media.encode import write_media
 
     rng = np.random.default_rng(4)
     flash_frames = [30, 77, 140]
@@ -92,8 +92,8 @@ def test_detect_flashes_in_encoded_video(tmp_path):
 
 
 def test_detect_flashes_needs_video(tmp_path):
-    from media_core.synthetic.audio import tone
-    from media_core.synthetic.encode import write_media
+    from sample_media.audio import tone
+    from sample_media.encode import write_media
 
     p = write_media(tmp_path / "a.m4a", audio=tone(440, 1.0), video=False)
     with pytest.raises(MediaError, match="no video"):
@@ -102,7 +102,7 @@ def test_detect_flashes_needs_video(tmp_path):
 
 def test_a_moving_bright_object_is_not_a_flash_train():
     """A warm car crossing an IR picture brightens patch after patch: no muzzle flashes."""
-    from media_core.flashes import detect_flashes_in_frames
+    from media_core.analysis.flashes import detect_flashes_in_frames
 
     fps, h, w = 15.0, 90, 160
     rng = np.random.default_rng(5)

@@ -13,13 +13,13 @@ import sys
 import numpy as np
 import pytest
 
-from media_core.case import Case, row_hash
+from media_core.case.store import Case, row_hash
 from media_core.cli import main as cli_main
 from media_core.errors import CaseError, MediaError, NotMediaError, ParameterError
-from media_core.hashing import sha256_file
-from media_core.probe import probe
-from media_core.synthetic.audio import tone
-from media_core.synthetic.encode import write_media
+from media_core.io.hashing import sha256_file
+from media_core.io.probe import probe
+from sample_media.audio import tone
+from sample_media.encode import write_media
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from PySide6.QtGui import QImage  # noqa: E402
 
 from audit_gui import jobs  # noqa: E402
 from audit_gui.workers import FunctionWorker  # noqa: E402
-from media_core.case import Case  # noqa: E402
-from media_core.synthetic.encode import read_frame_index, write_media  # noqa: E402
+from media_core.case.store import Case  # noqa: E402
+from sample_media.encode import read_frame_index, write_media  # noqa: E402
 
 pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from media_core.case import Case  # noqa: E402
+from media_core.case.store import Case  # noqa: E402
 from media_core.clock import Clock  # noqa: E402
-from media_core.synthetic.encode import write_media  # noqa: E402
+from sample_media.encode import write_media  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

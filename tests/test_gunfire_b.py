@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from media_core.errors import ParameterError
-from media_core.synthetic import chains
-from media_core.synthetic.distractors_b import (KINDS_B, LEVELS_DBFS, render_distractor_b,
+from sample_media import chains
+from sample_media.distractors_b import (KINDS_B, LEVELS_DBFS, render_distractor_b,
                                                 render_distractor_scene_b)
-from media_core.synthetic.gunfire_b import (KINDS, MIN_SPACING_S, crack_geometry,
+from sample_media.gunfire_b import (KINDS, MIN_SPACING_S, crack_geometry,
                                             muzzle_blast_b, render_scene_b, render_shot_b)
 
 SR = 48000

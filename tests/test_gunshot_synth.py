@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from media_core.errors import ParameterError
-from media_core.synthetic.distractors import KINDS, distractor_events, render_distractor
-from media_core.synthetic.gunshot import (
+from sample_media.distractors import KINDS, distractor_events, render_distractor
+from sample_media.gunshot import (
     apply_agc,
     apply_clipping,
     friedlander,

@@ -18,7 +18,7 @@ import pytest
 
 from media_core.clock import Clock
 from media_core.errors import ParameterError
-from media_core.synthetic import incident as inc
+from sample_media import incident as inc
 
 SEED = 11
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_truth_file_shape(built):
     out, truth_path, truth = built
     assert truth_path == out / inc.TRUTH_FILE
     assert truth["schema"] == "evidence-audit.truth/1"
-    assert truth["generator"] == {"name": "media_core.synthetic.incident", "version": inc.GENERATOR_VERSION,
+    assert truth["generator"] == {"name": "sample_media.incident", "version": inc.GENERATOR_VERSION,
                                   "seed": SEED, "duration_s": 90.0, "fast": True}
     keys = [f["key"] for f in truth["feeds"]]
     assert keys == ["bodycam_A", "bodycam_B", "dashcam", "helicopter"]

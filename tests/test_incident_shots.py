@@ -6,7 +6,7 @@ import pytest
 
 from media_core.clock import Clock
 from media_core.errors import ParameterError
-from media_core.incident_shots import match_incident_shots
+from media_core.analysis.incident_shots import match_incident_shots
 
 
 def _heard(shots, pos, cam, clock, rng, miss=()):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.decode import run_listeners
+from media_core.io.decode import run_listeners
 from media_core.errors import ParameterError
-from media_core.mutes import ALGORITHM_VERSION, KINDS, MuteListener, find_mutes, muted_seconds
-from media_core.synthetic import car_rumble, dead_floor, room_tone, speech_like, tone, write_media
+from media_core.analysis.mutes import ALGORITHM_VERSION, KINDS, MuteListener, find_mutes, muted_seconds
+from sample_media import car_rumble, dead_floor, room_tone, speech_like, tone, write_media
 
 SR = 48000
 EDGE_MAX = 0.025     # one AAC frame at 48 kHz
@@ -235,7 +235,7 @@ def test_everything_in_one_feed(tmp_path):
 
 
 def test_streaming_result_does_not_depend_on_block_size(tmp_path):
-    from media_core.decode import iter_audio_blocks
+    from media_core.io.decode import iter_audio_blocks
 
     y = cut(cut(live(9.0, seed=6), SR, 1.1, 2.7), SR, 5.0, 5.9)
     y[7 * SR:int(8.5 * SR)] = dead_floor(1.5, SR, -90.0, 1)

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from media_core import pipeline
-from media_core.case import Case
+from media_core.case.store import Case
 from media_core.cli import main as cli_main
-from media_core.demo import run_demo
+from sample_media.demo import run_demo
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,8 @@ def test_second_run_decodes_nothing(demo, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again although the case has the results")
 
-    monkeypatch.setattr("media_core.analysis.analyze_feed", boom)
-    monkeypatch.setattr("media_core.decode.run_listeners", boom)
+    monkeypatch.setattr("media_core.analysis.feed.analyze_feed", boom)
+    monkeypatch.setattr("media_core.io.decode.run_listeners", boom)
     monkeypatch.setattr("media_core.sync.sync_features", boom)
     again = run_demo(d / "out", sample_dir=d / "gen", fast=True)
     assert again["comparison"] == res["comparison"]
@@ -78,7 +78,7 @@ def test_demo_summary_json_and_cli(demo, capsys):
 
 def test_one_decode_feeds_sync_and_timeline(demo, monkeypatch):
     """Re-syncing uses the features kept from the analysis decode; the timeline's envelope is stored."""
-    from media_core.envelope import Envelope
+    from media_core.analysis.envelope import Envelope
 
     d, res, _ = demo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from media_core.errors import ParameterError
-from media_core.shot_counts import count_text, feed_count
+from media_core.analysis.shot_counts import count_text, feed_count
 
 
 def _shot(conf, confident, kind="gunshot"):

@@ -1,7 +1,7 @@
 """Gunshot detection (issues 4 and 9): the fitted detector on generated media and real recordings.
 
-Generated feeds come from :mod:`media_core.synthetic.gunshot` (family a) and
-:mod:`media_core.synthetic.gunfire_b` (family b), are encoded (AAC, Opus, MP3) and decoded
+Generated feeds come from :mod:`sample_media.gunshot` (family a) and
+:mod:`sample_media.gunfire_b` (family b), are encoded (AAC, Opus, MP3) and decoded
 through the streaming decoder with a :class:`ShotListener`, as the application does. Seeds are
 fixed and differ from the training seeds (``benchmarks/shot_data.py`` uses 1e6+); answers come
 from the generators. The shipped model is checked against its recorded hash, and a missing or
@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media_core.decode import run_listeners
+from media_core.io.decode import run_listeners
 from media_core.errors import ModelError, ParameterError
-from media_core.shot_features import FEATURE_NAMES
-from media_core.shot_model import MODEL_DIR, default_model_path, load_model, recorded_hashes
-from media_core.shots import ALGORITHM_VERSION, ShotListener, detect_shots, group_volleys
-from media_core.synthetic.distractors import KINDS, render_distractor
-from media_core.synthetic.encode import write_media
-from media_core.synthetic.gunshot import render_incident_audio, two_shooter_incident
+from media_core.analysis.shot_features import FEATURE_NAMES
+from media_core.analysis.shot_model import MODEL_DIR, default_model_path, load_model, recorded_hashes
+from media_core.analysis.shots import ALGORITHM_VERSION, ShotListener, detect_shots, group_volleys
+from sample_media.distractors import KINDS, render_distractor
+from sample_media.encode import write_media
+from sample_media.gunshot import render_incident_audio
+from sample_media.scenes import two_shooter_incident
 
 SR = 48000
 
@@ -293,7 +294,7 @@ def test_demo_incident_every_shot_on_every_feed(tmp_path):
     else (door slams, a knock, a mic bump, shouting, radio, a passing car)."""
     import json
 
-    from media_core.synthetic.incident import build_incident
+    from sample_media.incident import build_incident
 
     truth = json.loads(build_incident(tmp_path / "incident", seed=7, fast=True).read_text())
     checked = 0
@@ -334,8 +335,8 @@ def test_shipped_model_loads_matches_its_hash_and_scores_known_clips():
     assert 0.0 < model.threshold_possible < model.threshold_confident < 1.0
     # known clips from family b (seeds far from the training seeds): a close pistol shot, a
     # rifle at 60 m, and a clipped vest bump next to the microphone
-    from media_core.synthetic.distractors_b import render_distractor_scene_b
-    from media_core.synthetic.gunfire_b import render_scene_b
+    from sample_media.distractors_b import render_distractor_scene_b
+    from sample_media.gunfire_b import render_scene_b
 
     y, sr, truth = render_scene_b(np.random.default_rng(77), layout="single", kind="pistol", chain=False,
                                   background="room")
@@ -358,7 +359,7 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModelError):
         ShotListener(model_path=str(bad))
     # the shipped file must match the registry: a swapped file is refused, never used
-    import media_core.shot_model as sm
+    import media_core.analysis.shot_model as sm
 
     monkeypatch.setattr(sm, "recorded_hashes", lambda: {default_model_path().name: "0" * 64})
     sm._load_cached.cache_clear()
@@ -394,8 +395,8 @@ def test_no_confident_shots_in_non_impulsive_input(name):
 @pytest.mark.parametrize("seed, sr, codec", [(501, 48000, "aac"), (502, 16000, "opus"), (503, 8000, "mp3")])
 def test_short_library_clips_need_no_history(seed, sr, codec):
     """0.3-2 s clips with the shot near the start (no seconds of context before it)."""
-    from media_core.synthetic.chains import apply_chain
-    from media_core.synthetic.gunfire_b import render_scene_b
+    from sample_media.chains import apply_chain
+    from sample_media.gunfire_b import render_scene_b
 
     y, sr0, truth = render_scene_b(np.random.default_rng(seed), layout="library_clip", kind="pistol",
                                    chain=False, background="none")

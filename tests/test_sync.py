@@ -32,8 +32,8 @@ def _burst(rng, sr, dur, lo, hi, decay):
 
 
 def _source(rng, kind):
-    from media_core.synthetic.audio import speech_like
-    from media_core.synthetic.gunshot import render_gunshot
+    from sample_media.audio import speech_like
+    from sample_media.gunshot import render_gunshot
 
     sr = SRC_SR
     if kind == "speech":
@@ -132,7 +132,7 @@ REAL_CASES = [("full.mp4", "3-secs-in.mp4", 3.0), ("full.mp4", "7-secs-in.mp4", 
 
 def _pts_jumps_s(path) -> float:
     """Total forward jump of audio timestamps beyond the decoded samples (the decoder is pts-true)."""
-    from media_core.decode import iter_audio_blocks
+    from media_core.io.decode import iter_audio_blocks
 
     total, end = 0.0, None
     for b in iter_audio_blocks(path, mono=True):
@@ -386,7 +386,7 @@ def _heli_frame_fn(flash_media_times, rng):
 
 @pytest.fixture(scope="module")
 def incident_files(tmp_path_factory):
-    from media_core.synthetic.encode import write_media
+    from sample_media.encode import write_media
 
     d = tmp_path_factory.mktemp("incident")
     rng = np.random.default_rng(42)
@@ -396,7 +396,7 @@ def incident_files(tmp_path_factory):
     shot_times = np.sort(rng.uniform(22, 62, 7))
     shot_times = np.concatenate([shot_times, shot_times[[1, 4]] + [0.31, 0.45]])
     for k, t in enumerate(np.sort(shot_times)):
-        from media_core.synthetic.gunshot import render_gunshot
+        from sample_media.gunshot import render_gunshot
         w = render_gunshot(sr=48000, rng=rng, distance_m=5.0) * 0.2
         ev.append((float(t), cams[k % 3] + rng.normal(0, 0.5, 2), w.astype(np.float32), "shot"))
     clocks = [Clock(0.0, 0.0), Clock(-3.7, 100.0), Clock(8.2, -40.0), Clock(1.6, 60.0)]
@@ -445,7 +445,7 @@ def test_sync_files_generated_incident(incident_files):
 
 
 def test_cli_sync_json_and_case(incident_files, tmp_path, capsys):
-    from media_core.case import Case
+    from media_core.case.store import Case
     from media_core.cli import main
 
     paths = incident_files["paths"][:2] + incident_files["paths"][5:]
@@ -539,7 +539,7 @@ def test_sync_files_metadata_guess_and_fallback(tmp_path):
     with nothing to hear or see."""
     import datetime as dt
 
-    from media_core.synthetic.encode import write_media
+    from sample_media.encode import write_media
 
     cams, ev = make_scene(duration_s=60, n_cams=2, rng=21)
     t0 = dt.datetime(2024, 5, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -561,9 +561,9 @@ def test_sync_files_metadata_guess_and_fallback(tmp_path):
 
 def test_sync_features_reuses_one_shared_decode(incident_files):
     """The pipeline decodes each feed once for every analysis; sync then needs no decode."""
-    from media_core.decode import run_listeners
-    from media_core.probe import probe
-    from media_core.shots import ShotListener
+    from media_core.io.decode import run_listeners
+    from media_core.io.probe import probe
+    from media_core.analysis.shots import ShotListener
 
     paths = incident_files["paths"][:2]
     feeds = []

@@ -1,4 +1,4 @@
-"""media_core.video: packet index, exact seeking, stepping, scaled frames, thread use."""
+"""media_core.io.video: packet index, exact seeking, stepping, scaled frames, thread use."""
 from __future__ import annotations
 
 import threading
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from media_core.errors import MediaError, NotMediaError, ParameterError
-from media_core.synthetic.encode import read_frame_index, write_media
-from media_core.video import VideoIndex, VideoReader, build_index, fit_size
+from sample_media.encode import read_frame_index, write_media
+from media_core.io.video import VideoIndex, VideoReader, build_index, fit_size
 
 FPS = 30.0
 

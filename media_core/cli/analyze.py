@@ -48,7 +48,7 @@ def _print_feed(feed: dict, shots: bool) -> None:
             ch = q["evidence"]["measurements"].get("channel_name", "?")
             notes.append(f"{ch} channel silent {hms(q['start_s'])}-{hms(q['end_s'])} (other channel live)")
     if shots:
-        from media_core.shot_counts import feed_count
+        from media_core.analysis.shot_counts import feed_count
 
         notes.append(f"shots: {feed_count(feed['shots'])['text']}")
     print("; ".join(notes))
@@ -56,7 +56,7 @@ def _print_feed(feed: dict, shots: bool) -> None:
 
 
 def run(args) -> int:
-    from media_core.analysis import analysis_document, analysis_version, analyze_feed
+    from media_core.analysis.feed import analysis_document, analysis_version, analyze_feed
     from media_core.errors import MediaCoreError, ParameterError
 
     if not args.min_mute > 0:
@@ -64,7 +64,7 @@ def run(args) -> int:
     shots = not args.mutes_only
     case = None
     if args.case:
-        from media_core.case import Case
+        from media_core.case.store import Case
 
         case = Case.open(args.case)  # CaseError -> exit 2 through main()
     feeds, status = [], 0

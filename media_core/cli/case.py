@@ -10,7 +10,7 @@ from .common import error_line, hms, print_json, progress_bar, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from media_core.case import KINDS
+    from media_core.case.store import KINDS
 
     p = sub.add_parser("case", help="create a case, add feeds, list and show cases",
                        description="A case is a folder NAME.evcase/ with a SQLite store and an audit log.")
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_new(args) -> int:
-    from media_core.case import Case
+    from media_core.case.store import Case
 
     with Case.create(args.case) as case:
         print(f"created case {case.path}")
@@ -58,7 +58,7 @@ def run_new(args) -> int:
 
 
 def run_add(args) -> int:
-    from media_core.case import Case
+    from media_core.case.store import Case
     from media_core.errors import ParameterError
 
     if args.label and len(args.files) > 1:
@@ -90,7 +90,7 @@ def run_add(args) -> int:
 
 
 def run_list(args) -> int:
-    from media_core.case import CASE_SUFFIX, DB_NAME, Case
+    from media_core.case.store import CASE_SUFFIX, DB_NAME, Case
     from media_core.errors import CaseError
 
     rows = []
@@ -136,7 +136,7 @@ def format_summary(summary: dict) -> str:
 
 
 def run_show(args) -> int:
-    from media_core.case import Case
+    from media_core.case.store import Case
 
     with Case.open(args.case) as case:
         summary = case.summary()
@@ -148,7 +148,7 @@ def run_show(args) -> int:
 
 
 def run_verify(args) -> int:
-    from media_core.case import Case
+    from media_core.case.store import Case
 
     with Case.open(args.case) as case:
         rep = case.verify()

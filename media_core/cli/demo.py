@@ -17,9 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    from media_core.case import Case
+    from media_core.case.store import Case
     from media_core.cli.case import format_summary
-    from media_core.demo import run_demo
+    from sample_media.demo import run_demo
 
     tty, last = sys.stderr.isatty(), [None]
 

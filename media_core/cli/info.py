@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     from media_core.errors import MediaError
-    from media_core.hashing import sha256_file
-    from media_core.probe import probe, summarize
+    from media_core.io.hashing import sha256_file
+    from media_core.io.probe import probe, summarize
 
     results, status = [], 0
     for path in args.files:

@@ -62,7 +62,7 @@ def run(args) -> int:
 
 
 def _store(case_path: str, result: dict) -> None:
-    from media_core.case import Case
+    from media_core.case.store import Case
     from media_core.clock import Clock
 
     with Case.open(case_path) as case:

@@ -1,0 +1,1 @@
+"""Analyses of one feed's decode: mutes, gunshots, flashes, the waveform envelope, incident shots."""

@@ -1,0 +1,319 @@
+"""Stage 2 of gunshot detection: a fixed vector of measurements around each candidate onset.
+
+The vector is what the fitted model (:mod:`media_core.analysis.shot_model`) decides on, and what a
+shot's evidence quotes. It has four parts, all computed in one batch for the candidates of an
+analysis window:
+
+* **Onset shape** (first 10-30 ms): peak level, flat-top and full-scale fractions (overload),
+  crest factor, asymmetry, rise time, zero-crossing rate, how long the event stays within 6 dB
+  of its own peak, the jump over the 2-12 ms before (full-band and differenced), and the level
+  over the quiet part of the 0.3 s before.
+* **A log-band patch**: the power in 16 mel-spaced bands (100 Hz - 16 kHz, band edges from
+  :func:`librosa.mel_frequencies`) of a 6-ms window at the onset, as a shape (dB below the
+  strongest band) and as a rise over the 24 ms before the onset; and the decay of 4 broad
+  bands over 5-15, 15-35, 35-75 and 75-150 ms. Bands above 0.45 times the sample rate are
+  missing (NaN), so 8-kHz and 48-kHz audio share one vector.
+* **Ring-down**: energy of later windows relative to the onset and to the background.
+* **Context**: time and level difference to the previous, the previous stronger and the next
+  candidate (an echo is a weaker copy 3-120 ms later), how many candidates lie within 0.25 s
+  and 1 s (a crackle), the regularity of their spacing (a taser's click train), and the crack
+  over the loudest and over the median 50-ms block of the up to 2.5 s before it. Context that
+  does not exist (a clip that starts 20 ms before the shot) is NaN, never a guess: the model
+  was fitted with it missing too.
+
+Every feature is a pure function of the audio and candidates in ``[onset - 2.6 s, onset + 2 s]``; the window
+and candidate order do not change it (:class:`~media_core.analysis.shots.ShotListener` relies on this).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_EDGES_HZ", "candidate_features"]
+
+FEATURE_VERSION = "shot-features-3"
+N_BANDS = 16
+DECAY_WINDOWS_MS = ((5.0, 15.0), (15.0, 35.0), (35.0, 75.0), (75.0, 150.0), (150.0, 300.0), (300.0, 600.0))
+N_COARSE = N_BANDS // 2
+HISTORY_S = 2.5
+
+
+@lru_cache(maxsize=1)
+def _band_edges() -> np.ndarray:
+    import librosa
+
+    return np.asarray(librosa.mel_frequencies(n_mels=N_BANDS + 1, fmin=100.0, fmax=16000.0), dtype=np.float64)
+
+
+BAND_EDGES_HZ = tuple(round(float(x), 1) for x in _band_edges())
+
+_SCALARS = [
+    "peak_dbfs", "fullscale_frac", "flat_top_frac", "crest_db", "asymmetry", "rise_ms", "zcr_5ms",
+    "hot_rel_ms", "jump_db", "jump_hf_db", "snr_db", "hf_snr_db", "blast_ms",
+    "drop_10_db", "drop_40_db", "drop_100_db", "tail_40_over_bg_db", "tail_100_over_bg_db",
+    "flatness", "flatness_lo", "centroid_khz", "hf_share", "lf_share", "nyquist_khz",
+]
+_CONTEXT = [
+    "dt_prev_ms", "prev_rel_db", "dt_prev_stronger_ms", "prev_stronger_rel_db", "dt_next_ms", "next_rel_db",
+    "n_250ms", "n_1s", "spacing_cv", "over_recent_db", "over_median_db", "history_s",
+]
+FEATURE_NAMES: tuple[str, ...] = tuple(
+    _SCALARS
+    + [f"band_shape_{i}" for i in range(N_BANDS)]
+    + [f"band_rise_{i}" for i in range(N_BANDS)]
+    + [f"band_bg_{i}" for i in range(N_BANDS)]
+    + [f"decay_{b}_{w}" for w in range(len(DECAY_WINDOWS_MS)) for b in range(N_COARSE)]
+    + _CONTEXT
+)
+_IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+
+def _db(x):
+    return 10.0 * np.log10(np.maximum(x, 1e-20))
+
+
+def _gather(y: np.ndarray, s0: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``y[s0 + a : s0 + b]`` (zero outside ``y``) and a mask of samples that exist."""
+    L = b - a
+    if s0.size and L > 0 and int(s0.min()) + a >= 0 and int(s0.max()) + b <= y.size:
+        # every row inside y: copy rows of a strided view (no index arrays)
+        rows = np.lib.stride_tricks.sliding_window_view(y, L)[s0 + a].astype(np.float64)
+        return rows, np.ones(rows.shape, dtype=bool)
+    idx = s0[:, None] + np.arange(a, b)[None, :]
+    ok = (idx >= 0) & (idx < y.size)
+    out = np.where(ok, y[np.clip(idx, 0, max(y.size - 1, 0))], 0.0).astype(np.float64)
+    return out, ok
+
+
+@lru_cache(maxsize=64)
+def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Hann window, FFT size, band-averaging matrix (bins x bands) and band validity for ``n``."""
+    nfft = 1 << int(np.ceil(np.log2(max(n, 64))))  # no zero padding: the bands are wide
+    w = np.hanning(n)
+    fr = np.fft.rfftfreq(nfft, 1.0 / sr)
+    edges = _band_edges()
+    M = np.zeros((fr.size, N_BANDS))
+    valid = np.zeros(N_BANDS, dtype=bool)
+    for i in range(N_BANDS):
+        lo, hi = edges[i], edges[i + 1]
+        valid[i] = hi <= 0.45 * sr
+        m = (fr >= lo) & (fr < hi)
+        if not m.any():
+            m = np.zeros_like(m)
+            m[int(np.argmin(np.abs(fr - 0.5 * (lo + hi))))] = True
+        M[m, i] = 1.0 / m.sum()
+    return w, nfft, M, valid
+
+
+def _psd(rows: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectral density of each row (Hann), normalised by the window energy; and freqs."""
+    n = rows.shape[1]
+    w, nfft, *_ = _spec_setup(sr, n)
+    X = np.fft.rfft(rows * w[None, :], nfft, axis=1)
+    P = (X.real ** 2 + X.imag ** 2) / float(np.sum(w * w))
+    return P, np.fft.rfftfreq(nfft, 1.0 / sr)
+
+
+def _band_db(y: np.ndarray, s0: np.ndarray, sr: int, a_ms: float, b_ms: float, n_sub: int) -> np.ndarray:
+    """Band levels (dB, PSD means) over ``[a_ms, b_ms)`` after each onset: the mean of ``n_sub``
+    Hann frames of at most 6 ms spread evenly over the window (a cheap Welch estimate). NaN
+    where less than half the window exists."""
+    ms = sr / 1000.0
+    L = max(int(min(6.0, b_ms - a_ms) * ms), 8)
+    span = max(int((b_ms - a_ms) * ms) - L, 0)
+    starts = [int(a_ms * ms) + (span * k // max(n_sub - 1, 1) if n_sub > 1 else span // 2) for k in range(n_sub)]
+    _, _, M, _ = _spec_setup(sr, L)
+    acc = np.zeros((s0.size, N_BANDS))
+    have = np.zeros(s0.size)
+    for st in starts:
+        r, ok = _gather(y, s0, st, st + L)
+        P, _ = _psd(r, sr)
+        good = ok.mean(axis=1) >= 0.5
+        acc[good] += (P @ M)[good]
+        have += good
+    out = _db(acc / np.maximum(have, 1)[:, None])
+    out[have < 0.5 * n_sub] = np.nan
+    return out
+
+
+def _coarse(bdb: np.ndarray) -> np.ndarray:
+    """Pairs of mel bands merged (power mean), in dB: 16 -> 8 bands."""
+    p = 10 ** (bdb / 10)
+    c = 0.5 * (p[:, 0::2] + p[:, 1::2])
+    return 10 * np.log10(np.maximum(c, 1e-20))
+
+
+def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h: int,
+                       cands: list[tuple[int, int]], onsets: np.ndarray) -> np.ndarray:
+    """The feature matrix (candidates x :data:`FEATURE_NAMES`) of ``cands`` in ``y``.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float audio of the analysis window.
+    sr : int
+        Sample rate.
+    e, ed : np.ndarray
+        Full-band and differenced energies of 1-ms frames (:func:`~media_core.analysis.shot_candidates.frame_energies`).
+    h : int
+        Samples per frame.
+    cands : list of (onset_frame, peak_frame)
+    onsets : np.ndarray
+        Refined onset sample of each candidate.
+    """
+    n = len(cands)
+    F = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float64)
+    if n == 0:
+        return F
+    ms = sr / 1000.0
+    s0 = np.asarray(onsets, dtype=np.int64)
+    of = np.array([c[0] for c in cands], dtype=np.int64)
+    pf = np.array([c[1] for c in cands], dtype=np.int64)
+    nf = e.size
+
+    def col(name, v):
+        F[:, _IDX[name]] = v
+
+    # ---- onset shape, first 10 ms
+    w10, ok10 = _gather(y, s0, 0, max(int(10 * ms), 4))
+    a10 = np.abs(w10)
+    pk = a10.max(axis=1)
+    pk_safe = np.maximum(pk, 1e-10)
+    col("peak_dbfs", 20 * np.log10(pk_safe))
+    nvalid = np.maximum(ok10.sum(axis=1), 1)
+    col("fullscale_frac", (a10 >= 0.97).sum(axis=1) / nvalid)
+    col("flat_top_frac", (a10 >= 0.995 * pk_safe[:, None]).sum(axis=1) / nvalid)
+    rms = np.sqrt(np.maximum((w10 ** 2).sum(axis=1) / nvalid, 1e-20))
+    col("crest_db", 20 * np.log10(pk_safe / rms))
+    col("asymmetry", (w10.max(axis=1) + w10.min(axis=1)) / (pk_safe * 2))
+    col("rise_ms", np.argmax(a10 >= 0.8 * pk_safe[:, None], axis=1) / ms)
+    w5, _ = _gather(y, s0, 0, max(int(5 * ms), 4))
+    col("zcr_5ms", np.mean(np.signbit(w5[:, 1:]) != np.signbit(w5[:, :-1]), axis=1) * ms)  # crossings per ms
+    w30, _ = _gather(y, s0, 0, max(int(30 * ms), 4))
+    col("hot_rel_ms", (np.abs(w30) >= 0.5 * pk_safe[:, None]).sum(axis=1) / ms)
+
+    # ---- frame-level jumps and background
+    c = np.concatenate([[0.0], np.cumsum(e)])
+    cd = np.concatenate([[0.0], np.cumsum(ed)])
+    pk_e = np.array([e[p: p + 3].max() if p < nf else 1e-20 for p in pf])
+    pk_d = np.array([ed[o: max(p, o) + 3].max() if o < nf else 1e-20 for o, p in zip(of, pf)])
+    lo_ = np.clip(of - 12, 0, nf)
+    hi_ = np.clip(of - 2, 0, nf)
+    cnt = np.maximum(hi_ - lo_, 1)
+    pre_e = np.where(hi_ > lo_, (c[hi_] - c[lo_]) / cnt, np.nan)
+    pre_d = np.where(hi_ > lo_, (cd[hi_] - cd[lo_]) / cnt, np.nan)
+    col("jump_db", _db(pk_e) - _db(pre_e))
+    col("jump_hf_db", _db(pk_d) - _db(pre_d))
+    # background: the 25th percentile of the 1-ms frames 300-10 ms before (NaN with < 30 of them)
+    bg = np.full(n, np.nan)
+    bgd = np.full(n, np.nan)
+    full = of >= 300
+    if full.any():
+        fe = np.lib.stride_tricks.sliding_window_view(e, 290)
+        fd = np.lib.stride_tricks.sliding_window_view(ed, 290)
+        bg[full] = np.percentile(fe[of[full] - 300], 25, axis=1)
+        bgd[full] = np.percentile(fd[of[full] - 300], 25, axis=1)
+    for i in np.flatnonzero(~full):
+        a, b = 0, int(of[i]) - 10
+        if b - a >= 30:
+            bg[i] = np.percentile(e[a:b], 25)
+            bgd[i] = np.percentile(ed[a:b], 25)
+    col("snr_db", _db(pk_e) - _db(bg))
+    col("hf_snr_db", _db(pk_d) - _db(bgd))
+    blast = np.zeros(n)
+    for i, (o, p) in enumerate(zip(of, pf)):
+        k = max(p, o)
+        lim = min(nf - 1, k + 200)
+        thr = 0.1 * pk_d[i]
+        seg = ed[k + 1: lim + 1] < thr
+        k2 = k + (int(np.argmax(seg)) if seg.any() else seg.size)
+        blast[i] = k2 - o + 1
+    col("blast_ms", blast)
+
+    # ---- ring-down
+    def pw(a_ms, b_ms):
+        r, ok = _gather(y, s0, int(a_ms * ms), max(int(b_ms * ms), int(a_ms * ms) + 1))
+        cnt_ = ok.sum(axis=1)
+        return np.where(cnt_ > 0, (r ** 2).sum(axis=1) / np.maximum(cnt_, 1), np.nan)
+
+    p_on = pw(0, 3)
+    p10, p40, p100 = pw(8, 18), pw(35, 55), pw(90, 130)
+    col("drop_10_db", _db(p_on) - _db(p10))
+    col("drop_40_db", _db(p_on) - _db(p40))
+    col("drop_100_db", _db(p_on) - _db(p100))
+    bgs = bg / h
+    col("tail_40_over_bg_db", _db(p40) - _db(bgs))
+    col("tail_100_over_bg_db", _db(p100) - _db(bgs))
+    col("nyquist_khz", np.full(n, sr / 2000.0))
+
+    # ---- spectra: onset window, pre-onset windows, decay windows (a log-band patch)
+    won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
+    _, _, M, valid = _spec_setup(sr, won.shape[1])
+    Pon, fr = _psd(won, sr)
+    Bdb_on = _db(Pon @ M)
+    vmask = np.where(valid, 1.0, np.nan)[None, :]
+    top = np.nanmax(np.where(valid[None, :], Bdb_on, -np.inf), axis=1, keepdims=True)
+    F[:, [_IDX[f"band_shape_{i}"] for i in range(N_BANDS)]] = (Bdb_on - top) * vmask
+    F[:, [_IDX[f"band_rise_{i}"] for i in range(N_BANDS)]] = (Bdb_on - _band_db(y, s0, sr, -31.0, -7.0, 3)) * vmask
+    F[:, [_IDX[f"band_bg_{i}"] for i in range(N_BANDS)]] = (Bdb_on - _band_db(y, s0, sr, -250.0, -50.0, 4)) * vmask
+    on_c = _coarse(Bdb_on + 0 * vmask)
+    for wi, (a_ms, b_ms) in enumerate(DECAY_WINDOWS_MS):
+        d = _coarse(_band_db(y, s0, sr, a_ms, b_ms, 3 if b_ms - a_ms > 12 else 1) + 0 * vmask) - on_c
+        for bi in range(N_COARSE):
+            F[:, _IDX[f"decay_{bi}_{wi}"]] = d[:, bi]
+    tot = Pon[:, fr >= 100].sum(axis=1) + 1e-20
+    col("hf_share", Pon[:, fr >= 2000].sum(axis=1) / tot)
+    col("centroid_khz", (Pon[:, fr >= 100] * fr[fr >= 100][None, :]).sum(axis=1) / tot / 1000.0)
+    band = (fr >= 1000) & (fr <= min(12000.0, 0.45 * sr))
+    Xb = Pon[:, band] + 1e-20
+    col("flatness", np.exp(np.mean(np.log(Xb), axis=1)) / np.mean(Xb, axis=1))
+    band_lo = (fr >= 300) & (fr <= min(4000.0, 0.45 * sr))
+    Xl = Pon[:, band_lo] + 1e-20
+    col("flatness_lo", np.exp(np.mean(np.log(Xl), axis=1)) / np.mean(Xl, axis=1))
+    w20, _ = _gather(y, s0, 0, int(20 * ms))
+    P20, fr20 = _psd(w20, sr)
+    col("lf_share", P20[:, fr20 < 250].sum(axis=1) / (P20.sum(axis=1) + 1e-20))
+
+    # ---- context among candidates (times in ms, levels in dB of the peak-frame energy)
+    t = s0 / ms
+    lev = _db(pk_e)
+    for i in range(n):
+        if i > 0:
+            if t[i] - t[i - 1] <= 2000.0:
+                F[i, _IDX["dt_prev_ms"]] = t[i] - t[i - 1]
+                F[i, _IDX["prev_rel_db"]] = lev[i] - lev[i - 1]
+            j = i - 1
+            while j >= 0 and t[i] - t[j] <= 500.0:
+                if lev[j] > lev[i]:
+                    F[i, _IDX["dt_prev_stronger_ms"]] = t[i] - t[j]
+                    F[i, _IDX["prev_stronger_rel_db"]] = lev[i] - lev[j]
+                    break
+                j -= 1
+        if i + 1 < n:
+            if t[i + 1] - t[i] <= 2000.0:
+                F[i, _IDX["dt_next_ms"]] = t[i + 1] - t[i]
+                F[i, _IDX["next_rel_db"]] = lev[i] - lev[i + 1]
+    lo250 = np.searchsorted(t, t - 250.0)
+    hi250 = np.searchsorted(t, t + 250.0, side="right")
+    col("n_250ms", hi250 - lo250 - 1)
+    lo1 = np.searchsorted(t, t - 1000.0)
+    hi1 = np.searchsorted(t, t + 1000.0, side="right")
+    col("n_1s", hi1 - lo1 - 1)
+    for i in range(n):
+        a = np.searchsorted(t, t[i] - 300.0)
+        b = np.searchsorted(t, t[i] + 300.0, side="right")
+        if b - a >= 5:
+            d = np.diff(t[a:b])
+            F[i, _IDX["spacing_cv"]] = float(np.std(d) / max(np.mean(d), 1e-6))
+    # crack over the loudest / median 50-ms block of the differenced energy before it
+    blk = 50
+    for i, o in enumerate(of):
+        end = o - 20
+        nblk = min(int(HISTORY_S * 1000 / blk), max(end, 0) // blk)
+        F[i, _IDX["history_s"]] = nblk * blk / 1000.0
+        if nblk >= 6:
+            peaks = ed[end - nblk * blk: end].reshape(nblk, blk).max(axis=1)
+            F[i, _IDX["over_recent_db"]] = _db(pk_d[i]) - _db(peaks.max())
+            F[i, _IDX["over_median_db"]] = _db(pk_d[i]) - _db(np.median(peaks))
+    return F

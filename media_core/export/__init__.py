@@ -1,0 +1,1 @@
+"""Exports (review video, report, interchange): filled by the export issues."""
