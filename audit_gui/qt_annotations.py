@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QCheckBox)
 
 from media_core.case.store import CATEGORIES
+from media_core.clock import IDENTITY, Clock
 
 from .timefmt import fmt_time
 
@@ -188,17 +189,12 @@ class QtAnnotationsPanel(QWidget):
 
     def convert_times(self, start_s, end_s, from_feed, to_feed):
         """Times of one moment re-expressed from one time base (feed media or shared) to another."""
-        def to_shared(t):
-            if t is None or from_feed is None or self.state.feed(from_feed) is None:
-                return t
-            return self.state.feed(from_feed).clock.to_shared(t)
+        def clock(feed_id) -> Clock:   # the shared time base (no feed) has the identity
+            feed = self.state.feed(feed_id) if feed_id is not None else None
+            return feed.clock if feed is not None else IDENTITY
 
-        def from_shared(t):
-            if t is None or to_feed is None or self.state.feed(to_feed) is None:
-                return t
-            return self.state.feed(to_feed).clock.to_media(t)
-
-        return from_shared(to_shared(start_s)), from_shared(to_shared(end_s))
+        move = clock(from_feed).relative_to(clock(to_feed))
+        return tuple(None if t is None else move.to_shared(t) for t in (start_s, end_s))
 
     def edit_selected(self) -> None:
         i = self.selected_id()

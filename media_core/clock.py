@@ -5,6 +5,7 @@ No other module composes clocks or converts between drift (ppm) and rates; conta
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -18,12 +19,60 @@ def rate_to_ppm(rate: float) -> float:
     return (float(rate) - 1.0) * 1e6
 
 
+def ppm_to_fraction(drift_ppm: float) -> float:
+    """A drift in ppm as a fraction (seconds gained per second, ``rate - 1``): ``ppm * 1e-6``.
+
+    >>> ppm_to_fraction(250.0)
+    0.00025
+    """
+    return float(drift_ppm) * 1e-6
+
+
+def fraction_to_ppm(fraction: float) -> float:
+    """A drift given as a fraction (``rate - 1``, e.g. the slope of offset over time) in ppm.
+
+    >>> fraction_to_ppm(0.00025)
+    250.0
+    """
+    return float(fraction) * 1e6
+
+
+def ppm_to_log_rate(drift_ppm: float) -> float:
+    """``log(rate)`` of a clock ``drift_ppm`` fast, exact for small drifts (``log1p(ppm * 1e-6)``).
+
+    Log-rates add when clocks compose, so a least-squares solve over many pairs works on them.
+
+    >>> import math
+    >>> abs(math.exp(ppm_to_log_rate(100.0)) - ppm_to_rate(100.0)) < 1e-15
+    True
+    """
+    return math.log1p(ppm_to_fraction(drift_ppm))
+
+
 def ticks_to_seconds(ticks, time_base) -> float:
     """``ticks`` in units of ``time_base`` (a Fraction, a float or a ``(num, den)`` pair) as seconds."""
     if isinstance(time_base, tuple):
         num, den = time_base
         return float(ticks) * float(num) / float(den)
     return float(ticks * time_base)
+
+
+def seconds_to_ticks(seconds: float, time_base) -> int:
+    """The whole number of ``time_base`` ticks at or before ``seconds`` (the inverse of
+    :func:`ticks_to_seconds`, rounded down, e.g. for a backward seek).
+
+    >>> from fractions import Fraction
+    >>> seconds_to_ticks(1.5, Fraction(1, 48000))
+    72000
+    >>> seconds_to_ticks(0.0105, (1, 1000))
+    10
+    """
+    if isinstance(time_base, tuple):
+        num, den = time_base
+        tb = float(num) / float(den)
+    else:
+        tb = float(time_base)
+    return int(math.floor(float(seconds) / tb))
 
 
 MICROSECONDS = 1e-6  # FFmpeg's AV_TIME_BASE unit, used by container start times and durations

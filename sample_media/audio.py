@@ -21,6 +21,16 @@ def amp_to_db(amp: float, floor_db: float = -200.0) -> float:
     return float(20.0 * np.log10(amp)) if amp > 0 else floor_db
 
 
+def lowpass(y: np.ndarray, sr: int, fc: float, order: int = 2) -> np.ndarray:
+    """``y`` through a Butterworth low-pass at ``fc`` Hz (``order`` poles); unchanged when ``fc`` is
+    at or above 0.45 ``sr`` (nothing audible left to cut). Float64 out, same shape."""
+    from scipy.signal import butter, sosfilt
+
+    if fc >= 0.45 * sr:
+        return y
+    return sosfilt(butter(order, fc, btype="low", fs=sr, output="sos"), y)
+
+
 def _n(duration_s: float, sr: int) -> int:
     if duration_s < 0 or sr <= 0:
         raise ParameterError(f"duration_s must be >= 0 and sr > 0 (got {duration_s}, {sr})")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from media_core.case.store import Case
+from media_core.clock import Clock
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_media" / "generated"
@@ -52,7 +53,7 @@ def compare_with_truth(case: Case, truth: dict, incident: dict | None = None) ->
         err_ms = None
         if true_sync.get("offset_s") is not None and (sync is not None or f.id == case.reference_feed_id):
             mid = f.duration_s / 2
-            true_mid = true_sync["offset_s"] + mid * (1 + true_sync.get("drift_ppm", 0.0) * 1e-6)
+            true_mid = Clock(true_sync["offset_s"], true_sync.get("drift_ppm", 0.0)).to_shared(mid)
             err_ms = round((clock.to_shared(mid) - true_mid) * 1000, 1)
         rows.append({
             "feed": f.label,
@@ -76,7 +77,7 @@ def run_demo(out_dir: str | os.PathLike = "out", *, progress: Callable[[float, s
 
     Returns ``{"case": path, "summary": path, "comparison": {...}, "errors": [...]}``.
     """
-    from media_core.pipeline import analyze_case, incident_shots, stored_analysis, sync_case
+    from media_core.pipeline import analyze_feeds, incident_shots, stored_analysis, sync_case
 
     report = progress or (lambda f, m: None)
     out = Path(out_dir)
@@ -87,7 +88,7 @@ def run_demo(out_dir: str | os.PathLike = "out", *, progress: Callable[[float, s
     with build_case(truth_path, out / "demo.evcase") as case:
         ref = next(f for f in case.feeds if os.path.basename(f.path) == truth["incident"]["reference_feed"])
         stale = [f.id for f in case.feeds if stored_analysis(case, f.id) is None]
-        _, errors = analyze_case(case, progress=lambda f, m: report(0.1 + 0.6 * f, m))
+        _, errors = analyze_feeds(case, progress=lambda f, m: report(0.1 + 0.6 * f, m))
         never_synced = case.sync_info(next(f.id for f in case.feeds if f.id != ref.id)) is None
         if stale or never_synced:  # new shots or mutes can change the placement (flashes vs shots)
             sync_case(case, reference_feed_id=ref.id, progress=lambda f, m: report(0.7 + 0.3 * f, m))

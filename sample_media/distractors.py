@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from media_core.errors import ParameterError
+from sample_media.audio import lowpass
 from sample_media.gunshot import render_gunshot
 
 __all__ = ["KINDS", "render_distractor"]
@@ -36,13 +37,6 @@ def _bandpass(y: np.ndarray, sr: int, lo: float, hi: float, order: int = 2) -> n
 
     hi = min(hi, 0.45 * sr)
     sos = butter(order, [lo, hi], btype="band", fs=sr, output="sos")
-    return sosfilt(sos, y)
-
-
-def _lowpass(y: np.ndarray, sr: int, fc: float, order: int = 2) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
-
-    sos = butter(order, min(fc, 0.45 * sr), btype="low", fs=sr, output="sos")
     return sosfilt(sos, y)
 
 
@@ -69,7 +63,7 @@ def render_door_slam(*, sr: int, rng: np.random.Generator, peak_dbfs: float = -3
     n = int(0.8 * sr)
     t = np.arange(n) / sr
     body = _modes(sr, rng, n, (60.0, 400.0), (0.02, 0.09), 6)
-    thud = _lowpass(rng.standard_normal(n), sr, 900.0) * np.exp(-t / 0.03)
+    thud = lowpass(rng.standard_normal(n), sr, 900.0) * np.exp(-t / 0.03)
     latch = np.zeros(n)
     k = int(rng.uniform(0.01, 0.05) * sr)  # latch/rattle a little later
     m = int(0.08 * sr)
@@ -134,7 +128,7 @@ def render_footsteps(*, sr: int, rng: np.random.Generator, peak_dbfs: float = -1
         k = int(i * period * rng.uniform(0.93, 1.07) * sr)
         m = int(0.12 * sr)
         tt = np.arange(m) / sr
-        thud = _lowpass(rng.standard_normal(m), sr, 350.0) * np.exp(-tt / 0.02) * _attack(m, sr, 0.004)
+        thud = lowpass(rng.standard_normal(m), sr, 350.0) * np.exp(-tt / 0.02) * _attack(m, sr, 0.004)
         scuff = 0.15 * _bandpass(rng.standard_normal(m), sr, 1500, 6000) * np.exp(-tt / 0.03)
         y[k:k + m] += (thud + scuff)[: n - k]
     return _norm(y, peak_dbfs)
@@ -146,7 +140,7 @@ def render_mic_bump(*, sr: int, rng: np.random.Generator, peak_dbfs: float = 6.0
     t = np.arange(n) / sr
     f = rng.uniform(20.0, 120.0)
     y = np.sin(2 * np.pi * f * t) * np.exp(-t / rng.uniform(0.02, 0.06)) * _attack(n, sr, 0.002)
-    y += 0.2 * _lowpass(rng.standard_normal(n), sr, 300.0) * np.exp(-t / 0.03)
+    y += 0.2 * lowpass(rng.standard_normal(n), sr, 300.0) * np.exp(-t / 0.03)
     y += 0.02 * _bandpass(rng.standard_normal(n), sr, 1000.0, 6000.0) * np.exp(-t / 0.005)  # fabric rub
     return _norm(y, peak_dbfs)
 

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from media_core.errors import ParameterError
+from sample_media.audio import lowpass
 
 __all__ = [
     "CALIBERS",
@@ -57,15 +58,6 @@ CALIBERS: dict[str, dict[str, Any]] = {
     "pistol": {"positive_phase_ms": (0.4, 0.9), "level_db": 0.0, "supersonic": False},
     "rifle": {"positive_phase_ms": (0.8, 1.5), "level_db": 6.0, "supersonic": True},
 }
-
-
-def _lowpass(y: np.ndarray, sr: int, fc: float, order: int = 2) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
-
-    if fc >= 0.45 * sr:
-        return y
-    sos = butter(order, fc, btype="low", fs=sr, output="sos")
-    return sosfilt(sos, y)
 
 
 def _highpass(y: np.ndarray, sr: int, fc: float, order: int = 2) -> np.ndarray:
@@ -206,7 +198,7 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
     f_ring = float(rng.uniform(250.0, 700.0))
     blast += 0.12 * np.sin(2 * np.pi * f_ring * t) * np.exp(-t / 0.004) * (t > 0)
 
-    direct = _lowpass(blast, sr, air_lowpass_hz(distance_m))
+    direct = lowpass(blast, sr, air_lowpass_hz(distance_m))
     out = direct.copy()
 
     if ground_reflection:
@@ -215,7 +207,7 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
         delay = (np.hypot(d, hs + hm) - np.hypot(d, hs - hm)) / 343.0
         k = int(round(delay * sr))
         g = float(rng.uniform(0.5, 0.8))
-        refl = _lowpass(direct, sr, 6000.0, order=1) * g
+        refl = lowpass(direct, sr, 6000.0, order=1) * g
         if k < n:
             out[k:] += refl[: n - k]
 
@@ -226,7 +218,7 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
         if k >= n:
             continue
         # longer paths lose more highs; wall absorption dulls the echo
-        echo = _lowpass(direct, sr, max(1500.0, 9000.0 * (0.01 / max(delay_s, 0.003)) ** 0.5))
+        echo = lowpass(direct, sr, max(1500.0, 9000.0 * (0.01 / max(delay_s, 0.003)) ** 0.5))
         # diffuse scattering smears an echo over a few ms
         smear = np.exp(-np.arange(int(0.003 * sr)) / (0.0008 * sr))
         smear /= smear.sum()
@@ -237,7 +229,7 @@ def render_gunshot(*, sr: int, rng: np.random.Generator, distance_m: float = 10.
     start = int(0.002 * sr)
     tail_t = t[: n - start]
     tail = rng.standard_normal(n - start) * np.exp(-6.91 * tail_t / reverb_tail_s)
-    tail = _lowpass(tail, sr, 1500.0, order=1) * 0.6 + _lowpass(tail, sr, 4000.0, order=2) * 0.4
+    tail = lowpass(tail, sr, 1500.0, order=1) * 0.6 + lowpass(tail, sr, 4000.0, order=2) * 0.4
     onset_ramp = 1.0 - np.exp(-tail_t / 0.004)
     tail *= onset_ramp
     tail *= 10 ** (reverb_level_db / 20) * np.max(np.abs(direct)) / max(np.std(tail[: int(0.05 * sr)]) * 3, 1e-12)

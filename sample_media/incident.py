@@ -53,6 +53,8 @@ import numpy as np
 from media_core.clock import Clock
 from media_core.errors import ParameterError
 
+from .audio import lowpass
+
 __all__ = [
     "GENERATOR_VERSION",
     "TRUTH_SCHEMA",
@@ -340,14 +342,6 @@ def _arrival(scene: _Scene, feed: _Feed, T_emit: float, pos: np.ndarray) -> tupl
 # Audio
 # --------------------------------------------------------------------------------------------
 
-def _lowpass(y: np.ndarray, sr: int, fc: float, order: int = 2) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
-
-    if fc >= 0.45 * sr:
-        return y
-    return sosfilt(butter(order, fc, btype="low", fs=sr, output="sos"), y)
-
-
 def _bandpass(y: np.ndarray, sr: int, lo: float, hi: float) -> np.ndarray:
     from scipy.signal import butter, sosfilt
 
@@ -389,7 +383,7 @@ def _car_source(scene: _Scene) -> tuple[np.ndarray, int, float]:
     ph = 2 * np.pi * np.cumsum(f0) / sr
     eng = sum((0.8 / h) * np.sin(h * ph + r.uniform(0, 6.28)) for h in range(1, 8))
     tyre = _bandpass(r.standard_normal(n), sr, 250.0, 2500.0) * 1.2
-    y = _lowpass(eng + tyre, sr, 6000.0)
+    y = lowpass(eng + tyre, sr, 6000.0)
     y /= np.sqrt(np.mean(y ** 2))
     return y, sr, T0
 
@@ -549,7 +543,7 @@ def _render_audio(scene: _Scene, feed: _Feed) -> tuple[np.ndarray, list[dict], l
         if 0 <= k_open < n:  # the door swings open over 0.4 s
             m = min(k_ramp, n - k_open)
             cabin[k_open:k_open + m] = closed + np.arange(m) / k_ramp * (opened - closed)
-        ext = _lowpass(near + street, sr, 4500.0).astype(np.float32) * cabin
+        ext = lowpass(near + street, sr, 4500.0).astype(np.float32) * cabin
         del street, cabin
         y = ext + inside + _noise(car_rumble, n, sr, -72.0, rr) + _noise(room_tone, n, sr, -78.0, rr)
         del ext
@@ -1222,17 +1216,17 @@ def true_clock(truth: dict, file: str, *, reference: str | None = None):
     >>> true_clock(truth, "bodycam_B.mp4", reference="dashcam.mp4").offset_s  # doctest: +SKIP
     8.8098...
     """
-    from media_core.clock import Clock
-
     feeds = {f["file"]: f for f in truth["feeds"]}
     ref_name = reference or truth["incident"]["reference_feed"]
     for name in (file, ref_name):
         if name not in feeds:
             raise ParameterError(f"{name!r} is not a feed of this incident; feeds: {sorted(feeds)}")
-    f, r = feeds[file]["clock"], feeds[ref_name]["clock"]
-    r_rate = 1 + r["drift_ppm_vs_incident"] * 1e-6
-    f_rate = 1 + f["drift_ppm_vs_incident"] * 1e-6
-    return Clock((f["start_incident_s"] - r["start_incident_s"]) / r_rate, (f_rate / r_rate - 1) * 1e6)
+
+    def incident_clock(name: str) -> Clock:
+        c = feeds[name]["clock"]
+        return Clock(c["start_incident_s"], c["drift_ppm_vs_incident"])
+
+    return incident_clock(file).relative_to(incident_clock(ref_name))
 
 
 def _generator_block(seed: int, duration_s: float, fast: bool) -> dict:
@@ -1406,14 +1400,14 @@ def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast:
         fp = out / e["file"]
         e["sha256"] = _sha256(fp)
         e["size_bytes"] = fp.stat().st_size
-        rel_rate = f.rate / ref.rate
+        rel = f.clock.relative_to(ref.clock)    # this feed's media time on the reference's
         e["clock"] = {"start_incident_s": f.start_T, "drift_ppm_vs_incident": f.drift_ppm,
                       "wallclock_error_s": f.wallclock_error_s,
                       "camera_identity": dict(f.tags),
                       "start_by_camera_clock_utc": (INCIDENT_EPOCH + _dt.timedelta(seconds=f.start_T + f.wallclock_error_s))
                       .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
-        e["sync"] = {"offset_s": round((f.start_T - ref.start_T) / ref.rate, 9),
-                     "drift_ppm": round((rel_rate - 1.0) * 1e6, 6), "reference": ref.file}
+        e["sync"] = {"offset_s": round(rel.offset_s, 9), "drift_ppm": round(rel.drift_ppm, 6),
+                     "reference": ref.file}
         e["sync"].update(_acoustic_bias(e, ref_entry))
     shots = []
     for s in scene.shots:

@@ -45,19 +45,46 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Qt needs a few system libraries even offscreen (EGL/GL, fontconfig, xkbcommon, glib, dbus).
+# Qt needs system libraries, and which ones depends on the platform plugin that will really be
+# used: offscreen (no screen: ./test, headless ./run) needs EGL/GL, fontconfig, xkbcommon, glib and
+# dbus; a desktop session (xcb, or wayland with xcb as Qt's fallback) needs the X11/xcb libraries
+# too (libxcb-cursor0 and friends). Check the plugin this machine will use, not only offscreen.
+qt_platform() {
+  if [ -n "${QT_QPA_PLATFORM:-}" ]; then echo "${QT_QPA_PLATFORM%%:*}"
+  elif [ -n "${EVIDENCE_AUDIT_HEADLESS:-}" ]; then echo offscreen
+  elif [ -n "${WAYLAND_DISPLAY:-}" ]; then echo wayland
+  elif [ -n "${DISPLAY:-}" ]; then echo xcb
+  else echo offscreen
+  fi
+}
+qt_starts() {  # can a QApplication start with platform $1?
+  # in a child of a child, so that Qt's abort() on a missing plugin prints nothing here
+  QT_QPA_PLATFORM="$1" "$venv/bin/python" -c "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', \
+'from PySide6.QtWidgets import QApplication; QApplication([])'], capture_output=True, timeout=60).returncode != 0)" \
+    >/dev/null 2>&1
+}
 if [ $core_only = 0 ]; then
-  if ! QT_QPA_PLATFORM=offscreen "$venv/bin/python" -c "from PySide6.QtWidgets import QApplication; QApplication([])" >/dev/null 2>&1; then
-    pkgs="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libpulse0 libasound2 fonts-dejavu-core"
+  platforms="offscreen"
+  case "$(qt_platform)" in
+    xcb) platforms="offscreen xcb" ;;
+    wayland) platforms="offscreen wayland" ;;
+  esac
+  for plat in $platforms; do
+    qt_starts "$plat" && continue
+    pkgs="libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 libpulse0 libasound2 fonts-dejavu-core"
+    [ "$plat" = offscreen ] || pkgs="$pkgs libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 libx11-xcb1 libwayland-client0 libwayland-cursor0 libwayland-egl1"
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     if command -v apt-get >/dev/null 2>&1; then
-      echo "[setup] installing Qt's system libraries with apt-get" >&2
+      echo "[setup] Qt's '$plat' platform cannot start: installing its system libraries with apt-get" >&2
       $sudo apt-get update -qq >&2 || true
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $pkgs >&2
     else
-      echo "[setup] Qt cannot start and apt-get is not available: install EGL/GL, fontconfig and xkbcommon libraries" >&2
+      echo "[setup] Qt's '$plat' platform cannot start and apt-get is not available: install EGL/GL, fontconfig, xkbcommon (and for a desktop the xcb) libraries" >&2
     fi
-  fi
+    if ! qt_starts "$plat"; then
+      echo "[setup] warning: Qt still cannot start with platform '$plat'; run with QT_DEBUG_PLUGINS=1 to see why" >&2
+    fi
+  done
 fi
 echo "$venv"

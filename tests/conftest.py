@@ -8,6 +8,19 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _signing_key_dir(tmp_path_factory):
+    """Tests sign with a key of their own, never the user's (media_core.case.signing)."""
+    d = tmp_path_factory.mktemp("keys")
+    old = os.environ.get("EVIDENCE_AUDIT_KEY_DIR")
+    os.environ["EVIDENCE_AUDIT_KEY_DIR"] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop("EVIDENCE_AUDIT_KEY_DIR", None)
+    else:
+        os.environ["EVIDENCE_AUDIT_KEY_DIR"] = old
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MEDIA = ROOT.parent / "shared" / "real_media"
 
@@ -18,6 +31,20 @@ def real_media() -> Path:
     if not REAL_MEDIA.is_dir():
         pytest.skip("../shared/real_media is not present")
     return REAL_MEDIA
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The demo incident (fast render) built, analysed and synced once per session:
+    ``(folder, run_demo result, truth)``."""
+    import json
+
+    from sample_media.demo import run_demo
+
+    d = tmp_path_factory.mktemp("demo")
+    res = run_demo(d / "out", sample_dir=d / "gen", fast=True)
+    truth = json.loads((d / "gen" / "truth.json").read_text())
+    return d, res, truth
 
 
 @pytest.fixture

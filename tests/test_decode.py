@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from media_core.io.decode import iter_audio_blocks, run_listeners
-from media_core.errors import MediaError, NotMediaError
+from media_core.errors import Cancelled, MediaError, NotMediaError
 from sample_media import tone, write_media
 
 SR = 48000
@@ -134,11 +134,14 @@ def test_stereo_wav_is_exact_and_mono_option(tmp_path):
 def test_progress_and_stop(tmp_path):
     p = write_media(tmp_path / "l.m4a", audio=tone(300, 6.0, SR), video=False)
     seen = []
-    run_listeners(p, [Recorder()], block_s=1.0, progress=seen.append)
-    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 3
+    run_listeners(p, [Recorder()], block_s=1.0, progress=lambda f, m: seen.append((f, m)))
+    fracs = [f for f, _ in seen]
+    assert fracs[-1] == 1.0 and fracs == sorted(fracs) and len(fracs) >= 3
+    assert all(m == "decoding l.m4a" for _, m in seen)
     rec = Recorder()
-    res = run_listeners(p, [rec], block_s=0.5, should_stop=lambda: True)
-    assert res["_decode"]["stopped"] and res["_decode"]["samples"] < 3 * SR
+    with pytest.raises(Cancelled, match="l.m4a: decoding: cancelled"):
+        run_listeners(p, [rec], block_s=0.5, should_stop=lambda: True)
+    assert sum(e[3].shape[1] for e in rec.events if e[0] == "block") < 3 * SR  # stopped early
 
 
 @pytest.mark.parametrize("content, exc, match", [

@@ -147,8 +147,25 @@ def test_sha256_matches_hashlib_and_streams(tmp_path):
     data = np.random.default_rng(3).bytes(3 * (1 << 20) + 12345)
     p.write_bytes(data)
     seen = []
-    assert sha256_file(p, progress=lambda d, t: seen.append(d)) == hashlib.sha256(data).hexdigest()
-    assert len(seen) == 4 and seen[-1] == len(data)
+    assert sha256_file(p, progress=lambda f, m: seen.append((f, m))) == hashlib.sha256(data).hexdigest()
+    assert len(seen) == 4 and seen[-1] == (1.0, "hashing blob.bin")
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[0][0] == pytest.approx((1 << 20) / len(data))
+
+
+def test_hashing_cancel_raises_cancelled(tmp_path):
+    from media_core.errors import Cancelled
+
+    p = tmp_path / "blob.bin"
+    p.write_bytes(b"x" * (3 << 20))
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) >= 2
+
+    with pytest.raises(Cancelled, match="blob.bin: hashing: cancelled"):
+        sha256_file(p, should_stop=stop)
+    assert len(calls) == 2
 
 
 # ---------------------------------------------------------------- bad input
@@ -308,7 +325,7 @@ def _tamper(case, sql):
 
 
 @pytest.mark.parametrize("sql, words", [
-    ("UPDATE audit_log SET details_json = replace(details_json, 'first', 'FIRST') WHERE seq = 3", "edited"),
+    ("UPDATE audit_log SET details_json = replace(details_json, 'first', 'FIRST') WHERE seq = 4", "edited"),
     ("DELETE FROM audit_log WHERE seq = 2", "missing"),
     ("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)", "deleted"),
 ])

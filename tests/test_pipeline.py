@@ -11,14 +11,6 @@ from media_core.cli import main as cli_main
 from sample_media.demo import run_demo
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    res = run_demo(d / "out", sample_dir=d / "gen", fast=True)
-    truth = json.loads((d / "gen" / "truth.json").read_text())
-    return d, res, truth
-
-
 def test_demo_case_has_every_feed_analysed_and_placed(demo):
     d, res, truth = demo
     assert res["errors"] == []
@@ -61,7 +53,9 @@ def test_second_run_decodes_nothing(demo, monkeypatch):
 
     monkeypatch.setattr("media_core.analysis.feed.analyze_feed", boom)
     monkeypatch.setattr("media_core.io.decode.run_listeners", boom)
+    # pipeline looks sync up on the package; the package re-exports it from sync.placement
     monkeypatch.setattr("media_core.sync.sync_features", boom)
+    monkeypatch.setattr("media_core.sync.placement.sync_features", boom)
     again = run_demo(d / "out", sample_dir=d / "gen", fast=True)
     assert again["comparison"] == res["comparison"]
 
@@ -86,7 +80,9 @@ def test_one_decode_feeds_sync_and_timeline(demo, monkeypatch):
         raise AssertionError("sync decoded a feed again")
 
     monkeypatch.setattr("media_core.sync.features_from_file", boom)
+    monkeypatch.setattr("media_core.sync.features.features_from_file", boom)
     monkeypatch.setattr("media_core.sync.sync_files", boom)
+    monkeypatch.setattr("media_core.sync.placement.sync_files", boom)
     with Case.open(res["case"]) as case:
         before = {f.id: case.clock(f.id) for f in case.feeds}
         doc = pipeline.sync_case(case)
@@ -107,3 +103,100 @@ def test_verify_after_pipeline(demo):
         actions = {r["action"] for r in case.audit_log()}
     assert rep.ok, rep.problems
     assert {"feed.add", "analysis.store", "sync.set", "sync.reference"} <= actions
+
+
+# ---------------------------------------------------------------- one core path, one cancel protocol
+@pytest.fixture(scope="module")
+def two_feeds(tmp_path_factory):
+    import numpy as np
+
+    from sample_media.audio import room_tone
+    from sample_media.encode import write_media
+
+    d = tmp_path_factory.mktemp("two")
+    rng = np.random.default_rng(5)
+    y = room_tone(6.0, 48000, level_dbfs=-40.0, rng=rng)
+    y[2 * 48000: 3 * 48000] = 0.0  # a digital-silence mute
+    a = write_media(d / "unit_a.mp4", audio=y, duration_s=6.0, fps=10)
+    b = write_media(d / "unit_b.mp4", audio=y[::-1].copy(), duration_s=6.0, fps=10)
+    return [str(a), str(b)]
+
+
+def test_analyze_case_result_is_what_the_pipeline_looks_up(two_feeds, tmp_path, capsys, monkeypatch):
+    """`analyze --case` stores under the pipeline's key: preparing the case decodes no audio."""
+    case_path = tmp_path / "c.evcase"
+    assert cli_main(["case", "new", str(case_path)]) == 0
+    capsys.readouterr()
+    assert cli_main(["analyze", *two_feeds, "--case", str(case_path), "--json"]) == 0
+    cli_doc = json.loads(capsys.readouterr().out)
+    assert cli_main(["analyze", *two_feeds, "--json"]) == 0
+    plain_doc = json.loads(capsys.readouterr().out)
+    assert cli_doc == plain_doc  # the same document with or without a case
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again although `analyze --case` stored the analysis")
+
+    monkeypatch.setattr("media_core.analysis.feed.analyze_feed", boom)
+    monkeypatch.setattr("media_core.io.decode.run_listeners", boom)
+    with Case.open(case_path) as case:
+        for f, entry in zip(case.feeds, cli_doc["feeds"]):
+            stored = pipeline.stored_analysis(case, f.id)
+            assert stored is not None and stored["mutes"] == entry["mutes"] and stored["shots"] == entry["shots"]
+            assert pipeline.preparation_needed(case, f) == (True, False)  # only the video index is missing
+        assert pipeline.prepare_case(case) == []
+        for f in case.feeds:
+            assert pipeline.stored_video_index(case, f.id)["schema"]
+            assert pipeline.preparation_needed(case, f) == (False, False)
+
+
+def test_case_prepare_cli_prepares_everything_once(two_feeds, tmp_path, capsys, monkeypatch):
+    case_path = tmp_path / "p.evcase"
+    with Case.create(case_path) as case:
+        assert case.add_feeds(two_feeds)[1] == []
+    assert cli_main(["case", "prepare", str(case_path), "--no-sync"]) == 0
+    assert "prepared 2 of 2 feed(s)" in capsys.readouterr().out
+    with Case.open(case_path) as case:
+        for f in case.feeds:
+            assert pipeline.preparation_needed(case, f) == (False, False)
+            assert pipeline.load_sync_features(case, f) is not None  # kept from the same decode
+            assert case.get_analysis(f.id, algorithm=pipeline.ENVELOPE_ALGORITHM)["schema"]
+
+    def boom(*a, **k):
+        raise AssertionError("prepared twice")
+
+    monkeypatch.setattr("media_core.pipeline.compute_feed_analysis", boom)
+    monkeypatch.setattr("media_core.io.video.build_index", boom)
+    assert cli_main(["case", "prepare", str(case_path), "--no-sync"]) == 0
+
+
+def test_cancelled_analysis_keeps_the_feeds_already_done(two_feeds, tmp_path):
+    from media_core.errors import Cancelled
+
+    seen = []
+
+    def progress(fraction, message):
+        seen.append((fraction, message))
+
+    with Case.create(tmp_path / "x.evcase") as case:
+        (a, b), _ = case.add_feeds(two_feeds)
+        # stop as soon as the second feed's decode reports progress
+        stop = lambda: any(b.label in m for _, m in seen)  # noqa: E731
+        with pytest.raises(Cancelled, match="cancelled"):
+            pipeline.analyze_feeds(case, progress=progress, should_stop=stop)
+        assert pipeline.stored_analysis(case, a.id) is not None
+        assert pipeline.stored_analysis(case, b.id) is None
+        fr = [f for f, _ in seen]
+        assert fr == sorted(fr) and 0.0 <= fr[0] and fr[-1] <= 1.0
+        assert all(isinstance(m, str) and m for _, m in seen)
+
+
+def test_cancelled_preparation_stores_nothing(two_feeds, tmp_path):
+    from media_core.errors import Cancelled
+
+    with Case.create(tmp_path / "y.evcase") as case:
+        (a,), _ = case.add_feeds(two_feeds[:1])
+        with pytest.raises(Cancelled):
+            pipeline.prepare_feed(case, a.id, should_stop=lambda: True)
+        assert pipeline.preparation_needed(case, a) == (True, True)
+        with pytest.raises(Cancelled):
+            case.verify(should_stop=lambda: True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from media_core.errors import DecodeError, MediaError, ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
+from media_core.progress import Progress, ShouldStop
 
 ALGORITHM_VERSION = "1"
 SCHEMA = "evidence-audit.envelope/1"
@@ -173,86 +174,31 @@ class EnvelopeListener:
         return Envelope(0.0, self.step_s, self._mins[:n].copy(), self._maxs[:n].copy())
 
 
-def compute_envelope(path, *, step_s: float = 0.01, should_stop=None) -> Envelope | None:
+def compute_envelope(path, *, step_s: float = 0.01, progress: Progress | None = None,
+                     should_stop: ShouldStop | None = None) -> Envelope | None:
     """Decode ``path``'s first audio stream and return its :class:`Envelope` (None: no audio).
 
-    Uses the project's streaming decoder (:mod:`media_core.io.decode`) when it offers
-    ``decode_audio(path, listeners, ...)``; otherwise decodes with PyAV directly. Blocks are
-    placed by their presentation timestamps, so gaps stay NaN.
+    A stand-alone decode for callers that want only the waveform; the case pipeline gets the
+    envelope from the analysis decode instead (:class:`EnvelopeListener`, one decode per feed).
+    Blocks are placed by their presentation timestamps, so gaps stay NaN.
 
     Parameters
     ----------
-    should_stop : callable, optional
-        Polled between blocks; when it returns True, :class:`InterruptedError` is raised.
+    progress, should_stop
+        The protocol of :mod:`media_core.progress`; a cancel raises
+        :class:`~media_core.errors.Cancelled`.
     """
-    import av
-
+    from media_core.io.decode import run_listeners
     from media_core.io.probe import open_container
 
     path = os.fspath(path)
-    listener = EnvelopeListener(step_s=step_s)
     container = open_container(path)
     has_audio = bool(container.streams.audio)
-    try:
-        from media_core.io.decode import run_listeners
-    except ImportError:  # streaming decoder not in this build: decode here
-        run_listeners = None
-    if not has_audio or run_listeners is not None:
-        container.close()
-        if not has_audio:
-            return None
-        out = run_listeners(path, [listener], should_stop=should_stop)
-        if (out.get("_decode") or {}).get("stopped"):
-            raise InterruptedError(f"{path}: waveform overview cancelled")
-        return out[listener.name]
-    try:
-        st = container.streams.audio[0]
-        start0 = float(container.start_time or 0) / 1e6
-        dur = float(container.duration or 0) / 1e6
-        listener.on_start(AudioStreamInfo(path=path, sr=int(st.rate or st.codec_context.sample_rate or 48000),
-                                          channels=st.codec_context.channels, codec=st.codec_context.name,
-                                          video_start_s=None, video_end_s=None, audio_start_s=None,
-                                          duration_s=dur))
-        t_next = None
-        for packet in container.demux(st):
-            if should_stop is not None and should_stop():
-                raise InterruptedError(f"{path}: waveform overview cancelled")
-            try:
-                frames = packet.decode()
-            except av.FFmpegError:
-                continue  # undecodable packet: its bins stay NaN
-            for fr in frames:
-                y = fr.to_ndarray()
-                if y.ndim == 1:
-                    y = y[None, :]
-                if fr.format.is_planar is False and y.shape[0] == 1 and fr.layout.nb_channels > 1:
-                    y = y.reshape(-1, fr.layout.nb_channels).T
-                y = _to_float(y)
-                if fr.pts is not None and fr.time_base is not None:
-                    t0 = float(fr.pts * fr.time_base) - start0
-                else:
-                    t0 = t_next if t_next is not None else 0.0
-                blk = AudioBlock(start_s=t0, sr=fr.sample_rate, y=y)
-                listener.on_block(blk)
-                t_next = blk.end_s
-    except av.FFmpegError as exc:
-        raise DecodeError(path, f"audio demuxing failed ({exc})") from exc
-    except OSError as exc:
-        raise MediaError(path, f"cannot be read ({exc})") from exc
-    finally:
-        container.close()
-    return listener.finish(t_next or 0.0)
+    container.close()
+    if not has_audio:
+        return None
+    listener = EnvelopeListener(step_s=step_s)
+    out = run_listeners(path, [listener], progress=progress, should_stop=should_stop)
+    return out[listener.name]
 
 
-def _to_float(y: np.ndarray) -> np.ndarray:
-    if y.dtype == np.float32:
-        return y
-    if y.dtype == np.float64:
-        return y.astype(np.float32)
-    if y.dtype == np.int16:
-        return y.astype(np.float32) / 32768.0
-    if y.dtype == np.int32:
-        return (y.astype(np.float64) / 2147483648.0).astype(np.float32)
-    if y.dtype == np.uint8:
-        return (y.astype(np.float32) - 128.0) / 128.0
-    return y.astype(np.float32)

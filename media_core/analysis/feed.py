@@ -17,24 +17,19 @@ Contract (schema ``evidence-audit.analysis/1``)::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any, Sequence
 
 from media_core.io.decode import DECODE_VERSION, run_listeners
 from media_core.errors import ParameterError
 from media_core.analysis.mutes import ALGORITHM_VERSION as MUTES_VERSION
 from media_core.analysis.mutes import MuteListener
+from media_core.analysis.shot_model import load_model
+from media_core.analysis.shots import ALGORITHM_VERSION as SHOTS_VERSION
+from media_core.analysis.shots import ShotListener
+from media_core.io.hashing import sha256_file
+from media_core.progress import Progress, ShouldStop
 
 SCHEMA = "evidence-audit.analysis/1"
-
-
-def _shot_listener_class():
-    """The gunshot detector's listener, or None while it is not available."""
-    try:
-        from media_core.analysis.shots import ShotListener
-    except ImportError:  # pragma: no cover - shots.py is built in parallel
-        return None
-    return ShotListener
 
 
 def default_listeners(*, mutes: bool = True, shots: bool = True, min_mute_s: float = 0.5) -> list:
@@ -43,9 +38,7 @@ def default_listeners(*, mutes: bool = True, shots: bool = True, min_mute_s: flo
     if mutes:
         out.append(MuteListener(min_mute_s=min_mute_s))
     if shots:
-        cls = _shot_listener_class()
-        if cls is not None:
-            out.append(cls())
+        out.append(ShotListener())
     return out
 
 
@@ -54,31 +47,15 @@ def analysis_version(*, mutes: bool = True, shots: bool = True) -> str:
     parts = [SCHEMA, DECODE_VERSION]
     if mutes:
         parts.append(MUTES_VERSION)
-    if shots and _shot_listener_class() is not None:
-        from media_core.analysis.shot_model import load_model
-        from media_core.analysis.shots import ALGORITHM_VERSION as SHOTS_VERSION
+    if shots:
         # a new model is a new algorithm: stored results of the old one are not reused
         parts.append(f"{SHOTS_VERSION}+model-{load_model().sha256[:12]}")
     return ";".join(parts)
 
 
-def _sha256(path: str) -> str:
-    try:
-        from media_core.io.hashing import sha256_file
-    except ImportError:  # pragma: no cover - the lead's module exists; keep a fallback
-        import hashlib
-
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    return sha256_file(path)
-
-
 def analyze_feed(path: str | os.PathLike, *, mutes: bool = True, shots: bool = True,
-                 min_mute_s: float = 0.5, progress: Callable[[float], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, sha256: str | None = None,
+                 min_mute_s: float = 0.5, progress: Progress | None = None,
+                 should_stop: ShouldStop | None = None, sha256: str | None = None,
                  extra_listeners: Sequence[Any] = (), extras: dict[str, Any] | None = None) -> dict[str, Any]:
     """Analyse one feed; return its entry of the ``feeds`` list.
 
@@ -90,10 +67,10 @@ def analyze_feed(path: str | os.PathLike, *, mutes: bool = True, shots: bool = T
         Which analyses to run (both in the same decode).
     min_mute_s : float
         Shortest mute reported.
-    progress : callable(fraction), optional
-        Decoding progress 0..1.
+    progress : Progress, optional
+        ``progress(fraction, message)`` while decoding (see :mod:`media_core.progress`).
     should_stop : callable() -> bool, optional
-        Polled while decoding; True stops early and raises :class:`InterruptedError`.
+        Polled while decoding; True raises :class:`~media_core.errors.Cancelled`.
     sha256 : str, optional
         The file's digest if the caller already has it.
     extra_listeners : sequence of AudioListener
@@ -114,13 +91,11 @@ def analyze_feed(path: str | os.PathLike, *, mutes: bool = True, shots: bool = T
     if extras is not None:
         extras.update({li.name: res.get(li.name) for li in extra_listeners})
     dec = res["_decode"]
-    if dec.get("stopped"):
-        raise InterruptedError(f"{path}: analysis stopped")
     m = res.get("mutes") or {}
     s = res.get("shots") or {}
     return {
         "path": path,
-        "sha256": sha256 or _sha256(path),
+        "sha256": sha256 or sha256_file(path),
         "duration_s": round(float(dec["end_s"] or 0.0), 6),
         "has_audio": dec["audio_stream"] is not None,
         "mutes": list(m.get("mutes", [])),
@@ -137,8 +112,8 @@ def analysis_document(feeds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def analyze_file(path: str | os.PathLike, *, mutes: bool = True, shots: bool = True,
-                 min_mute_s: float = 0.5, progress: Callable[[float], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+                 min_mute_s: float = 0.5, progress: Progress | None = None,
+                 should_stop: ShouldStop | None = None) -> dict[str, Any]:
     """The ``evidence-audit.analysis/1`` document for one feed (see :func:`analyze_feed`).
 
     Examples

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from media_core.clock import Clock, ticks_to_seconds
 from media_core.errors import DecodeError, MediaError, ParameterError
+from media_core.io.probe import container_duration_s, container_start_s
+from media_core.progress import Progress, ShouldStop, check_cancel
 
 ALGORITHM_VERSION = "flashes/1"
 BLOCK_PX = 4            # local patches of 4x4 pixels on the small frame
@@ -171,9 +174,12 @@ def detect_flashes_in_frames(frames: Iterable[tuple[float, np.ndarray]], *, fps:
 
 
 def detect_flashes(path: str | os.PathLike, *, width: int = 160,
-                   progress: Callable[[float], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None, **kw: Any) -> list[dict[str, Any]]:
+                   progress: Progress | None = None,
+                   should_stop: ShouldStop | None = None, **kw: Any) -> list[dict[str, Any]]:
     """Decode ``path``'s video small (``width`` pixels wide, grey) and return its flash events.
+
+    ``progress(fraction, message)`` follows the decode; ``should_stop()`` is polled after every
+    frame and :class:`~media_core.errors.Cancelled` is raised when it returns True.
 
     Returns
     -------
@@ -185,12 +191,15 @@ def detect_flashes(path: str | os.PathLike, *, width: int = 160,
     ------
     MediaError
         No video stream; DecodeError when FFmpeg fails.
+    Cancelled
+        ``should_stop()`` returned True.
     """
     import av
 
     from media_core.io.probe import open_container
 
     path = os.fspath(path)
+    what = f"looking for flashes in {os.path.basename(path)}"
     container = open_container(path)
     try:
         if not container.streams.video:
@@ -202,24 +211,25 @@ def detect_flashes(path: str | os.PathLike, *, width: int = 160,
             # not change a patch's mean brightness
             vs.codec_context.options = {"skip_loop_filter": "all"}
         fps = float(vs.average_rate or vs.guessed_rate or 30.0)
-        c0 = container.start_time / 1e6 if container.start_time is not None else 0.0
+        c0 = container_start_s(container)
         cc = vs.codec_context
         w = min(width, cc.width or width)
         h = max(2, int(round((cc.height or w) * w / max(cc.width or w, 1) / 2)) * 2)
-        dur = container.duration / 1e6 if container.duration else None
+        dur = container_duration_s(container)
         det = FlashDetector(fps=fps, **kw)
         n = 0
         for frame in container.decode(vs):
             if frame.pts is None:
                 continue
-            t = float(frame.pts * vs.time_base) - c0
+            t = ticks_to_seconds(frame.pts, vs.time_base) - c0
             g = frame.reformat(width=w, height=h, format="gray").to_ndarray()
             det.push(t, g)
             n += 1
             if progress is not None and dur and n % 250 == 0:
-                progress(min(1.0, t / dur))
-            if should_stop is not None and should_stop():
-                break
+                progress(min(1.0, t / dur), what)
+            check_cancel(should_stop, what)
+        if progress is not None:
+            progress(1.0, what)
         return det.finish()
     except av.FFmpegError as exc:
         raise DecodeError(path, f"video decoding failed ({exc.strerror or exc})") from None
@@ -263,21 +273,21 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
     # runner-up: best score among offsets clearly different from the winner
     far = np.abs(cands - best_o) > 2 * tol
     second = int(scores[far].max()) if far.any() else 0
-    off, slope, pairs = best_o, 0.0, []
+    clock, pairs = Clock(best_o, 0.0), []
     for _ in range(3):
-        pairs = _pairs(f * (1 + slope) + off, s, tol, f)
+        pairs = _pairs(clock.to_shared(f), s, tol, f)
         if not pairs:
             break
         pf = np.array([p[0] for p in pairs])
         ps = np.array([p[1] for p in pairs])
         if len(pairs) >= 4 and np.ptp(pf) >= fit_drift_span_s:
             A = np.stack([np.ones_like(pf), pf], axis=1)
-            (off, sl), *_ = np.linalg.lstsq(A, ps, rcond=None)
-            slope = float(sl) - 1.0
+            (off, rate), *_ = np.linalg.lstsq(A, ps, rcond=None)
+            clock = Clock.from_rate(float(off), float(rate))
         else:
-            off = float(np.mean(ps - pf))
+            clock = Clock(float(np.mean(ps - pf)), clock.drift_ppm)
     n = len(pairs)
-    resid = [ps_ - (off + pf_ * (1 + slope)) for pf_, ps_ in pairs]
+    resid = [ps_ - clock.to_shared(pf_) for pf_, ps_ in pairs]
     rms = float(np.sqrt(np.mean(np.square(resid)))) if resid else float("nan")
     ev["measurements"].update(matched=n, runner_up_matched=second, residual_rms_ms=round(rms * 1e3, 2),
                               matches=[[round(a, 4), round(b, 4)] for a, b in pairs][:200])
@@ -290,8 +300,8 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
         reason = f"ambiguous: another offset also matches {second} flashes"
     elif conf < 0.3:
         reason = f"weak match: {n} of {f.size} flashes on shots, runner-up {second}"
-    return base | {"offset_s": float(off), "drift_ppm": float(slope * 1e6), "confidence": round(conf, 3),
-                   "matches": pairs, "uncertain_reason": reason}
+    return base | {"offset_s": float(clock.offset_s), "drift_ppm": float(clock.drift_ppm),
+                   "confidence": round(conf, 3), "matches": pairs, "uncertain_reason": reason}
 
 
 def _count(ft: np.ndarray, s: np.ndarray, tol: float) -> int:

@@ -19,6 +19,9 @@ A *mute* is a span of a feed where the microphone's sound is gone. Kinds:
     the feed has no audio stream at all.
 ``undecodable``
     audio packets exist but fail to decode.
+``truncated``
+    the file's data stops before its declared duration (cut off after its front index), or the
+    audio packets end before the audio stream's declared length (told by the decoder).
 
 Quiet but live audio (room tone, a closed car, pauses in speech) is never a mute; long quiet
 passages are listed in ``quiet`` (kind ``quiet-live``) with their level, so a reviewer can see
@@ -39,10 +42,12 @@ import numpy as np
 
 from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
+from media_core.runs import runs
 
-ALGORITHM_VERSION = "mutes/2"  # 2: edges searched on the AAC window grid; near-silence smear-corrected
+ALGORITHM_VERSION = "mutes/3"  # 2: edges searched on the AAC window grid; near-silence smear-corrected
+#                                3: truncated spans
 KINDS = ("digital-silence", "near-silence", "packet-gap", "late-audio-start", "audio-ends-early",
-         "no-audio-track", "undecodable")
+         "no-audio-track", "undecodable", "truncated")
 
 WIN_S = 0.02            # analysis window
 SUB = 32                # samples per sub-window when refining edges
@@ -199,14 +204,6 @@ def _grid_range(a: np.ndarray, exact: int, phase: int, frame: int) -> tuple[int,
     return None
 
 
-def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) indices of the True runs of a bool array."""
-    if flags.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    d = np.diff(np.concatenate(([False], flags, [False])).astype(np.int8))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-
-
 class _Segment:
     """A contiguous run of decoded audio (between gaps/errors)."""
 
@@ -349,6 +346,11 @@ class MuteListener:
         self.last_audio = max(self.last_audio or 0.0, end_s)
         if self.first_audio is None:
             self.first_audio = start_s
+
+    def on_truncated(self, start_s: float, end_s: float, evidence: dict) -> None:
+        """The data stops at ``start_s``; the headers declare it goes on to ``end_s``."""
+        self._close_segment()
+        self.events.append(dict(kind="truncated", start_s=start_s, end_s=end_s, evidence=evidence))
 
     def finish(self, end_s: float) -> dict[str, Any]:
         if self.info is None:
@@ -619,7 +621,8 @@ class MuteListener:
             span = dict(start_s=0.0, end_s=round(end_s, 6), kind="no-audio-track", confidence=1.0,
                         evidence=ev("container has no audio stream", duration_s=round(end_s, 6),
                                     video_start_s=info.video_start_s))
-            return {"mutes": [span], "quiet": [], "params": self.params, "algorithm_version": ALGORITHM_VERSION}
+            spans = [span] + [self._truncated_span(e, ev) for e in self.events if e["kind"] == "truncated"]
+            return {"mutes": spans, "quiet": [], "params": self.params, "algorithm_version": ALGORITHM_VERSION}
         W = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in self.w.items()}
         seg_t0 = {sid: t0 for sid, t0, _ in self.segments}
         seg_n = {sid: n for sid, _, n in self.segments}
@@ -642,7 +645,7 @@ class MuteListener:
             z = W["zero"][sel].astype(bool)
             pos = W["pos"][sel]
             ln = W["len"][sel]
-            s_idx, e_idx = _runs(z)
+            s_idx, e_idx = runs(z)
             for a, b in zip(s_idx.tolist(), e_idx.tolist()):
                 p_s, p_e = int(pos[a]), int(pos[b - 1] + ln[b - 1])
                 touches_start = p_s == 0
@@ -660,7 +663,7 @@ class MuteListener:
                                       touches_start=touches_start, touches_end=touches_end))
             # dead floor runs (include zero windows; the zero runs above win where they overlap)
             dead = W["ms"][sel] <= self.gate_ms
-            s_idx, e_idx = _runs(dead)
+            s_idx, e_idx = runs(dead)
             for a, b in zip(s_idx.tolist(), e_idx.tolist()):
                 p_s, p_e = int(pos[a]), int(pos[b - 1] + ln[b - 1])
                 if p_e - p_s < self.keep_n:
@@ -723,16 +726,20 @@ class MuteListener:
                                   evidence=ev("audio packet timestamps jump",
                                               missing_packets=e["missing_packets"],
                                               gap_from_s=round(e["start_s"], 6), gap_to_s=round(e["end_s"], 6))))
+            elif e["kind"] == "truncated":
+                spans.append(self._truncated_span(e, ev))
             else:
                 spans.append(dict(start_s=e["start_s"], end_s=e["end_s"], kind="undecodable", confidence=0.95,
                                   evidence=ev("decoder rejected the audio packets", decoder_message=e["message"])))
         last = self.last_audio
-        if last is not None and has_video and end_s > last + tol:
-            spans.append(dict(start_s=last, end_s=end_s, kind="audio-ends-early", confidence=0.97,
+        # where the data stops: a truncated file's missing tail is its own span, not a mute
+        data_end = min([e["start_s"] for e in self.events if e["kind"] == "truncated"] + [end_s])
+        if last is not None and has_video and data_end > last + tol:
+            spans.append(dict(start_s=last, end_s=data_end, kind="audio-ends-early", confidence=0.97,
                               evidence=ev("last audio sample before the end of the video",
-                                          audio_end_s=round(last, 6), video_end_s=round(end_s, 6))))
-        if first is None and last is None:  # an audio stream that yields nothing at all
-            spans.append(dict(start_s=0.0, end_s=end_s, kind="undecodable", confidence=0.9,
+                                          audio_end_s=round(last, 6), video_end_s=round(data_end, 6))))
+        if first is None and last is None and data_end > 0.0:  # an audio stream that yields nothing at all
+            spans.append(dict(start_s=0.0, end_s=data_end, kind="undecodable", confidence=0.9,
                               evidence=ev("audio stream produced no samples")))
 
         # ---- zero runs: touching a timestamp span and short -> absorbed into it; else digital-silence
@@ -796,7 +803,7 @@ class MuteListener:
             i = j + 1
         mutes = []
         for s, k in zip(spans, keep):
-            if not k:
+            if not k and not (s["kind"] == "truncated" and s["end_s"] > s["start_s"]):  # damage is always told
                 continue
             s = {k2: v for k2, v in s.items() if not k2.startswith("_")}
             s["start_s"] = round(max(0.0, s["start_s"]), 6)
@@ -807,6 +814,15 @@ class MuteListener:
         quiet = self._quiet(W, seg_t0, mutes, ev)
         return _plain({"mutes": mutes, "quiet": quiet, "params": self.params,
                        "algorithm_version": ALGORITHM_VERSION})
+
+    @staticmethod
+    def _truncated_span(e: dict, ev) -> dict:
+        found = e.get("evidence") or {}
+        m = dict(found.get("measurements") or {})
+        m["decoder_algorithm_version"] = found.get("algorithm_version")
+        m["duration_s"] = round(e["end_s"] - e["start_s"], 6)
+        return dict(start_s=round(e["start_s"], 6), end_s=round(e["end_s"], 6), kind="truncated", confidence=0.99,
+                    evidence=ev(found.get("method") or "data ends before the declared duration", **m))
 
     def _quiet(self, W, seg_t0, mutes, ev) -> list[dict]:
         """Quiet live passages and single silent channels (never mutes)."""
@@ -824,7 +840,7 @@ class MuteListener:
         # runs must also be contiguous in time
         brk = np.ones(t.size, bool)
         brk[1:] = np.abs(t[1:] - tend[:-1]) > 1e-6
-        s_idx, e_idx = _runs(quiet)
+        s_idx, e_idx = runs(quiet)
         for a, b in zip(s_idx.tolist(), e_idx.tolist()):
             # split at discontinuities
             cuts = [a] + [k for k in range(a + 1, b) if brk[k]] + [b]
@@ -842,7 +858,7 @@ class MuteListener:
             allz = W["zero"].astype(bool)
             for c in range(min(self.ch, 8)):
                 cz = ((W["chz"] >> c) & 1).astype(bool) & ~allz
-                s_idx, e_idx = _runs(cz)
+                s_idx, e_idx = runs(cz)
                 for a, b in zip(s_idx.tolist(), e_idx.tolist()):
                     cuts = [a] + [k for k in range(a + 1, b) if brk[k]] + [b]
                     for a2, b2 in zip(cuts, cuts[1:]):

@@ -11,8 +11,6 @@ analyst's edits (annotations, labels, kinds, nudges) in bounded deques, like nap
 from __future__ import annotations
 
 import datetime as _dt
-import getpass
-import hashlib
 import json
 import os
 import sqlite3
@@ -26,16 +24,20 @@ from typing import Any
 
 from psygnal import Signal
 
+from media_core.case import integrity
+from media_core.case.integrity import GENESIS, LOG_FORMAT, canon, row_hash, sha
 from media_core.clock import Clock
-from media_core.errors import CaseError, MediaError, ParameterError
+from media_core.errors import CaseError, IntegrityError, MediaError, ParameterError
+from media_core.progress import Progress, ShouldStop, sub_progress
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CASE_SUFFIX = ".evcase"
 DB_NAME = "case.sqlite"
 KINDS = ("bodycam", "dashcam", "helicopter", "other")
 CATEGORIES = ("shot", "mute", "command", "use of force", "custom")
-GENESIS = "0" * 64
 UNDO_DEPTH = 500
+BUSY_TIMEOUT_S = 10.0
+LOCK_FILE = "writer.pid"
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -93,6 +95,32 @@ MIGRATIONS: dict[int, str] = {
         hash TEXT NOT NULL
     );
     """,
+    2: """
+    ALTER TABLE feeds ADD COLUMN dev INTEGER;
+    ALTER TABLE feeds ADD COLUMN ino INTEGER;
+    ALTER TABLE feeds ADD COLUMN mtime_ns INTEGER;
+    CREATE UNIQUE INDEX feeds_sha256 ON feeds(sha256);
+    CREATE TABLE feed_aliases (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (feed_id, path)
+    );
+    CREATE TABLE signers (
+        fingerprint TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        account TEXT NOT NULL,
+        host TEXT NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE signatures (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 }
 
 
@@ -100,21 +128,13 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers): still record something honest
-        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+_canon = canon
 
 
-def _canon(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def row_hash(prev_hash: str, seq: int, at: str, who: str, action: str, details_json: str) -> str:
-    """The audit chain's hash of one row: SHA-256 of the previous hash plus this row's content."""
-    payload = prev_hash + _canon([seq, at, who, action, details_json])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+def file_identity(path: str | os.PathLike) -> dict[str, int]:
+    """What identifies a file's bytes without reading them: device, inode, size, mtime (ns)."""
+    st = os.stat(path)
+    return {"dev": st.st_dev, "ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 @dataclass(frozen=True)
@@ -128,6 +148,7 @@ class Feed:
     label: str
     kind: str
     added_at: str = ""
+    identity: dict | None = None  # dev, ino, size, mtime_ns when added (None: added before format 2)
 
     @property
     def name(self) -> str:
@@ -176,10 +197,17 @@ class Annotation:
 
 @dataclass
 class VerifyReport:
+    """What :meth:`Case.verify` found. ``ok`` only when nothing differs and the head is signed."""
+
     ok: bool = True
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     checked_feeds: int = 0
     checked_log_rows: int = 0
+    checked_rows: int = 0          # table rows re-derived from the log
+    head: str | None = None        # "seq:hash" of the last signed head
+    signed_by: str | None = None   # "fingerprint (account@host)"
+    signed_at: str | None = None
 
     def fail(self, msg: str) -> None:
         self.ok = False
@@ -215,7 +243,26 @@ class Case:
         self.events = CaseEvents()
         self._undo: deque[_Edit] = deque(maxlen=UNDO_DEPTH)
         self._redo: deque[_Edit] = deque(maxlen=UNDO_DEPTH)
-        self.user = _user()
+        self._signer = None
+        self.read_only = False
+        self.last_alias: tuple[int, str] | None = None  # set when add_feed met known bytes at a new path
+        from media_core.case.signing import account
+
+        self.account = account()
+
+    @property
+    def signer(self):
+        """This account's signing key (created on first use; see :mod:`media_core.case.signing`)."""
+        if self._signer is None:
+            from media_core.case.signing import load_signer
+
+            self._signer = load_signer()
+        return self._signer
+
+    @property
+    def user(self) -> str:
+        """Who this process writes as: the OS account and its key's fingerprint."""
+        return f"{self.account} ({self.signer.fingerprint})"
 
     # ------------------------------------------------------------------ lifecycle
     @staticmethod
@@ -245,7 +292,7 @@ class Case:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('case_id', ?)", (uuid.uuid4().hex,))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('created', ?)", (_now(),))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('reference_feed_id', '')")
-            case._log("case.create", {"name": p.name})
+            case._log("case.create", {"name": p.name, "log_format": LOG_FORMAT})
         return case
 
     @classmethod
@@ -266,13 +313,58 @@ class Case:
             raise CaseError(
                 f"{db}: made by a newer Evidence Audit (schema {version}, this one reads up to {SCHEMA_VERSION})"
             )
-        case._migrate()
+        try:
+            case._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise CaseError(f"{db}: cannot be upgraded ({exc})") from None
+        return case
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike) -> "Case":
+        """Open a case for reading only: nothing is written to its folder, WAL content included.
+
+        SQLite writes to a WAL database even to read it (the ``-shm`` index, recovery, a
+        checkpoint on close), and ``immutable=1`` would ignore the ``-wal`` file and show a
+        stale case. So the database and its WAL are copied to a private temporary folder and
+        the copy is opened; the case folder is only read. Changes raise :class:`CaseError`.
+        """
+        import shutil
+        import tempfile
+
+        p = cls.normalize_path(path)
+        db = p / DB_NAME
+        if not db.is_file():
+            raise CaseError(f"{p}: not a case (no {DB_NAME} inside)")
+        tmp = Path(tempfile.mkdtemp(prefix="evidence-audit-verify-"))
+        try:
+            shutil.copyfile(db, tmp / DB_NAME)
+            wal = p / (DB_NAME + "-wal")
+            if wal.is_file():
+                shutil.copyfile(wal, tmp / (DB_NAME + "-wal"))
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CaseError(f"{p}: the case cannot be read ({exc.strerror or exc})") from None
+        conn = cls._connect(tmp / DB_NAME)
+        case = cls(p, conn)
+        case.read_only = True
+        case._tmpdir = tmp
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM audit_log").fetchone()
+        except sqlite3.DatabaseError as exc:
+            case.close()
+            raise CaseError(f"{db}: damaged case database ({exc})") from None
+        if version > SCHEMA_VERSION:
+            case.close()
+            raise CaseError(f"{db}: made by a newer Evidence Audit (schema {version})")
+        case.schema_version = version
         return case
 
     @staticmethod
     def _connect(db: Path) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             # WAL + NORMAL: a committed change survives any crash of the app (what analysts need:
@@ -290,12 +382,25 @@ class Case:
             if v > version:
                 with self._lock:  # one script: the schema change and its version land together
                     self._conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[v]}; PRAGMA user_version = {v}; COMMIT;")
+        self.schema_version = SCHEMA_VERSION
+        if 0 < version < 2:
+            # the old log lacks full row content: record a snapshot every later row builds on
+            with self._tx() as c:
+                snap = integrity.table_state(c).snapshot()
+                self._log("case.migrate", {"from": version, "to": SCHEMA_VERSION, "log_format": LOG_FORMAT,
+                                           "state": snap})
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
+            tmp = getattr(self, "_tmpdir", None)
+            if tmp is not None:
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+                self._tmpdir = None
 
     def __enter__(self) -> "Case":
         return self
@@ -313,9 +418,20 @@ class Case:
             self.case = case
 
         def __enter__(self):
-            self.case._lock.acquire()
-            self.case._conn.execute("BEGIN IMMEDIATE")
-            return self.case._conn
+            case = self.case
+            case._lock.acquire()
+            try:
+                case._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                case._lock.release()
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise CaseError(f"case {case.path} is in use by another process{case._writer_hint()}") from None
+                raise CaseError(f"{case.path}: cannot write to the case ({exc})") from None
+            except BaseException:
+                case._lock.release()
+                raise
+            case._mark_writer()
+            return case._conn
 
         def __exit__(self, et, ev, tb):
             try:
@@ -329,17 +445,57 @@ class Case:
     def _tx(self) -> "Case._Tx":
         if self._conn is None:
             raise CaseError(f"{self.path}: the case is closed")
+        if self.read_only:
+            raise CaseError(f"{self.path}: opened read-only (for verification); nothing can be changed")
         return Case._Tx(self)
 
-    def _log(self, action: str, details: dict) -> None:
-        """Append an audit row. Call inside a transaction."""
-        c = self._conn
+    def _mark_writer(self) -> None:
+        """Leave this process's pid where a blocked writer can name it (a hint, never trusted)."""
+        try:
+            (self.path / LOCK_FILE).write_text(f"{os.getpid()}\n")
+        except OSError:
+            pass
+
+    def _writer_hint(self) -> str:
+        try:
+            pid = int((self.path / LOCK_FILE).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return ""
+        return f" (pid {pid})" if pid != os.getpid() else ""
+
+    @property
+    def case_id(self) -> str:
+        with self._lock:
+            r = self._conn.execute("SELECT value FROM meta WHERE key='case_id'").fetchone()
+        return r[0] if r else ""
+
+    def _append(self, c: sqlite3.Connection, action: str, details: dict) -> tuple[int, str]:
         last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
         at, who, dj = _now(), self.user, _canon(details)
         h = row_hash(prev, seq, at, who, action, dj)
         c.execute("INSERT INTO audit_log VALUES (?,?,?,?,?,?,?)", (seq, at, who, action, dj, prev, h))
         c.execute("INSERT OR REPLACE INTO meta VALUES ('log_head', ?)", (f"{seq}:{h}",))
+        return seq, h
+
+    def _log(self, action: str, details: dict) -> None:
+        """Append an audit row and sign the new head. Call inside a transaction."""
+        from media_core.case.signing import head_message, host, record_head
+
+        c = self._conn
+        signer = self.signer
+        seq, h = self._append(c, action, details)
+        if c.execute("SELECT 1 FROM signers WHERE fingerprint=?", (signer.fingerprint,)).fetchone() is None:
+            at = _now()
+            c.execute("INSERT INTO signers VALUES (?,?,?,?,?)",
+                      (signer.fingerprint, signer.public_b64, self.account, host(), at))
+            seq, h = self._append(c, "signer.add", {"fingerprint": signer.fingerprint, "public_key": signer.public_b64,
+                                                    "account": self.account, "host": host(), "added_at": at})
+        case_id = self.case_id
+        sig = signer.sign(head_message(case_id, seq, h))
+        at = _now()
+        c.execute("INSERT OR REPLACE INTO signatures VALUES (?,?,?,?,?)", (seq, h, signer.fingerprint, sig, at))
+        record_head(case_id, seq, h, at)
 
     def audit_log(self) -> list[dict]:
         with self._lock:
@@ -355,10 +511,51 @@ class Case:
 
     @staticmethod
     def _feed(r: sqlite3.Row) -> Feed:
+        keys = r.keys()
+        ident = None
+        if "mtime_ns" in keys and r["mtime_ns"] is not None:
+            ident = {"dev": r["dev"], "ino": r["ino"], "size": r["size"], "mtime_ns": r["mtime_ns"]}
         return Feed(
             id=r["id"], path=r["path"], size=r["size"], mtime=r["mtime"], sha256=r["sha256"],
             probe=json.loads(r["probe_json"]), label=r["label"], kind=r["kind"], added_at=r["added_at"],
+            identity=ident,
         )
+
+    def aliases(self, feed_id: int) -> list[str]:
+        """Other paths where the same bytes (same SHA-256) were added."""
+        with self._lock:
+            rows = self._conn.execute("SELECT path FROM feed_aliases WHERE feed_id=? ORDER BY added_at",
+                                      (feed_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def check_identity(self, feed_id: int, *, rehash: bool = True) -> None:
+        """Make sure the feed's original is still the file the case fingerprinted.
+
+        Compares device, inode, size and mtime with what was recorded when the feed was added; if
+        they differ (a copy, a touch, a replaced file) and ``rehash`` is True, re-hashes it.
+
+        Raises
+        ------
+        IntegrityError
+            The original is missing, or its bytes are not the ones the case recorded.
+        """
+        f = self.feed(feed_id)
+        try:
+            now = file_identity(f.path)
+        except OSError as exc:
+            raise IntegrityError(f"{f.path}: the original of feed {f.id} '{f.label}' cannot be found "
+                                 f"({exc.strerror or exc})") from None
+        if f.identity is not None and now == f.identity:
+            return
+        if f.identity is None and now["size"] == f.size and abs(os.stat(f.path).st_mtime - f.mtime) < 1e-6:
+            return
+        if rehash:
+            from media_core.io.hashing import sha256_file
+
+            if sha256_file(f.path) == f.sha256:
+                return
+        raise IntegrityError(f"{f.path}: CHANGED since it was added to the case as feed {f.id} '{f.label}' "
+                             "(its bytes are not the ones fingerprinted); nothing was stored about it")
 
     def feed(self, feed_id: int) -> Feed:
         with self._lock:
@@ -382,7 +579,8 @@ class Case:
         *,
         label: str | None = None,
         kind: str = "other",
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
     ) -> Feed:
         """Probe and fingerprint ``path`` and add it. On any error the case is left unchanged.
 
@@ -393,23 +591,43 @@ class Case:
 
         if kind not in KINDS:
             raise ParameterError(f"unknown feed kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if label is not None and not label.strip():
+            raise ParameterError("a feed label cannot be empty or only whitespace")
         ap = os.path.abspath(os.fspath(path))
         info = probe(ap)  # raises MediaError naming the file; nothing written yet
+        before = file_identity(ap)
+        digest = sha256_file(ap, progress=progress, should_stop=should_stop)
         st = os.stat(ap)
-        digest = sha256_file(ap, progress=progress)
-        existing = self.feed_by_sha256(digest)
-        if existing is not None:
-            return existing
-        label = label or _default_label(ap, kind)
+        if file_identity(ap) != before:
+            raise MediaError(ap, "changed while it was being fingerprinted (still being copied?); try again "
+                                 "when it is complete")
+        label = label.strip() if label else _default_label(ap, kind)
         with self._tx() as c:
-            cur = c.execute(
-                "INSERT INTO feeds (path,size,mtime,sha256,probe_json,label,kind,added_at) VALUES (?,?,?,?,?,?,?,?)",
-                (ap, st.st_size, st.st_mtime, digest, _canon(info), label, kind, _now()),
-            )
-            fid = cur.lastrowid
-            self._log("feed.add", {"feed_id": fid, "path": ap, "sha256": digest, "size": st.st_size,
-                                   "label": label, "kind": kind})
-        self.events.feeds_changed.emit()
+            # the duplicate check and the insert in one transaction: parallel adds cannot both insert
+            dup = c.execute("SELECT id, path FROM feeds WHERE sha256=?", (digest,)).fetchone()
+            if dup is not None:
+                fid = dup["id"]
+                known = dup["path"] == ap or c.execute(
+                    "SELECT 1 FROM feed_aliases WHERE feed_id=? AND path=?", (fid, ap)).fetchone()
+                if not known:
+                    at = _now()
+                    c.execute("INSERT INTO feed_aliases VALUES (?,?,?)", (fid, ap, at))
+                    self._log("feed.alias", {"feed_id": fid, "path": ap, "sha256": digest, "added_at": at})
+                    self.last_alias = (fid, ap)
+            else:
+                at = _now()
+                cur = c.execute(
+                    "INSERT INTO feeds (path,size,mtime,sha256,probe_json,label,kind,added_at,dev,ino,mtime_ns)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (ap, st.st_size, st.st_mtime, digest, _canon(info), label, kind, at, before["dev"],
+                     before["ino"], before["mtime_ns"]),
+                )
+                fid = cur.lastrowid
+                self._log("feed.add", {"feed_id": fid, "path": ap, "size": st.st_size, "sha256": digest,
+                                       "probe_sha256": sha(_canon(info)), "label": label, "kind": kind,
+                                       "added_at": at, "identity": before})
+        if dup is None:
+            self.events.feeds_changed.emit()
         return self.feed(fid)
 
     def add_feeds(
@@ -458,17 +676,20 @@ class Case:
     def store_analysis(self, feed_id: int, *, algorithm: str, version: str, params: dict, result: dict) -> None:
         f = self.feed(feed_id)
         pj = _canon(params or {})
+        rj = _canon(result)
+        at = _now()
         with self._tx() as c:
             c.execute(
                 "INSERT OR REPLACE INTO analyses (feed_id,sha256,algorithm,version,params_json,result_json,created_at)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (feed_id, f.sha256, algorithm, version, pj, _canon(result), _now()),
+                (feed_id, f.sha256, algorithm, version, pj, rj, at),
             )
             summary = {k: result.get(k) for k in ("shot_count",) if k in result}
             if "mutes" in result:
                 summary["mute_count"] = len(result["mutes"])
             self._log("analysis.store", {"feed_id": feed_id, "sha256": f.sha256, "algorithm": algorithm,
-                                         "version": version, "params": params or {}, **summary})
+                                         "version": version, "params": params or {}, "params_json": pj,
+                                         "result_sha256": sha(rj), "created_at": at, **summary})
         self.events.analysis_changed.emit(feed_id)
 
     def get_analysis(
@@ -509,16 +730,16 @@ class Case:
                   evidence: dict | None = None) -> None:
         """Store a sync result. Keeps any manual nudge the analyst made on top of it."""
         self.feed(feed_id)
-        old = self.sync_info(feed_id)
-        nudge = old["nudge_s"] if old else 0.0
         with self._tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO sync VALUES (?,?,?,?,?,?,?,?)",
-                (feed_id, float(clock.offset_s), float(clock.drift_ppm), method, float(confidence),
-                 _canon(evidence or {}), nudge, _now()),
-            )
-            self._log("sync.set", {"feed_id": feed_id, "offset_s": clock.offset_s, "drift_ppm": clock.drift_ppm,
-                                   "method": method, "confidence": confidence})
+            old = c.execute("SELECT nudge_s FROM sync WHERE feed_id=?", (feed_id,)).fetchone()
+            nudge = old[0] if old else 0.0
+            row = {"feed_id": feed_id, "offset_s": float(clock.offset_s), "drift_ppm": float(clock.drift_ppm),
+                   "method": method, "confidence": float(confidence), "evidence_json": _canon(evidence or {}),
+                   "nudge_s": nudge, "updated_at": _now()}
+            c.execute("INSERT OR REPLACE INTO sync VALUES (?,?,?,?,?,?,?,?)",
+                      tuple(row[k] for k in ("feed_id", "offset_s", "drift_ppm", "method", "confidence",
+                                             "evidence_json", "nudge_s", "updated_at")))
+            self._log("sync.set", integrity.sync_row(row))
         self.events.clock_changed.emit(feed_id)
 
     def nudge(self, feed_id: int, delta_s: float, *, record: bool = True) -> None:
@@ -533,8 +754,8 @@ class Case:
                           (feed_id, 0.0, 0.0, "manual", 1.0, "{}", 0.0, _now()))
             c.execute("UPDATE sync SET nudge_s = nudge_s + ?, updated_at=? WHERE feed_id=?",
                       (delta_s, _now(), feed_id))
-            total = c.execute("SELECT nudge_s FROM sync WHERE feed_id=?", (feed_id,)).fetchone()[0]
-            self._log("sync.nudge", {"feed_id": feed_id, "delta_s": delta_s, "total_nudge_s": total,
+            row = c.execute("SELECT * FROM sync WHERE feed_id=?", (feed_id,)).fetchone()
+            self._log("sync.nudge", {**integrity.sync_row(row), "delta_s": delta_s, "total_nudge_s": row["nudge_s"],
                                      "undo": not record})
         if record:
             self._push(_Edit(f"nudge feed {feed_id}",
@@ -664,46 +885,91 @@ class Case:
         return True
 
     # ------------------------------------------------------------------ verification
-    def verify(self, *, progress: Callable[[str, int, int], None] | None = None) -> VerifyReport:
-        """Re-hash every original and check the audit chain. Never writes to the case."""
+    def verify(self, *, trusted: Iterable[str] = (), rehash: bool = True, progress: Progress | None = None,
+               should_stop: ShouldStop | None = None) -> VerifyReport:
+        """Check the case against its own history and its originals. Never writes to the case.
+
+        1. The audit chain: every row's hash, the numbering, the head record.
+        2. The signatures: every signed head still matches its row, and the last row is signed
+           (``trusted`` fingerprints, when given, must have signed it).
+        3. The tables: every row of feeds, aliases, analyses, sync and annotations, and the
+           reference, re-derived from the log and compared.
+        4. The originals (``rehash``): each feed's file re-hashed against the SHA-256 the log holds.
+
+        ``progress(fraction, message)`` runs over the re-hashing; ``should_stop()`` cancels it
+        (raises :class:`~media_core.errors.Cancelled`).
+        """
         from media_core.io.hashing import sha256_file
 
         rep = VerifyReport()
-        for f in self.feeds:
-            rep.checked_feeds += 1
-            try:
-                digest = sha256_file(f.path, progress=(lambda d, t, n=f.name: progress(n, d, t)) if progress else None)
-            except MediaError as exc:
-                rep.fail(f"feed {f.id} '{f.label}': original {f.path} {exc.problem}")
-                continue
-            if digest != f.sha256:
-                rep.fail(f"feed {f.id} '{f.label}': original {f.path} has CHANGED: sha256 is {digest}, "
-                         f"the case recorded {f.sha256}")
-        self._verify_log(rep)
+        with self._lock:
+            c = self._conn
+            rows = c.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
+            head = c.execute("SELECT value FROM meta WHERE key='log_head'").fetchone()
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            has_sigs = version >= 2
+            sigs = c.execute("SELECT * FROM signatures ORDER BY seq").fetchall() if has_sigs else []
+            signers = {r["fingerprint"]: r for r in c.execute("SELECT * FROM signers")} if has_sigs else {}
+            have = integrity.table_state(c) if has_sigs else None
+        rep.checked_log_rows = len(rows)
+        problems, _, _ = integrity.check_chain(rows, head[0] if head else None)
+        for msg in problems:
+            rep.fail(msg)
+        if not has_sigs:
+            rep.fail(f"the case is in format {version}: it has no signatures and its tables cannot be re-derived "
+                     "(open it once with this version to upgrade it)")
+        else:
+            sp, notes, last = integrity.check_signatures(self.case_id, rows, sigs, signers, trusted=set(trusted))
+            for msg in sp:
+                rep.fail(msg)
+            rep.notes += notes
+            if last is not None:
+                rep.head = f"{last.seq}:{last.hash}"
+                rep.signed_by = f"{last.fingerprint} ({last.account}@{last.host})"
+                rep.signed_at = last.at
+            self._check_journal(rep, rows)
+            want, rnotes = integrity.replay(rows)
+            rep.notes += rnotes
+            if want is None:
+                rep.fail(rnotes[0])
+            else:
+                rep.checked_rows = (len(have.feeds) + len(have.analyses) + len(have.sync) + len(have.annotations)
+                                    + len(have.aliases))
+                for msg in integrity.compare(want, have):
+                    rep.fail(msg)
+        if rehash:
+            logged = {fid: f["sha256"] for fid, f in (want.feeds.items() if has_sigs and want else [])}
+            feeds = self.feeds
+            for k, f in enumerate(feeds):
+                rep.checked_feeds += 1
+                expect = logged.get(f.id, f.sha256)
+                try:
+                    digest = sha256_file(f.path, should_stop=should_stop,
+                                         progress=sub_progress(progress, k / len(feeds), (k + 1) / len(feeds)))
+                except MediaError as exc:
+                    rep.fail(f"feed {f.id} '{f.label}': original {f.path} {exc.problem}")
+                    continue
+                if digest != expect:
+                    rep.fail(f"feed {f.id} '{f.label}': original {f.path} has CHANGED: its sha256 is {digest}, "
+                             f"the case's history recorded {expect}")
         return rep
 
-    def _verify_log(self, rep: VerifyReport) -> None:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
-            head = self._conn.execute("SELECT value FROM meta WHERE key='log_head'").fetchone()
-        prev, expect_seq = GENESIS, 1
-        for r in rows:
-            rep.checked_log_rows += 1
-            if r["seq"] != expect_seq:
-                rep.fail(f"audit log: row {expect_seq} is missing (next row is {r['seq']})")
-            if r["prev_hash"] != prev:
-                rep.fail(f"audit log: row {r['seq']} does not follow the row before it (chain broken)")
-            h = row_hash(r["prev_hash"], r["seq"], r["at"], r["who"], r["action"], r["details_json"])
-            if h != r["hash"]:
-                rep.fail(f"audit log: row {r['seq']} ({r['action']}) was edited after it was written")
-            prev, expect_seq = r["hash"], r["seq"] + 1
-        if head is None:
-            rep.fail("audit log: the chain head record is missing")
-        else:
-            seq_s, _, h = head[0].partition(":")
-            if int(seq_s) != expect_seq - 1 or h != prev:
-                rep.fail(f"audit log: the chain head says row {seq_s} but the log ends at row {expect_seq - 1}"
-                         " (rows were deleted or the head was altered)")
+    def _check_journal(self, rep: VerifyReport, rows: list) -> None:
+        """Compare with the newest head this workstation account signed for the case (rollbacks)."""
+        from media_core.case.signing import recorded_head
+
+        mine = recorded_head(self.case_id)
+        if mine is None:
+            rep.notes.append("this workstation account has no record of signing this case: a rollback of its "
+                             "newest rows (rows, signatures and head deleted together) cannot be ruled out here")
+            return
+        by_seq = {r["seq"]: r["hash"] for r in rows}
+        if mine["seq"] not in by_seq:
+            rep.fail(f"this workstation signed row {mine['seq']} of this case at {mine['at']}, but the case now ends "
+                     f"at row {max(by_seq, default=0)}: its newest rows were removed (rolled back)")
+        elif by_seq[mine["seq"]] != mine["hash"]:
+            rep.fail(f"this workstation signed row {mine['seq']} of this case at {mine['at']} with another hash: "
+                     "the history up to it was rewritten")
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:

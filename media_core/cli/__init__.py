@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 #: Subcommand modules under media_core.cli, in the order --help lists them.
@@ -25,20 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        modname = f"media_core.cli.{name}"
-        if importlib.util.find_spec(modname) is None:  # a command still being built
-            continue
-        importlib.import_module(modname).register(sub)
+        importlib.import_module(f"media_core.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from media_core.errors import MediaCoreError
+    from media_core.errors import Cancelled, MediaCoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except Cancelled as exc:
+        print(f"evidence-audit: {exc}", file=sys.stderr)
+        return 130
     except MediaCoreError as exc:
         print(f"evidence-audit: {exc}", file=sys.stderr)
         return 2

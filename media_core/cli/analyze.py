@@ -55,53 +55,66 @@ def _print_feed(feed: dict, shots: bool) -> None:
     print()
 
 
+def _progress(bar):
+    def tick(fraction: float, message: str = "") -> None:
+        bar.update(max(0.0, fraction - bar.n))
+
+    return tick
+
+
+def _analyse_in_case(args, shots: bool) -> tuple[list[dict], int]:
+    """``--case``: add the files as feeds and analyse them through the case pipeline, so that the
+    app and ``case prepare`` find exactly this analysis stored and decode nothing again."""
+    from media_core import pipeline
+    from media_core.case.store import Case
+    from media_core.errors import MediaCoreError
+
+    feeds, status = [], 0
+    with Case.open(args.case) as case:  # CaseError -> exit 2 through main()
+        for path in args.files:
+            try:
+                f = case.add_feed(path)
+            except MediaCoreError as exc:
+                error_line(exc)
+                status = 2
+                continue
+            with progress_bar(f"analyze {path}", total=1.0, unit="") as bar:
+                results, errors = pipeline.analyze_feeds(case, feed_ids=[f.id], min_mute_s=args.min_mute,
+                                                         shots=shots, progress=_progress(bar))
+            for e in errors:
+                error_line(e)
+                status = 2
+            if f.id in results:
+                feed = {**results[f.id], "path": path}
+                feeds.append(feed)
+                if not args.json:
+                    _print_feed(feed, shots)
+    return feeds, status
+
+
 def run(args) -> int:
-    from media_core.analysis.feed import analysis_document, analysis_version, analyze_feed
+    from media_core.analysis.feed import analysis_document, analyze_feed
     from media_core.errors import MediaCoreError, ParameterError
 
     if not args.min_mute > 0:
         raise ParameterError(f"--min-mute must be > 0 seconds (got {args.min_mute})")
     shots = not args.mutes_only
-    case = None
     if args.case:
-        from media_core.case.store import Case
-
-        case = Case.open(args.case)  # CaseError -> exit 2 through main()
-    feeds, status = [], 0
-    try:
+        feeds, status = _analyse_in_case(args, shots)
+    else:
+        feeds, status = [], 0
         for path in args.files:
-            bar = progress_bar(f"analyze {path}", total=1.0, unit="")
-            last = [0.0]
-
-            def progress(f, bar=bar, last=last):
-                bar.update(max(0.0, f - last[0]))
-                last[0] = f
-
-            try:
-                feed = analyze_feed(path, mutes=True, shots=shots, min_mute_s=args.min_mute,
-                                    progress=progress)
-            except MediaCoreError as exc:
-                error_line(exc)
-                status = 2
-                continue
-            finally:
-                bar.close()
-            if case is not None:
+            with progress_bar(f"analyze {path}", total=1.0, unit="") as bar:
                 try:
-                    f = case.feed_by_sha256(feed["sha256"]) or case.add_feed(path)
-                    case.store_analysis(f.id, algorithm="analysis",
-                                        version=analysis_version(mutes=True, shots=shots),
-                                        params={"min_mute_s": args.min_mute, "mutes": True, "shots": shots},
-                                        result=feed)
+                    feed = analyze_feed(path, mutes=True, shots=shots, min_mute_s=args.min_mute,
+                                        progress=_progress(bar))
                 except MediaCoreError as exc:
                     error_line(exc)
                     status = 2
+                    continue
             feeds.append(feed)
             if not args.json:
                 _print_feed(feed, shots)
-    finally:
-        if case is not None:
-            case.close()
     if args.json:
         print_json(analysis_document(feeds))
     sys.stdout.flush()

@@ -8,6 +8,12 @@ from pathlib import Path
 
 from .common import error_line, hms, print_json, progress_bar, table
 
+try:  # the escaping of control characters lands with issue 11's output hygiene
+    from .common import safe_text as safe
+except ImportError:  # pragma: no cover
+    def safe(text: str) -> str:
+        return text
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from media_core.case.store import KINDS
@@ -31,6 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", action="store_true", help="print the added feeds as JSON")
     a.set_defaults(func=run_add)
 
+    pr = csub.add_parser("prepare", help="index, analyse and sync every feed of a case (what the app needs)",
+                         description="Index each feed's video, decode its audio once (mutes, gunshots, sync "
+                                     "features, waveform), place every feed on the shared clock and count "
+                                     "incident shots; everything is stored in the case. Work already stored "
+                                     "is not redone. Exit 2 if any feed could not be prepared.")
+    pr.add_argument("case", metavar="CASE")
+    pr.add_argument("--force", action="store_true", help="redo everything, even what is stored")
+    pr.add_argument("--no-sync", action="store_true", help="prepare the feeds only")
+    pr.set_defaults(func=run_prepare)
+
     lst = csub.add_parser("list", help="list the cases in a folder")
     lst.add_argument("folder", nargs="?", default=".", metavar="FOLDER")
     lst.add_argument("--json", action="store_true")
@@ -46,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "exit 1 naming each change otherwise.")
     v.add_argument("case", metavar="CASE")
     v.add_argument("--json", action="store_true")
+    v.add_argument("--trust", action="append", metavar="FINGERPRINT",
+                   help="a signing key fingerprint (SHA256:...) that must have signed the last head; repeatable")
     v.set_defaults(func=run_verify)
 
 
@@ -67,10 +85,9 @@ def run_add(args) -> int:
     with Case.open(args.case) as case:
         for path in args.files:
             try:
-                with progress_bar(f"hashing {os.path.basename(path)}") as bar:
-                    def tick(done: int, total: int, bar=bar) -> None:
-                        bar.total = total
-                        bar.update(done - bar.n)
+                with progress_bar(f"hashing {os.path.basename(path)}", total=1.0, unit="") as bar:
+                    def tick(fraction: float, message: str = "", bar=bar) -> None:
+                        bar.update(max(0.0, fraction - bar.n))
 
                     f = case.add_feed(path, kind=args.kind, label=args.label, progress=tick)
                 added.append(f)
@@ -86,6 +103,30 @@ def run_add(args) -> int:
     if args.json:
         print_json([{"id": f.id, "path": f.path, "sha256": f.sha256, "label": f.label, "kind": f.kind}
                     for f in added])
+    return status
+
+
+def run_prepare(args) -> int:
+    from media_core import pipeline
+    from media_core.case.store import Case
+
+    status = 0
+    with Case.open(args.case) as case, progress_bar("prepare", total=1.0, unit="") as bar:
+        def tick(fraction: float, message: str = "") -> None:
+            bar.set_description_str(message[:40] or "prepare", refresh=False)
+            bar.update(max(0.0, fraction - bar.n))
+
+        split = 1.0 if args.no_sync or len(case.feeds) < 2 else 0.8
+        errors = pipeline.prepare_case(case, force=args.force, progress=pipeline.sub_progress(tick, 0.0, split))
+        for e in errors:
+            error_line(e)
+            status = 2
+        if split < 1.0:
+            pipeline.sync_case(case, progress=pipeline.sub_progress(tick, split, 1.0))
+        inc = pipeline.incident_shots(case)
+        n = len(case.feeds)
+    print(f"prepared {n - len(errors)} of {n} feed(s) in {args.case}"
+          + ("" if args.no_sync else f"; incident shots: {inc.get('text', inc.get('count'))}"))
     return status
 
 
@@ -148,17 +189,29 @@ def run_show(args) -> int:
 
 
 def run_verify(args) -> int:
+    """Exit 0 intact, 1 a change or tampering found, 2 the case cannot be read (through main())."""
     from media_core.case.store import Case
 
-    with Case.open(args.case) as case:
-        rep = case.verify()
+    with Case.open_readonly(args.case) as case:
+        rep = case.verify(trusted=args.trust or ())
     if args.json:
-        print_json({"ok": rep.ok, "problems": rep.problems, "checked_feeds": rep.checked_feeds,
-                    "checked_log_rows": rep.checked_log_rows})
-    elif rep.ok:
-        print(f"OK: {rep.checked_feeds} originals match their SHA-256; audit log intact ({rep.checked_log_rows} rows)")
+        print_json({"ok": rep.ok, "problems": rep.problems, "notes": rep.notes, "checked_feeds": rep.checked_feeds,
+                    "checked_log_rows": rep.checked_log_rows, "checked_rows": rep.checked_rows,
+                    "head": rep.head, "signed_by": rep.signed_by, "signed_at": rep.signed_at})
+        return 0 if rep.ok else 1
+    head = (f"head: row {rep.head.split(':')[0]} {rep.head.split(':')[1][:16]}... signed by {rep.signed_by} "
+            f"at {rep.signed_at}" if rep.head else "head: not signed")
+    if rep.ok:
+        print(f"OK: {rep.checked_feeds} original(s) match their SHA-256; audit log intact ({rep.checked_log_rows} rows); "
+              f"{rep.checked_rows} table rows match the log")
+        print(safe(head))
     else:
-        print(f"VERIFICATION FAILED for {os.fspath(args.case)}:", file=sys.stderr)
+        print(f"VERIFICATION FAILED for {safe(os.fspath(args.case))}:", file=sys.stderr)
         for p in rep.problems:
-            print(f"  - {p}", file=sys.stderr)
+            print(f"  - {safe(p)}", file=sys.stderr)
+        print(safe(head), file=sys.stderr)
+    for n in rep.notes:
+        print(f"note: {safe(n)}")
+    print("History is proven only up to the last signed head, and only against someone who does not hold "
+          "the signing key.")
     return 0 if rep.ok else 1

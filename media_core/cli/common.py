@@ -7,15 +7,10 @@ from collections.abc import Sequence
 
 
 def hms(seconds: float | None) -> str:
-    """``hh:mm:ss.mmm`` for a time in seconds (negative times get a leading minus)."""
-    if seconds is None:
-        return "-"
-    sign = "-" if seconds < 0 else ""
-    ms = int(round(abs(seconds) * 1000))
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{sign}{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+    """``hh:mm:ss.mmm`` for tables (:func:`media_core.timefmt.format_time` with hours)."""
+    from media_core.timefmt import format_time
+
+    return format_time(seconds, hours=True)
 
 
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:

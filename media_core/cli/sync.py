@@ -31,7 +31,7 @@ def run(args) -> int:
     with progress_bar("sync", total=1.0, unit="") as bar:
         last = [0.0]
 
-        def prog(f: float) -> None:
+        def prog(f: float, message: str = "") -> None:
             bar.update(max(0.0, f - last[0]))
             last[0] = max(last[0], f)
 
@@ -62,19 +62,15 @@ def run(args) -> int:
 
 
 def _store(case_path: str, result: dict) -> None:
+    """Add the files as feeds (if missing) and apply the document, as the app does."""
+    from media_core import pipeline
     from media_core.case.store import Case
-    from media_core.clock import Clock
 
     with Case.open(case_path) as case:
-        ids = {}
         for f in result["feeds"]:
             if f["offset_s"] is None and f["path"] != result["reference"]:
                 continue
-            feed = case.feed_by_path(f["path"]) or case.add_feed(f["path"])
-            ids[f["path"]] = feed.id
-        if result["reference"] in ids:
-            case.reference_feed_id = ids[result["reference"]]
-        for f in result["feeds"]:
-            if f["path"] in ids and f["offset_s"] is not None:
-                case.set_clock(ids[f["path"]], Clock(f["offset_s"], f["drift_ppm"] or 0.0),
-                               method=f["method"], confidence=f["confidence"], evidence=f["evidence"])
+            if case.feed_by_path(f["path"]) is None:
+                case.add_feed(f["path"])
+        pipeline.apply_sync_document(case, result)
+        pipeline.incident_shots(case)

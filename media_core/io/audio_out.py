@@ -21,8 +21,9 @@ import os
 
 import numpy as np
 
-from media_core.clock import IDENTITY, Clock
+from media_core.clock import IDENTITY, Clock, seconds_to_ticks, ticks_to_seconds
 from media_core.errors import DecodeError, ParameterError
+from media_core.io.probe import container_start_s
 
 __all__ = ["SharedClockPcm", "to_s16_bytes", "map_channels"]
 
@@ -136,7 +137,7 @@ class SharedClockPcm:
         self._open()
         if not self.has_audio:
             return out
-        m = (s - self.clock.offset_s) / self.clock.rate   # Clock.to_media, vectorised
+        m = self.clock.to_media(s)
         self._ensure(float(m[0]), float(m[-1]))
         src_c = self._segs[0][1].shape[0] if self._segs else 1
         acc = np.zeros((src_c, n), np.float32)
@@ -188,8 +189,7 @@ class SharedClockPcm:
         self._container, self._astream = c, streams[0]
         self._astream.thread_type = "AUTO"
         self._src_sr = int(self._astream.codec_context.sample_rate or self._astream.rate or 0)
-        st = c.start_time
-        self._start_off = float(st) / 1_000_000.0 if st is not None else 0.0
+        self._start_off = container_start_s(c)
         if self._src_sr <= 0:
             self.close()
             self.has_audio = False
@@ -199,10 +199,9 @@ class SharedClockPcm:
         import av
 
         a = self._astream
-        tb = float(a.time_base)
         target = max(0.0, media_s - 0.1) + self._start_off
         try:
-            self._container.seek(int(target / tb), stream=a, backward=True, any_frame=False)
+            self._container.seek(seconds_to_ticks(target, a.time_base), stream=a, backward=True, any_frame=False)
         except av.FFmpegError:
             self._container.seek(0, stream=a)
         self._frames = self._container.decode(a)
@@ -236,7 +235,7 @@ class SharedClockPcm:
                 continue
             if fr.sample_rate != self._src_sr:
                 raise DecodeError(self.path, f"sample rate changed from {self._src_sr} to {fr.sample_rate} Hz")
-            t0 = float(fr.pts * fr.time_base) - self._start_off
+            t0 = ticks_to_seconds(fr.pts, fr.time_base) - self._start_off
             y = _frame_to_float(fr)
             if self._segs and abs(t0 - self._end()) <= max(tol, 0.45 * fr.samples / self._src_sr):
                 last = self._segs[-1]

@@ -9,11 +9,18 @@ timestamps becomes ``on_gap`` and is never silently closed, and packets that fai
 
 Event order seen by a listener::
 
-    on_start(info) (on_block | on_gap | on_error)* finish(end_s)
+    on_start(info) (on_block | on_gap | on_error)* [on_truncated] finish(end_s)
 
 ``finish(end_s)`` receives the end of the *feed* (the later of the last video and the last audio
 timestamp actually demuxed), so a listener can tell audio that ends before the video. A file with
 no audio stream gets ``on_start`` with ``sr == 0`` and ``channels == 0``, then ``finish``.
+
+Damaged files are reported, never silently shortened: when the data stops before the declared
+duration (a file cut off after its front index, a stream whose packets end before its declared
+length), listeners that have ``on_truncated(start_s, end_s, evidence)`` are told the missing span
+and ``finish`` receives the declared end. (Listeners without it see nothing: the span holds no
+data to pad.) FFmpeg's own log lines never reach the terminal; they are counted and a few quoted
+in ``DecodeStats.messages``.
 """
 from __future__ import annotations
 
@@ -25,14 +32,19 @@ from typing import Any
 import numpy as np
 
 from media_core.errors import DecodeError, MediaError, NotMediaError
+from media_core.progress import Progress, ShouldStop, check_cancel
 from media_core.listeners import AudioBlock, AudioListener, AudioStreamInfo
+from media_core.io.probe import (TRUNCATION_TOLERANCE_S, capture_ffmpeg_log, container_duration_s,
+                                 container_start_s)
 
-DECODE_VERSION = "decode/1"
+DECODE_VERSION = "decode/2"  # 2: truncated spans; the feed ends at its declared end
 #: Codecs whose per-frame timestamps wobble around the sample count (Vorbis block switching
 #: moves a frame's pts by up to half a long block and back on the next frame). Jumps smaller
 #: than this are not gaps for them.
 _CODEC_JITTER_S = {"vorbis": 0.025}
 DEFAULT_BLOCK_S = 2.0
+#: A header may declare any duration; a truncated span is never reported longer than this.
+MAX_MISSING_S = 86400.0
 
 _SCALE = {"s16": 1 / 32768.0, "s16p": 1 / 32768.0, "s32": 1 / 2147483648.0, "s32p": 1 / 2147483648.0,
           "u8": 1 / 128.0, "u8p": 1 / 128.0, "s64": 1 / 9223372036854775808.0, "s64p": 1 / 9223372036854775808.0}
@@ -56,15 +68,45 @@ class DecodeStats:
     gaps: int = 0
     errors: int = 0
     overlaps_trimmed_s: float = 0.0
-    stopped: bool = False
     messages: list[str] = field(default_factory=list)
+    truncated: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 # ---------------------------------------------------------------------------------------------
-# events: ("start", info) ("block", AudioBlock) ("gap", s, e, n) ("error", s, e, msg) ("end", end_s)
+# events: ("start", info) ("block", AudioBlock) ("gap", s, e, n) ("error", s, e, msg)
+#         ("truncated", s, e, evidence) ("end", end_s)
+
+
+def _truncation(path: str, *, declared_end: float, data_end: float, audio_declared_end: float | None,
+                audio_end: float | None, fps: float | None, last_byte: int) -> tuple[float, float, dict] | None:
+    """The span missing from the data (see :func:`media_core.io.probe.find_truncation`), or None."""
+    tol = max(TRUNCATION_TOLERANCE_S, 2.0 / fps if fps and fps > 0 else 0.0)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None
+    m: dict[str, Any] = {"declared_duration_s": round(declared_end, 6), "last_packet_end_s": round(data_end, 6),
+                         "file_size": size, "last_packet_byte_end": last_byte or None}
+    if declared_end > data_end + tol:
+        start, end, method = data_end, declared_end, "packets end before the container's declared duration"
+        if audio_end is not None and data_end - tol <= audio_end < data_end:
+            start = audio_end  # the audio's last packet is where its missing part begins
+            m["audio_end_s"] = round(audio_end, 6)
+    elif audio_declared_end is not None and audio_end is not None and audio_declared_end > audio_end + tol:
+        start, end, method = audio_end, audio_declared_end, "audio packets end before the stream's declared duration"
+        m.update(audio_declared_end_s=round(audio_declared_end, 6), audio_end_s=round(audio_end, 6))
+    else:
+        return None
+    if end - start > MAX_MISSING_S:
+        end = start + MAX_MISSING_S
+        m["span_capped_s"] = MAX_MISSING_S
+    m["missing_s"] = round(end - start, 6)
+    if size and last_byte:
+        m["data_reaches_end_of_file"] = size - last_byte <= max(65536, size // 100)
+    return start, end, {"method": method, "algorithm_version": DECODE_VERSION, "measurements": m}
 
 
 _DTYPES = {"flt": np.float32, "fltp": np.float32, "dbl": np.float64, "dblp": np.float64,
@@ -89,12 +131,17 @@ def _to_float(raw: list[list[np.ndarray]], fmt: str, planar: bool, channels: int
 
 
 def _events(container, path: str, *, block_s: float, stream_index: int | None, mono: bool,
-            should_stop: Callable[[], bool] | None, progress: Callable[[float], None] | None,
+            should_stop: ShouldStop | None, progress: Progress | None,
             stats: DecodeStats) -> Iterator[tuple]:
     import av
 
-    t0 = container.start_time / 1e6 if container.start_time is not None else 0.0
-    astreams = list(container.streams.audio)
+    message = f"decoding {os.path.basename(path)}"
+
+    t0 = container_start_s(container)
+    astreams = [s for s in container.streams.audio if s.codec_context is not None]
+    if not astreams and container.streams.audio:
+        raise DecodeError(path, "its audio stream cannot be decoded (FFmpeg has no decoder for it: "
+                                "a damaged stream header or an unknown codec)")
     vstreams = [s for s in container.streams.video
                 if not (s.disposition & getattr(av.stream.Disposition, "attached_pic", 0))] \
         if hasattr(av.stream, "Disposition") else list(container.streams.video)
@@ -114,13 +161,16 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     def rel(pts, tb) -> float | None:
         return None if pts is None or tb is None else float(pts * tb) - t0
 
-    dur_s = container.duration / 1e6 if container.duration else 0.0
+    dur_s = container_duration_s(container) or 0.0
     v_start = rel(vstream.start_time, vstream.time_base) if vstream is not None else None
     v_end = None
+    declared_v_end = None
     if vstream is not None and vstream.duration is not None and v_start is not None:
-        v_end = v_start + float(vstream.duration * vstream.time_base)
+        v_end = declared_v_end = v_start + float(vstream.duration * vstream.time_base)
     elif vstream is not None:
         v_end = dur_s or None
+    fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
+    last_byte = 0  # just past the furthest packet read (evidence for a truncated file)
 
     if astream is None:
         info = AudioStreamInfo(path=path, sr=0, channels=0, codec="", video_start_s=v_start,
@@ -130,6 +180,8 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
         if vstream is not None:
             try:
                 for pkt in container.demux(vstream):
+                    if pkt.pos is not None and pkt.pos >= 0:
+                        last_byte = max(last_byte, pkt.pos + pkt.size)
                     if pkt.pts is not None:
                         e = rel(pkt.pts, pkt.time_base) + float((pkt.duration or 0) * pkt.time_base)
                         vmax = e if vmax is None else max(vmax, e)
@@ -137,6 +189,14 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
                 stats.messages.append(f"demux stopped: {exc}")
         stats.video_start_s, stats.video_end_s = v_start, vmax if vmax is not None else v_end
         stats.end_s = max(x for x in (vmax, v_end, dur_s, 0.0) if x is not None)
+        if vstream is not None:
+            cut = _truncation(path, declared_end=max(x for x in (v_end, dur_s, 0.0) if x is not None),
+                              data_end=vmax if vmax is not None else 0.0, audio_declared_end=None,
+                              audio_end=None, fps=fps, last_byte=last_byte)
+            if cut is not None:
+                stats.truncated.append({"start_s": cut[0], "end_s": cut[1], "evidence": cut[2]})
+                stats.end_s = cut[1]
+                yield ("truncated", *cut)
         yield ("end", stats.end_s)
         return
 
@@ -150,6 +210,9 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     if sr <= 0 or channels <= 0:
         raise NotMediaError(path, "audio stream declares no sample rate or channel count")
     a_start = rel(astream.start_time, astream.time_base)
+    declared_a_end = None
+    if astream.duration and a_start is not None:
+        declared_a_end = a_start + float(astream.duration * astream.time_base)
     stats.audio_stream, stats.codec, stats.sr = astream.index, ctx.name, sr
     stats.channels = 1 if mono else channels
     info = AudioStreamInfo(path=path, sr=sr, channels=stats.channels, codec=ctx.name,
@@ -202,6 +265,9 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
                 s0 = expected if expected is not None else a_start0
                 err = [s0, s0, 0, f"container damaged ({getattr(exc, 'strerror', None) or exc})"]
             break
+        pos = pkt.pos
+        if pos is not None and pos >= 0 and pos + pkt.size > last_byte:
+            last_byte = pos + pkt.size
         if pkt.stream_index != a_index:
             vp = pkt.pts
             if vp is not None:
@@ -310,24 +376,22 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
                     yield ("block", blk)
                 if progress is not None and total and expected >= next_progress:
                     next_progress = expected + 1.0
-                    progress(min(1.0, max(0.0, expected / total)))
+                    progress(min(1.0, max(0.0, expected / total)), message)
         n_pk += 1
-        if should_stop is not None and not (n_pk & 31) and should_stop():
-            stats.stopped = True
-            break
-    if not stats.stopped:
-        try:
-            for fr in decode(None):
-                if fr.samples > 0 and expected is not None and err is None and fr.sample_rate == sr:
-                    if not raw_n:
-                        raw_start = expected
-                    for c, pl in enumerate(fr.planes):
-                        raw[c].append(np.frombuffer(pl, dtype, fr.samples * per))
-                    raw_n += fr.samples
-                    expected += fr.samples / sr
-                    stats.samples += fr.samples
-        except av.FFmpegError as exc:  # pragma: no cover - flushing rarely fails
-            stats.messages.append(f"decoder flush failed: {exc}")
+        if not (n_pk & 31):
+            check_cancel(should_stop, f"{path}: decoding")
+    try:
+        for fr in decode(None):
+            if fr.samples > 0 and expected is not None and err is None and fr.sample_rate == sr:
+                if not raw_n:
+                    raw_start = expected
+                for c, pl in enumerate(fr.planes):
+                    raw[c].append(np.frombuffer(pl, dtype, fr.samples * per))
+                raw_n += fr.samples
+                expected += fr.samples / sr
+                stats.samples += fr.samples
+    except av.FFmpegError as exc:  # pragma: no cover - flushing rarely fails
+        stats.messages.append(f"decoder flush failed: {exc}")
     blk = flush()
     if blk is not None:
         yield ("block", blk)
@@ -345,8 +409,19 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     stats.video_start_s, stats.video_end_s = v_first, v_last
     ends = [x for x in (v_last, a_end) if x is not None]
     stats.end_s = max(ends) if ends else dur_s
+    # where the data really stops (packets read), against what the headers declare
+    seen = [x for x in (vmax_end_pts * v_tb - t0 if vmax_end_pts is not None else None, a_end)
+            if x is not None]
+    cut = _truncation(path, declared_end=max(x for x in (dur_s, declared_v_end, declared_a_end, 0.0)
+                                             if x is not None),
+                      data_end=max(seen) if seen else 0.0, audio_declared_end=declared_a_end,
+                      audio_end=a_end if a_end is not None else a_start0, fps=fps, last_byte=last_byte)
+    if cut is not None:
+        stats.truncated.append({"start_s": cut[0], "end_s": cut[1], "evidence": cut[2]})
+        stats.end_s = max(stats.end_s, cut[1])
+        yield ("truncated", *cut)
     if progress is not None:
-        progress(1.0)
+        progress(1.0, message)
     yield ("end", stats.end_s)
 
 
@@ -387,8 +462,8 @@ def iter_audio_blocks(path: str | os.PathLike, *, block_s: float = DEFAULT_BLOCK
 
 def run_listeners(path: str | os.PathLike, listeners: Sequence[AudioListener] | Iterable[AudioListener], *,
                   block_s: float = DEFAULT_BLOCK_S, stream_index: int | None = None, mono: bool = False,
-                  progress: Callable[[float], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+                  progress: Progress | None = None,
+                  should_stop: ShouldStop | None = None) -> dict[str, Any]:
     """Decode the audio of ``path`` once and feed every listener.
 
     Parameters
@@ -396,23 +471,26 @@ def run_listeners(path: str | os.PathLike, listeners: Sequence[AudioListener] | 
     path : path-like
         The media file (opened read-only).
     listeners : sequence of AudioListener
-        Each gets ``on_start``, then blocks, gaps and errors in time order, then ``finish``.
+        Each gets ``on_start``, then blocks, gaps and errors in time order, then (if it has
+        ``on_truncated``) the span missing from a damaged file, then ``finish``.
     block_s : float
         Target block length in seconds (blocks hold whole decoded frames).
     stream_index : int, optional
         Which audio stream (container index); default: the default-flagged or first one.
     mono : bool
         Average the channels before handing blocks out.
-    progress : callable(fraction), optional
-        Called about once per second of media with the fraction done (0..1).
+    progress : Progress, optional
+        ``progress(fraction, message)`` about once per second of media (see :mod:`media_core.progress`).
     should_stop : callable() -> bool, optional
-        Polled after every packet; returning True ends decoding early (listeners still finish,
-        and ``result["_decode"]["stopped"]`` is True).
+        Polled every 32 packets; returning True raises :class:`~media_core.errors.Cancelled`
+        (the listeners do not finish; nothing partial is returned).
 
     Returns
     -------
     dict
-        ``{listener.name: listener.finish(end_s), ..., "_decode": DecodeStats.as_dict()}``.
+        ``{listener.name: listener.finish(end_s), ..., "_decode": DecodeStats.as_dict()}``;
+        ``_decode["truncated"]`` lists the truncated spans, ``_decode["messages"]`` ends with a
+        summary of FFmpeg's own error messages when it logged any.
 
     Raises
     ------
@@ -420,37 +498,54 @@ def run_listeners(path: str | os.PathLike, listeners: Sequence[AudioListener] | 
         The file is missing or is not media. Decoding problems inside the file never raise:
         they are reported to the listeners as ``on_error`` spans.
     """
-    import av
-
     path = os.fspath(path)
     listeners = list(listeners)
     stats = DecodeStats()
+    results: dict[str, Any] = {}
     container = _open(path)
+    log = capture_ffmpeg_log()
     try:
-        try:
-            events = _events(container, path, block_s=block_s, stream_index=stream_index, mono=mono,
-                             should_stop=should_stop, progress=progress, stats=stats)
-            results: dict[str, Any] = {}
-            for ev in events:
-                kind = ev[0]
-                if kind == "block":
-                    for li in listeners:
-                        li.on_block(ev[1])
-                elif kind == "gap":
-                    for li in listeners:
-                        li.on_gap(ev[1], ev[2], missing_packets=ev[3])
-                elif kind == "error":
-                    for li in listeners:
-                        li.on_error(ev[1], ev[2], ev[3])
-                elif kind == "start":
-                    for li in listeners:
-                        li.on_start(ev[1])
-                elif kind == "end":
-                    for li in listeners:
-                        results[li.name] = li.finish(ev[1])
-        except av.FFmpegError as exc:  # anything the event loop did not contain
-            raise DecodeError(path, f"audio decoding failed ({exc.strerror or exc})") from None
+        with log:
+            _dispatch(container, path, listeners, stats, results, block_s=block_s,
+                      stream_index=stream_index, mono=mono, progress=progress, should_stop=should_stop)
     finally:
         container.close()
+    if log.count:
+        stats.messages.append(log.summary())
     results["_decode"] = stats.as_dict()
     return results
+
+
+def _dispatch(container, path: str, listeners: list, stats: DecodeStats, results: dict[str, Any], *,
+              block_s: float, stream_index: int | None, mono: bool, progress: Progress | None,
+              should_stop: ShouldStop | None) -> None:
+    """Run the decode's events into every listener (``results`` gets each ``finish``)."""
+    import av
+
+    try:
+        events = _events(container, path, block_s=block_s, stream_index=stream_index, mono=mono,
+                         should_stop=should_stop, progress=progress, stats=stats)
+        for ev in events:
+            kind = ev[0]
+            if kind == "block":
+                for li in listeners:
+                    li.on_block(ev[1])
+            elif kind == "gap":
+                for li in listeners:
+                    li.on_gap(ev[1], ev[2], missing_packets=ev[3])
+            elif kind == "error":
+                for li in listeners:
+                    li.on_error(ev[1], ev[2], ev[3])
+            elif kind == "truncated":
+                for li in listeners:
+                    on_truncated = getattr(li, "on_truncated", None)
+                    if on_truncated is not None:
+                        on_truncated(ev[1], ev[2], ev[3])
+            elif kind == "start":
+                for li in listeners:
+                    li.on_start(ev[1])
+            elif kind == "end":
+                for li in listeners:
+                    results[li.name] = li.finish(ev[1])
+    except av.FFmpegError as exc:  # anything the event loop did not contain
+        raise DecodeError(path, f"audio decoding failed ({exc.strerror or exc})") from None

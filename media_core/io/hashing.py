@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 from media_core.errors import MediaError
+from media_core.progress import Progress, check_cancel
 from media_core.io.safeio import check_readable_file
 
 CHUNK = 1 << 20  # 1 MiB: large enough to reach disk speed, small enough to keep memory flat
@@ -14,7 +15,7 @@ CHUNK = 1 << 20  # 1 MiB: large enough to reach disk speed, small enough to keep
 def sha256_file(
     path: str | os.PathLike,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> str:
     """Return the hex SHA-256 of a file, reading it once in 1 MiB chunks.
@@ -23,10 +24,10 @@ def sha256_file(
     ----------
     path : path-like
         The original. It is opened read-only (``"rb"``); nothing is ever written to it.
-    progress : callable(done_bytes, total_bytes), optional
-        Called after every chunk.
+    progress : Progress, optional
+        ``progress(fraction, message)`` after every chunk (see :mod:`media_core.progress`).
     should_stop : callable() -> bool, optional
-        Polled after every chunk; returning True raises :class:`InterruptedError`.
+        Polled after every chunk; returning True raises :class:`~media_core.errors.Cancelled`.
 
     Raises
     ------
@@ -35,6 +36,7 @@ def sha256_file(
     """
     path = os.fspath(path)
     total = check_readable_file(path, allow_empty=True)
+    name = os.path.basename(path)
     h = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
@@ -48,11 +50,8 @@ def sha256_file(
                 h.update(view[:n])
                 done += n
                 if progress is not None:
-                    progress(done, total)
-                if should_stop is not None and should_stop():
-                    raise InterruptedError(f"{path}: hashing cancelled")
+                    progress(done / total if total else 1.0, f"hashing {name}")
+                check_cancel(should_stop, f"{path}: hashing")
     except OSError as exc:
-        if isinstance(exc, InterruptedError):
-            raise
         raise MediaError(path, f"cannot be read ({exc.strerror or exc})") from exc
     return h.hexdigest()

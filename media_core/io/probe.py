@@ -6,17 +6,25 @@ All times are seconds on the file's presentation timeline with zero at the conta
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 from media_core.errors import MediaError, NotMediaError
 from media_core.io.safeio import check_readable_file
+from media_core.clock import microseconds_to_seconds
 
-PROBE_VERSION = "probe/1"
+PROBE_VERSION = "probe/2"  # 2: damage (truncation), tag_warnings, ffmpeg_log
 #: Largest frame we accept (16K x 16K). Anything larger is a damaged or hostile header.
 MAX_PIXELS = 16384 * 16384
 MAX_SIDE = 32768
+#: Data may end this much before the declared duration without being called truncated (a last
+#: frame without a duration, muxer rounding); at least two frame intervals at low frame rates.
+TRUNCATION_TOLERANCE_S = 0.5
+#: The tail check demuxes from this long before the declared end.
+TAIL_CHECK_S = 3.0
 #: How many video packets are scanned to tell constant from variable frame rate.
 VFR_SCAN_PACKETS = 600
 
@@ -50,25 +58,112 @@ def parse_creation_time(value: str | None) -> str | None:
     return t.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def open_container(path: str | os.PathLike):
-    """Open ``path`` read-only with PyAV, translating failures into :class:`MediaError`."""
-    import av
+
+def container_start_s(container) -> float:
+    """An open container's start time in seconds (0 when FFmpeg does not know it)."""
+    st = container.start_time
+    return microseconds_to_seconds(st) if st is not None else 0.0
+
+
+def container_duration_s(container) -> float | None:
+    """An open container's duration in seconds as its index states it (None when absent)."""
+    d = container.duration
+    return microseconds_to_seconds(d) if d else None
+
+def quiet_ffmpeg_log() -> None:
+    """Keep FFmpeg's own log lines off the terminal, for good.
+
+    PyAV hands FFmpeg's messages to Python's ``logging`` under ``libav.*``; with no handler there,
+    Python's last-resort handler would print them raw on stderr. A :class:`logging.NullHandler`
+    and no propagation keep them out; :func:`capture_ffmpeg_log` collects this thread's error
+    messages so that callers summarise them per file, naming the file.
+    """
+    global _LOG_QUIET
+    if _LOG_QUIET:
+        return
+    import logging
 
     import av.logging
 
+    lg = logging.getLogger("libav")
+    lg.addHandler(logging.NullHandler())
+    lg.propagate = False
+    if av.logging.get_level() is None:  # None drops even errors, so a failure could not be explained
+        av.logging.set_level(av.logging.ERROR)
+    _LOG_QUIET = True
+
+
+_LOG_QUIET = False
+
+
+class capture_ffmpeg_log:
+    """``with capture_ffmpeg_log() as log:`` collects FFmpeg's error messages in this thread.
+
+    ``log.messages`` keeps each distinct message once, in order (at most ``keep``);
+    ``log.count`` counts them all; :meth:`summary` is one line for a user.
+    """
+
+    def __init__(self, keep: int = 5):
+        self.keep = keep
+        self.count = 0
+        self.messages: list[str] = []
+        self._cap = None
+        self._logs: list = []
+
+    def __enter__(self) -> "capture_ffmpeg_log":
+        import av.logging
+
+        quiet_ffmpeg_log()
+        self._cap = av.logging.Capture()
+        self._logs = self._cap.__enter__()
+        return self
+
+    def collect(self) -> None:
+        """Move what FFmpeg logged so far into ``count`` and ``messages``."""
+        logs, self._logs[:] = list(self._logs), []
+        for _, _, m in logs:
+            m = " ".join(str(m).split())
+            if not m:
+                continue
+            self.count += 1
+            if m not in self.messages and len(self.messages) < self.keep:
+                self.messages.append(m)
+
+    def last(self) -> str | None:
+        """The latest message collected (FFmpeg's own reason for a failure)."""
+        self.collect()
+        return self.messages[-1] if self.messages else None
+
+    def __exit__(self, *exc) -> None:
+        self.collect()
+        self._cap.__exit__(*exc)
+
+    def summary(self) -> str | None:
+        """``"FFmpeg reported 3 error(s): 'a'; 'b'"`` or None when it said nothing."""
+        if not self.count:
+            return None
+        shown = "; ".join(repr(m[:200]) for m in self.messages)
+        return f"FFmpeg reported {self.count} error(s): {shown}"
+
+
+def open_container(path: str | os.PathLike, *, metadata_errors: str = "replace"):
+    """Open ``path`` read-only with PyAV, translating failures into :class:`MediaError`.
+
+    Tag text that is not UTF-8 is read with replacement characters (``metadata_errors``; the
+    probe asks for ``"surrogateescape"`` to tell which tags they are), so a camera writing
+    Latin-1 never stops an analysis.
+    """
+    import av
+
     path = os.fspath(path)
     size = check_readable_file(path)
-    old_level = av.logging.get_level()
-    av.logging.set_level(av.logging.ERROR)  # so FFmpeg's own reason can be quoted to the user
-    try:
-        with av.logging.Capture() as logs:
-            try:
-                return av.open(path, mode="r")
-            except av.error.FFmpegError as exc:
-                reason = next((m.strip() for _, _, m in reversed(logs) if m.strip()), None)
-                _raise_open_error(path, size, exc, reason)
-    finally:
-        av.logging.set_level(old_level)
+    with capture_ffmpeg_log() as log:
+        try:
+            return av.open(path, mode="r", metadata_errors=metadata_errors)
+        except av.error.FFmpegError as exc:
+            _raise_open_error(path, size, exc, log.last())
+        except (UnicodeError, ValueError, OverflowError, MemoryError) as exc:
+            raise NotMediaError(path, f"FFmpeg cannot open it ({type(exc).__name__}: {exc})") from None
 
 
 def _raise_open_error(path: str, size: int, exc: Exception, reason: str | None):
@@ -164,7 +259,12 @@ def probe(
         ``{"path", "size", "format", "format_long", "duration_s", "duration_source",
         "start_s", "bit_rate", "tags", "creation_time", "timecode", "make", "model", "serial",
         "streams": [...], "video": {...} | None, "audio": {...} | None,
-        "audio_vs_video": {"start_delay_s", "end_delta_s"} | None, "probe_version"}``.
+        "audio_vs_video": {"start_delay_s", "end_delta_s"} | None, "damage": [...],
+        "tag_warnings": [str], "ffmpeg_log": {"count", "messages"}, "probe_version"}``.
+        ``damage`` lists ``truncated`` spans (:func:`find_truncation`): the declared duration
+        stays in ``duration_s``, the span says where the data really stops. ``tag_warnings``
+        names each tag that was not UTF-8 (its text is shown with replacement characters).
+        ``ffmpeg_log`` counts FFmpeg's own error messages while probing, a few quoted.
 
     Raises
     ------
@@ -177,20 +277,48 @@ def probe(
 
     path = os.fspath(path)
     size = check_readable_file(path)
-    container = open_container(path)
+    container = open_container(path, metadata_errors="surrogateescape")
     try:
-        return _probe_open(container, path, size, scan_timing)
-    except av.error.FFmpegError as exc:
-        raise NotMediaError(path, f"FFmpeg failed while reading it ({exc.strerror or exc})") from None
+        with capture_ffmpeg_log() as log:
+            try:
+                info = _probe_open(container, path, size, scan_timing)
+            except av.error.FFmpegError as exc:
+                reason = log.last() or exc.strerror or exc
+                raise NotMediaError(path, f"FFmpeg failed while reading it ({reason})") from None
     finally:
         container.close()
+    info["ffmpeg_log"] = {"count": log.count, "messages": log.messages}
+    return info
+
+
+#: Surrogates that ``surrogateescape`` makes of bytes that are not UTF-8.
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def clean_tags(raw, where: str, warnings: list[str]) -> dict[str, str]:
+    """Tags read with ``surrogateescape`` as text with replacement characters.
+
+    Appends one line to ``warnings`` for each key or value that was not UTF-8.
+    """
+    out: dict[str, str] = {}
+    for k, v in (raw or {}).items():
+        k, v = str(k), str(v)
+        bad_k, bad_v = bool(_ESCAPED.search(k)), bool(_ESCAPED.search(v))
+        if bad_k or bad_v:
+            k = k.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            v = v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            part = "name" if bad_k and not bad_v else "text"
+            warnings.append(f"{where}tag {k!r} {part} is not UTF-8; shown with replacement characters")
+        out[k] = v
+    return out
 
 
 def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str, Any]:
     import av
 
-    tags = {str(k): str(v) for k, v in (container.metadata or {}).items()}
-    c_start = container.start_time / av.time_base if container.start_time is not None else 0.0
+    tag_warnings: list[str] = []
+    tags = clean_tags(container.metadata, "", tag_warnings)
+    c_start = container_start_s(container)
     streams = []
     for s in container.streams:
         cc = s.codec_context
@@ -205,10 +333,12 @@ def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str,
             else None,
             "duration_s": _f(s.duration * s.time_base) if s.duration and s.time_base else None,
             "frames": s.frames or None,
-            "tags": {str(k): str(v) for k, v in (s.metadata or {}).items()},
+            "tags": clean_tags(s.metadata, f"stream {s.index} ", tag_warnings),
             "language": s.language,
         }
-        if s.type == "video":
+        if s.type in ("video", "audio") and cc is None:
+            d["unusable"] = "FFmpeg has no decoder for it (damaged header or unknown codec)"
+        elif s.type == "video":
             w, h = cc.width, cc.height
             if w <= 0 or h <= 0 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
                 raise MediaError(path, f"declares an absurd video size {w}x{h}; refusing to decode it")
@@ -230,8 +360,11 @@ def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str,
             )
         streams.append(d)
 
-    av_streams = [d for d in streams if d["type"] in ("video", "audio")]
+    av_streams = [d for d in streams if d["type"] in ("video", "audio") and "unusable" not in d]
     if not av_streams:
+        if any("unusable" in d for d in streams):
+            raise NotMediaError(path, "has no audio or video stream FFmpeg can decode (damaged "
+                                      "stream header or unknown codec)")
         raise NotMediaError(path, "has no audio or video stream")
 
     duration = container.duration / av.time_base if container.duration else None
@@ -253,12 +386,17 @@ def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str,
             if d["duration_s"] is None:
                 d["duration_s"] = t1 - t0
 
-    video = next((d for d in streams if d["type"] == "video" and not _is_cover_art(d)), None)
-    audio = next((d for d in streams if d["type"] == "audio"), None)
+    video = next((d for d in av_streams if d["type"] == "video" and not _is_cover_art(d)), None)
+    audio = next((d for d in av_streams if d["type"] == "audio"), None)
 
     if video is not None and scan_timing:
         vs = container.streams[video["index"]]
         video.update(_frame_timing(vs, container))
+
+    damage = []
+    if duration_source == "container":
+        damage = find_truncation(container, path, size, duration, av_streams,
+                                 fps=(video or {}).get("avg_fps"))
 
     _check_decodable(container, path, video, audio)
 
@@ -302,7 +440,96 @@ def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str,
         "video": video,
         "audio": audio,
         "audio_vs_video": rel,
+        "damage": damage,
+        "tag_warnings": tag_warnings,
     }
+
+
+def _packet_ends(container, start_s: float | None) -> tuple[dict[int, float], int]:
+    """Demux (no decoding) from ``start_s`` (None: the start) to the end of the data.
+
+    Returns each stream's last packet end (seconds, container timeline) and the byte just past
+    the furthest packet read.
+    """
+    import av
+
+    ends: dict[int, float] = {}
+    last_byte = 0
+    try:
+        if start_s is not None:
+            container.seek(max(0, int(start_s * av.time_base)), backward=True, any_frame=False)
+        else:
+            container.seek(0)
+        for pkt in container.demux():
+            if pkt.pos is not None and pkt.pos >= 0:
+                last_byte = max(last_byte, pkt.pos + pkt.size)
+            if pkt.pts is None or pkt.time_base is None:
+                continue
+            e = float((pkt.pts + (pkt.duration or 0)) * pkt.time_base)
+            if e > ends.get(pkt.stream.index, -math.inf):
+                ends[pkt.stream.index] = e
+    except av.error.FFmpegError:
+        pass  # a damaged tail: what was read is what there is
+    return ends, last_byte
+
+
+def find_truncation(container, path: str, size: int, duration_s: float, streams: list[dict], *,
+                    fps: float | None = None) -> list[dict[str, Any]]:
+    """Compare the declared duration with where the packets really end.
+
+    A cheap tail check first (demux the last few seconds); only when it finds the data short
+    is the whole file demuxed (no decoding) to find where the data stops.
+
+    Returns
+    -------
+    list of dict
+        ``{"kind": "truncated", "stream": None | "video" | "audio", "start_s", "end_s",
+        "evidence": {...}}``: the whole file (``stream`` None) when all data ends before the
+        declared end, else each stream whose packets end before its own declared duration.
+        Times on the file's timeline (zero at the container's start).
+    """
+    c_start = container_start_s(container)
+    tol = max(TRUNCATION_TOLERANCE_S, 2.0 / fps if fps and fps > 0 else 0.0)
+    declared = {d["index"]: (d["start_s"] or 0.0) + d["duration_s"] for d in streams
+                if d.get("duration_s") is not None}
+    declared_end = float(duration_s)
+
+    def short(ends: dict[int, float]) -> bool:
+        data_end = max(ends.values(), default=-math.inf) - c_start
+        return data_end < declared_end - tol or any(
+            ends.get(i, -math.inf) - c_start < e - tol for i, e in declared.items())
+
+    ends, last_byte = _packet_ends(container, c_start + max(0.0, declared_end - TAIL_CHECK_S))
+    if short(ends):
+        ends, last_byte = _packet_ends(container, None)
+    try:
+        container.seek(0)
+    except Exception:  # noqa: BLE001 - a broken container; later reads report it
+        pass
+    if not short(ends):
+        return []
+    data_end = max(ends.values(), default=c_start) - c_start
+    out = []
+
+    def span(stream, start, end, method, **m):
+        m.update(declared_duration_s=round(declared_end, 6), last_packet_end_s=round(start, 6),
+                 missing_s=round(end - start, 6), file_size=size, last_packet_byte_end=last_byte or None,
+                 data_reaches_end_of_file=bool(last_byte) and size - last_byte <= max(65536, size // 100))
+        out.append({"kind": "truncated", "stream": stream, "start_s": round(max(0.0, start), 6),
+                    "end_s": round(end, 6),
+                    "evidence": {"method": method, "algorithm_version": PROBE_VERSION, "measurements": m}})
+
+    if data_end < declared_end - tol:
+        span(None, data_end, declared_end, "packets end before the container's declared duration")
+    else:
+        for d in streams:
+            e = declared.get(d["index"])
+            got = ends.get(d["index"], -math.inf) - c_start
+            if e is not None and got < e - tol:
+                got = max(got, d["start_s"] or 0.0)
+                span(d["type"], got, e, f"{d['type']} packets end before the stream's declared duration",
+                     stream_index=d["index"], stream_declared_end_s=round(e, 6))
+    return out
 
 
 def _is_cover_art(d: dict) -> bool:
@@ -314,7 +541,7 @@ def _rotation(stream) -> int:
     if rot:
         try:
             return int(float(rot)) % 360
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     return 0
 

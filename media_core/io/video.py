@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from media_core.errors import DecodeError, MediaError, ParameterError
+from media_core.io.probe import container_start_s
+from media_core.progress import Progress, ShouldStop, check_cancel
 
 ALGORITHM_VERSION = "1"
 
@@ -48,11 +50,6 @@ def _video_stream(container, path):
         container.close()
         raise MediaError(path, "has no video stream")
     return container.streams.video[0]
-
-
-def _container_start_s(container) -> float:
-    st = container.start_time
-    return float(st) / 1_000_000.0 if st is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -180,14 +177,16 @@ class VideoIndex:
         )
 
 
-def build_index(path, *, should_stop=None) -> VideoIndex:
+def build_index(path, *, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> VideoIndex:
     """Index a file's first video stream by demuxing its packets (no decoding).
 
     Parameters
     ----------
     path : str or PathLike
+    progress : Progress, optional
+        ``progress(fraction, message)`` every few hundred packets (fraction by bytes read).
     should_stop : callable, optional
-        Polled every few hundred packets; when it returns True, :class:`InterruptedError` is raised.
+        Polled every few hundred packets; when it returns True, :class:`~media_core.errors.Cancelled` is raised.
 
     Returns
     -------
@@ -201,11 +200,13 @@ def build_index(path, *, should_stop=None) -> VideoIndex:
     import av
 
     path = os.fspath(path)
+    name = os.path.basename(path)
     container = _open(path)
+    size = os.path.getsize(path)
     try:
         vs = _video_stream(container, path)
         tb = float(vs.time_base)
-        start = _container_start_s(container)
+        start = container_start_s(container)
         pts_list: list[int] = []
         dur_list: list[int] = []
         key_list: list[bool] = []
@@ -216,8 +217,10 @@ def build_index(path, *, should_stop=None) -> VideoIndex:
                 pts_list.append(int(pkt.pts))
                 dur_list.append(int(pkt.duration or 0))
                 key_list.append(bool(pkt.is_keyframe))
-                if should_stop is not None and n % 256 == 0 and should_stop():
-                    raise InterruptedError(f"{path}: indexing cancelled")
+                if n % 256 == 0:
+                    check_cancel(should_stop, f"{path}: video indexing")
+                    if progress is not None and size and pkt.pos is not None and pkt.pos >= 0:
+                        progress(min(1.0, pkt.pos / size), f"indexing {name}")
         except av.FFmpegError as exc:
             raise DecodeError(path, f"demuxing failed after {len(pts_list)} video packets ({exc})") from exc
         width, height = int(vs.codec_context.width), int(vs.codec_context.height)
@@ -246,6 +249,8 @@ def build_index(path, *, should_stop=None) -> VideoIndex:
     else:
         fps = float(rate or 30.0)
         durations = np.zeros(0)
+    if progress is not None:
+        progress(1.0, f"indexed {name}")
     return VideoIndex(
         path=path, pts=pts, times_s=times, durations_s=durations, keyframe=key, time_base=tb,
         start_offset_s=start, fps=fps, width=width, height=height,

@@ -1,0 +1,355 @@
+"""What sync keeps of a feed from its one streaming decode: :class:`SyncFeatures`.
+
+A band-limited onset envelope at :data:`FEATURE_RATE` (three bands between 300 Hz and 3.3 kHz,
+log energy, half-wave rectified rise) and the audio itself at about 8 kHz, int16. Microphones,
+gains and sample rates differ between cameras; the *rises* of band energy do not. Muted spans
+(digital silence, decoder gaps, spans the caller excludes) are zero in the envelope, so silence
+never attracts a match. :class:`SyncFeatureListener` collects them from the shared decode;
+:func:`features_from_array` and :func:`features_from_file` are the stand-alone ways in.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from media_core.errors import Cancelled, ParameterError
+from media_core.progress import Progress, ShouldStop, check_cancel, sub_progress
+from media_core.runs import long_runs
+
+FEATURE_RATE = 1000.0          # Hz, onset envelope rate used for correlation
+TARGET_AUDIO_SR = 8000         # audio kept for fine refinement: native rate // k >= this
+BANDS_HZ = ((300.0, 700.0), (700.0, 1500.0), (1500.0, 3300.0))
+INT16_FULL = 32767.0
+
+
+@dataclass
+class SyncFeatures:
+    """What sync keeps of one feed: a 1 kHz onset envelope and ~8 kHz int16 audio.
+
+    ``audio[m]`` is at media time ``start_s + m / sr``; ``feat[i]`` and ``muted[i]`` are at
+    ``start_s + i / FEATURE_RATE``. Memory: about 21 kB per second of feed (38 MB for 30 min).
+    """
+
+    path: str | None
+    sr: float
+    audio: np.ndarray              # int16, (n,)
+    start_s: float
+    feat: np.ndarray               # float32 onset envelope at FEATURE_RATE, zero where muted
+    muted: np.ndarray              # bool at FEATURE_RATE
+    native_sr: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.size / self.sr
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.audio.nbytes + self.feat.nbytes + self.muted.nbytes)
+
+    @property
+    def active_fraction(self) -> float:
+        return float(1.0 - self.muted.mean()) if self.muted.size else 0.0
+
+    def excluding(self, spans: Iterable[tuple[float, float]]) -> "SyncFeatures":
+        """A copy with ``spans`` (media time, e.g. the mute listener's mutes) muted."""
+        m = _spans_mask(self.muted.size, FEATURE_RATE, self.start_s, spans)
+        if not m.any():
+            return self
+        muted = self.muted | m
+        feat = self.feat.copy()
+        feat[_dilate(muted, int(0.03 * FEATURE_RATE))] = 0.0
+        return SyncFeatures(self.path, self.sr, self.audio, self.start_s, feat, muted, self.native_sr)
+
+
+class _Extractor:
+    """Streaming decimation (linear-phase polyphase FIR) plus band energies per 1 ms frame."""
+
+    def __init__(self, sr: int, start_s: float = 0.0):
+        from scipy.signal import butter, firwin
+
+        if sr <= 0:
+            raise ParameterError(f"sample rate must be > 0 (got {sr})")
+        self.sr = int(sr)
+        self.k = max(1, self.sr // TARGET_AUDIO_SR)
+        self.sr_d = self.sr / self.k
+        self.start_s = float(start_s)
+        if self.k > 1:
+            taps = 12 * self.k + 1
+            self.h = firwin(taps, 0.42 * self.sr_d, fs=self.sr).astype(np.float32)
+        else:
+            self.h = np.ones(1, np.float32)
+        self.D = (self.h.size - 1) // 2
+        self._buf = np.zeros(self.D, np.float32)   # zero history before the first sample
+        self._buf_start = -self.D                   # absolute input index of _buf[0]
+        self._m_next = 0                            # next decimated output index
+        self._n_in = 0                              # input samples received
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self.hop = max(1, int(round(self.sr_d / FEATURE_RATE)))
+        self.fr = self.sr_d / self.hop
+        nyq = self.sr_d / 2
+        self.sos = []
+        for lo, hi in BANDS_HZ:
+            hi = min(hi, 0.9 * nyq)
+            if lo < hi:
+                self.sos.append(butter(2, [lo, hi], btype="band", fs=self.sr_d, output="sos").astype(np.float32))
+        self.zi = [np.zeros((s.shape[0], 2), np.float32) for s in self.sos]
+        self._dcarry = np.zeros(0, np.float32)      # decimated samples not yet in a full frame
+        self._audio: list[np.ndarray] = []
+        self._energy: list[np.ndarray] = []
+        self._mute: list[np.ndarray] = []
+
+    # -- input ---------------------------------------------------------------------------------
+    def push(self, y: np.ndarray) -> None:
+        """Append mono float samples (contiguous with what came before)."""
+        if y.size == 0:
+            return
+        self._pending.append(np.asarray(y, np.float32))
+        self._pending_n += y.size
+        self._n_in += y.size
+        if self._pending_n >= 4 * self.sr:   # batch ~4 s: keeps per-block Python cost low
+            self._flush()
+
+    def push_zeros(self, n: int) -> None:
+        """A gap or undecodable span: ``n`` samples of nothing (marked muted)."""
+        while n > 0:
+            m = min(n, self.sr * 10)
+            self.push(np.zeros(m, np.float32))
+            n -= m
+
+    @property
+    def n_in(self) -> int:
+        return self._n_in
+
+    def _flush(self, final: bool = False) -> None:
+        from scipy.signal import upfirdn
+
+        parts = [self._buf] + self._pending
+        if final:
+            parts.append(np.zeros(self.D + self.k, np.float32))
+        buf = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._pending, self._pending_n = [], 0
+        buf_end = self._buf_start + buf.size               # exclusive absolute index
+        n_total = self._n_in
+        k, D = self.k, self.D
+        m_last = (buf_end - 1 - D) // k
+        if final:
+            m_last = min(m_last, (n_total - 1) // k)
+        if m_last >= self._m_next:
+            s0 = self._m_next * k - D - self._buf_start
+            s1 = m_last * k + D - self._buf_start + 1
+            seg = buf[s0:s1]
+            if k > 1:
+                out = upfirdn(self.h, seg, 1, k)
+                q0 = (2 * D) // k
+                d = out[q0:q0 + (m_last - self._m_next + 1)].astype(np.float32)
+            else:
+                d = seg.astype(np.float32)
+            self._m_next = m_last + 1
+            self._features(d)
+        keep_from = self._m_next * k - D
+        self._buf = buf[keep_from - self._buf_start:].copy()
+        self._buf_start = keep_from
+
+    def _features(self, d: np.ndarray) -> None:
+        from scipy.signal import sosfilt
+
+        self._audio.append(np.clip(np.round(d * INT16_FULL), -32768, 32767).astype(np.int16))
+        x = np.concatenate([self._dcarry, d]) if self._dcarry.size else d
+        nfr = x.size // self.hop
+        if nfr == 0:
+            self._dcarry = x
+            return
+        xf = x[: nfr * self.hop]
+        self._dcarry = x[nfr * self.hop:].copy()
+        # bands filtered on the full stream with state; the carry is re-filtered next time, so
+        # filter only the part that forms frames and keep the state at the frame boundary
+        e = np.empty((len(self.sos), nfr), np.float32)
+        for b, sos in enumerate(self.sos):
+            yb, self.zi[b] = sosfilt(sos, xf, zi=self.zi[b])
+            yb *= yb
+            e[b] = yb.reshape(nfr, self.hop).sum(axis=1)
+        self._energy.append(e)
+        self._mute.append(~np.any(xf.reshape(nfr, self.hop) != 0.0, axis=1))
+
+    # -- output --------------------------------------------------------------------------------
+    def finish(self, path: str | None = None, excluded: Iterable[tuple[float, float]] = ()) -> SyncFeatures:
+        self._flush(final=True)
+        if self._dcarry.size:  # last partial frame
+            pad = np.zeros(self.hop - self._dcarry.size, np.float32)
+            tail = self._dcarry
+            self._dcarry = np.zeros(0, np.float32)
+            audio_keep = self._audio
+            self._features(np.concatenate([tail, pad]))
+            # _features appended padded audio; drop it again (the tail was already stored)
+            audio_keep.pop()
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        self._audio = []
+        n_exp = -(-self._n_in // self.k)
+        audio = audio[:n_exp]
+        energy = np.concatenate(self._energy, axis=1) if self._energy else np.zeros((len(self.sos), 0), np.float32)
+        self._energy = []
+        mute = np.concatenate(self._mute) if self._mute else np.zeros(0, bool)
+        self._mute = []
+        feat, muted = _onset_envelope(energy, mute, self.fr, excluded=excluded, start_s=self.start_s)
+        return SyncFeatures(path=path, sr=self.sr_d, audio=audio, start_s=self.start_s, feat=feat,
+                            muted=muted, native_sr=self.sr)
+
+
+def _spans_mask(n: int, rate: float, start_s: float, spans: Iterable[tuple[float, float]]) -> np.ndarray:
+    m = np.zeros(n, bool)
+    for a, b in spans or ():
+        i0 = max(0, int(math.floor((float(a) - start_s) * rate)))
+        i1 = min(n, int(math.ceil((float(b) - start_s) * rate)))
+        if i1 > i0:
+            m[i0:i1] = True
+    return m
+
+
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    if r <= 0 or not mask.any():
+        return mask
+    c = np.concatenate([[0], np.cumsum(mask.astype(np.int32))])
+    n = mask.size
+    i = np.arange(n)
+    lo = np.clip(i - r, 0, n)
+    hi = np.clip(i + r + 1, 0, n)
+    return (c[hi] - c[lo]) > 0
+
+
+def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
+    """Band energies per frame -> onset envelope at FEATURE_RATE, zero in muted spans."""
+    from scipy.ndimage import uniform_filter1d
+
+    nb, nf = energy.shape
+    if nf == 0:
+        return np.zeros(0, np.float32), np.zeros(0, bool)
+    # muted = exact digital zeros (at least 20 ms in a row) or spans the caller excluded
+    muted = long_runs(mute, max(1, int(round(0.020 * fr))))
+    muted |= _spans_mask(nf, fr, start_s, excluded)
+    live = ~muted
+    size = max(1, int(round(0.006 * fr)))
+    lag = max(1, int(round(0.004 * fr)))
+    onset = np.zeros(nf, np.float32)
+    for b in range(nb):                      # band by band: memory stays a few rows
+        es = uniform_filter1d(energy[b], size=size, mode="nearest")
+        ref = es[live] if live.any() else es
+        floor = np.float32(0.03 * float(np.median(ref)) + 1e-12) if ref.size else np.float32(1e-12)
+        es += floor
+        L = np.log(es, out=es)
+        onset[lag:] += np.maximum(L[lag:] - L[:-lag], 0.0)
+        del es, L, ref
+    onset[_dilate(muted, max(1, int(round(0.03 * fr))))] = 0.0
+    if abs(fr - FEATURE_RATE) > 1e-9:
+        t_src = np.arange(nf) / fr
+        n_out = int(math.floor((nf - 1) / fr * FEATURE_RATE)) + 1
+        t_out = np.arange(n_out) / FEATURE_RATE
+        onset = np.interp(t_out, t_src, onset)
+        muted = np.interp(t_out, t_src, muted.astype(np.float32)) > 0.0
+    return onset.astype(np.float32), muted
+
+
+class SyncFeatureListener:
+    """Audio listener (see :mod:`media_core.listeners`) that collects :class:`SyncFeatures`.
+
+    Channels are mixed to mono; gaps and undecodable spans become muted zeros so the time line
+    stays true. ``finish`` returns the :class:`SyncFeatures` (None when no audio arrived).
+    """
+
+    name = "sync"
+
+    def __init__(self, *, exclude: Iterable[tuple[float, float]] = ()):
+        self.exclude = list(exclude)
+        self._ex: _Extractor | None = None
+        self._path: str | None = None
+        self._sr = 0
+        self._muted_spans: list[tuple[float, float]] = []
+
+    def on_start(self, info) -> None:
+        self._path = info.path
+        self._sr = int(info.sr)
+
+    def _ensure(self, start_s: float, sr: int) -> _Extractor:
+        if self._ex is None:
+            self._ex = _Extractor(sr, start_s)
+        return self._ex
+
+    def _expected(self) -> float:
+        ex = self._ex
+        return ex.start_s + ex.n_in / ex.sr
+
+    def on_block(self, block) -> None:
+        y = block.y
+        if y.ndim == 2:
+            y = y[0] if y.shape[0] == 1 else y.mean(axis=0)
+        ex = self._ensure(block.start_s, block.sr)
+        if block.sr != ex.sr:
+            raise ParameterError(f"sample rate changed mid-stream ({ex.sr} -> {block.sr} Hz)")
+        exp = self._expected()
+        d = int(round((block.start_s - exp) * ex.sr))
+        if d > 0:                     # a hole the decoder did not announce: keep time true
+            ex.push_zeros(d)
+        elif d < 0:                   # overlap: drop what we already have
+            y = y[-d:]
+        ex.push(y)
+
+    def on_gap(self, start_s: float, end_s: float, *, missing_packets: int = 0) -> None:
+        self._muted_spans.append((start_s, end_s))
+        if self._ex is not None:
+            n = int(round((end_s - self._expected()) * self._ex.sr))
+            if n > 0:
+                self._ex.push_zeros(n)
+
+    def on_error(self, start_s: float, end_s: float, message: str = "") -> None:
+        self.on_gap(start_s, end_s)
+
+    def finish(self, end_s: float | None = None) -> SyncFeatures | None:
+        if self._ex is None:
+            return None
+        return self._ex.finish(self._path, excluded=self.exclude + self._muted_spans)
+
+
+def features_from_array(y, sr: int, *, start_s: float = 0.0, exclude: Iterable[tuple[float, float]] = (),
+                        path: str | None = None) -> SyncFeatures:
+    """:class:`SyncFeatures` of an array ``y`` (shape ``(n,)`` or ``(channels, n)``) at ``sr``."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 2:
+        y = y.mean(axis=0)
+    if y.ndim != 1:
+        raise ParameterError(f"audio must be shaped (n,) or (channels, n); got {y.shape}")
+    ex = _Extractor(int(sr), start_s)
+    step = int(sr) * 60
+    for i in range(0, y.size, step):
+        ex.push(y[i:i + step])
+    return ex.finish(path, excluded=exclude)
+
+
+def features_from_file(path: str | os.PathLike, *, exclude: Iterable[tuple[float, float]] = (),
+                       progress: Progress | None = None,
+                       should_stop: ShouldStop | None = None) -> SyncFeatures | None:
+    """Decode ``path``'s audio once and return its :class:`SyncFeatures` (None: no audio).
+
+    ``progress(fraction, message)`` follows the decode; ``should_stop()`` is polled while
+    decoding and :class:`~media_core.errors.Cancelled` is raised when it returns True.
+    """
+    from media_core.io.decode import run_listeners
+
+    what = f"reading {os.path.basename(os.fspath(path))} for sync"
+    check_cancel(should_stop, what)
+    li = SyncFeatureListener(exclude=exclude)
+    res = run_listeners(path, [li], progress=sub_progress(progress, 0.0, 1.0, what) if progress else None,
+                        should_stop=should_stop)
+    if (res.get("_decode") or {}).get("stopped"):
+        raise Cancelled(what)
+    check_cancel(should_stop, what)
+    if progress is not None:
+        progress(1.0, what)
+    return res[li.name]

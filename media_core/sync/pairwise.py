@@ -1,0 +1,384 @@
+"""Offset and drift between two feeds from their :class:`~media_core.sync.features.SyncFeatures`.
+
+1. **Coarse** -- the onset envelopes are correlated over the whole of both feeds with
+   phase-transform weighting (GCC-PHAT), pooled to 250 Hz.
+2. **Windows** -- the overlap is cut into 30 s windows. Each window finds its local lag on the
+   envelope, then refines it with GCC-PHAT on the audio itself (kept at about 8 kHz, int16), with
+   the other feed resampled onto the reference's grid along the current clock line, and a
+   parabolic fit between samples. A robust line (Theil-Sen, then the drift of sources that keep
+   their place, and the centre of the spread of source lags) through the window offsets gives
+   offset and drift.
+
+Confidence comes from how far the correlation peak stands out (against the second-best peak and
+against the noise floor) and from how many windows agree with the line. Below
+:data:`~media_core.sync.estimate.UNCERTAIN_BELOW` the estimate carries ``uncertain_reason``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from media_core.clock import fraction_to_ppm, ppm_to_fraction
+from media_core.progress import Progress, ShouldStop, check_cancel
+
+from .correlation import curve_peaks, lag_curve, parabolic, peak_stats
+from .estimate import ALGORITHM_VERSION, UNCERTAIN_BELOW, SyncEstimate, uncertain
+from .features import FEATURE_RATE, SyncFeatures, features_from_array
+
+WINDOW_S = 30.0
+HOP_S = 15.0
+MAX_DRIFT_PPM = 300.0
+FINE_MARGIN_S = 0.1            # fine search around the clock line: sound travel up to ~34 m
+MIN_OVERLAP_S = 4.0
+MIN_DRIFT_SPAN_S = 300.0      # shorter overlaps: drift is not measurable against sound travel
+FINE_WINDOW_S = 10.0
+PHAT_BETA = 0.8
+MAX_FINE_WINDOWS = 40
+COARSE_POOL = 4               # coarse correlation at FEATURE_RATE / 4
+
+
+def _feat_centered(f: SyncFeatures) -> np.ndarray:
+    """The onset envelope less its mean over live frames, zero where muted (float64)."""
+    x = f.feat.astype(np.float64)
+    live = ~f.muted
+    if live.any():
+        x = x - x[live].mean()
+    x[f.muted] = 0.0
+    return x
+
+
+def _audio_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
+    """The kept audio at media times ``t`` (linear interpolation; zero outside)."""
+    pos = (t - f.start_s) * f.sr
+    i0 = np.floor(pos).astype(np.int64)
+    fr = (pos - i0).astype(np.float32)
+    n = f.audio.size
+    ok = (i0 >= 0) & (i0 + 1 < n)
+    out = np.zeros(t.size, np.float32)
+    ii = i0[ok]
+    a = f.audio[ii].astype(np.float32)
+    b = f.audio[ii + 1].astype(np.float32)
+    out[ok] = a + (b - a) * fr[ok]
+    return out
+
+
+def _muted_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
+    """Whether media times ``t`` fall in muted frames (outside the feed counts as muted)."""
+    i = np.round((t - f.start_s) * FEATURE_RATE).astype(np.int64)
+    ok = (i >= 0) & (i < f.muted.size)
+    out = np.ones(t.size, bool)
+    out[ok] = f.muted[i[ok]]
+    return out
+
+
+def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
+                             max_drift_ppm: float = MAX_DRIFT_PPM,
+                             min_overlap_s: float = MIN_OVERLAP_S,
+                             window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                             max_offset_s: float | None = None,
+                             progress: Progress | None = None,
+                             should_stop: ShouldStop | None = None) -> SyncEstimate:
+    """Offset and drift mapping ``other``'s media time onto ``ref``'s (see module docstring).
+
+    ``progress(fraction, message)`` is called after the coarse search and after every window;
+    ``should_stop()`` is polled between windows (:class:`~media_core.errors.Cancelled`).
+    """
+    what = "matching two feeds"
+
+    def step(fraction: float, message: str) -> None:
+        check_cancel(should_stop, what)
+        if progress is not None:
+            progress(fraction, message)
+
+    ev: dict[str, Any] = {"method": "audio", "algorithm_version": ALGORITHM_VERSION, "measurements": {}}
+    meas = ev["measurements"]
+    meas.update(ref_active_s=round(float((~ref.muted).sum()) / FEATURE_RATE, 3),
+                other_active_s=round(float((~other.muted).sum()) / FEATURE_RATE, 3))
+    if ref.feat.size < 16 or other.feat.size < 16:
+        return uncertain("a feed has almost no audio", ev)
+    if (~ref.muted).sum() < min_overlap_s * FEATURE_RATE or (~other.muted).sum() < min_overlap_s * FEATURE_RATE:
+        return uncertain("a feed's audio is muted (digital silence) nearly throughout", ev)
+
+    # ---- coarse: whole-feed GCC-PHAT on the onset envelopes -----------------------------------
+    a = _feat_centered(ref)
+    b = _feat_centered(other)
+    na, nb = a.size, b.size
+    min_ov = int(min(min_overlap_s, 0.5 * min(na, nb) / FEATURE_RATE) * FEATURE_RATE)
+    lo, hi = -(nb - min_ov), na - min_ov
+    if max_offset_s is not None:
+        base = int(round((other.start_s - ref.start_s) * FEATURE_RATE))
+        lo = max(lo, -int(max_offset_s * FEATURE_RATE) - base)
+        hi = min(hi, int(max_offset_s * FEATURE_RATE) - base)
+    if hi <= lo:
+        return uncertain("the feeds cannot overlap", ev)
+    # pooled to 250 Hz: a drifting clock smears the peak over drift*duration anyway, and the
+    # windows below refine the lag at 1 kHz
+    P = COARSE_POOL
+    ap = a[: a.size // P * P].reshape(-1, P).sum(axis=1)
+    bp = b[: b.size // P * P].reshape(-1, P).sum(axis=1)
+    lo_c, hi_c = lo // P, -(-hi // P)
+    cc = lag_curve(ap, bp, lo_c, hi_c, beta=1.0)
+    from scipy.ndimage import uniform_filter1d
+
+    sm = uniform_filter1d(cc, size=max(1, int(round(0.016 * FEATURE_RATE / P))), mode="constant")
+    ipk = int(np.argmax(sm))
+    ratio, z, _ = peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE / P))
+    lag0 = (lo_c + parabolic(sm, ipk)) * P / FEATURE_RATE
+    # lag in feature samples: ref index = other index + lag  ->  ref_t - ref.start = other_t - other.start + lag
+    coarse_offset = lag0 + ref.start_s - other.start_s
+    meas.update(coarse_offset_s=round(coarse_offset, 4), coarse_peak_ratio=round(ratio, 3),
+                coarse_peak_z=round(z, 2))
+    c_peak = float(np.clip((ratio - 1.15) / 0.85, 0, 1) * np.clip((z - 6.0) / 14.0, 0, 1))
+    step(0.2, "whole-feed correlation done")
+
+    # overlap on the other's time line
+    u0 = max(other.start_s, ref.start_s - coarse_offset)
+    u1 = min(other.end_s, ref.end_s - coarse_offset)
+    overlap = u1 - u0
+    meas["overlap_s"] = round(overlap, 3)
+    meas["overlap_mid_other_s"] = round(0.5 * (u0 + u1), 3)
+    if overlap < min(min_overlap_s, 0.5 * min(ref.duration_s, other.duration_s)):
+        return uncertain(f"the feeds overlap by only {overlap:.1f} s", ev, conf=0.0)
+
+    # ---- windows on the envelope: local lags ------------------------------------------------
+    win = min(window_s, overlap)
+    hop = min(hop_s, win)
+    nwin = max(1, int(math.floor((overlap - win) / hop + 1e-9)) + 1)
+    starts = u0 + np.arange(nwin) * hop
+    if nwin > 1:
+        starts[-1] = u1 - win                     # last window ends at the overlap's end
+        starts = np.unique(np.round(starts, 6))
+    if starts.size > MAX_FINE_WINDOWS:
+        starts = starts[np.unique(np.round(np.linspace(0, starts.size - 1, MAX_FINE_WINDOWS)).astype(int))]
+    max_slope = ppm_to_fraction(max_drift_ppm)      # offset gained per second at the largest drift
+    R = 0.15 + max_slope * overlap
+    Rn = int(math.ceil(R * FEATURE_RATE))
+    pts_u, pts_off, pts_w = [], [], []
+    for n_done, s in enumerate(starts):
+        step(0.2 + 0.3 * n_done / starts.size, "envelope windows")
+        i0 = int(round((s - other.start_s) * FEATURE_RATE))
+        i1 = i0 + int(round(win * FEATURE_RATE))
+        bw = b[i0:i1]
+        if bw.size < 16 or other.muted[i0:i1].mean() > 0.6 or not np.any(bw):
+            continue
+        j0 = i0 + int(round(lag0 * FEATURE_RATE)) - Rn        # ref index where lag -Rn starts
+        j1 = j0 + bw.size + 2 * Rn
+        jj0, jj1 = max(0, j0), min(na, j1)
+        aw = a[jj0:jj1]
+        if aw.size < bw.size // 2 or ref.muted[jj0:jj1].mean() > 0.6:
+            continue
+        # lag L (feature samples) such that a[i0 + lagc + L'] ~ b[i0]; in curve coordinates
+        base = jj0 - i0
+        lags_lo = j0 - i0 - base
+        curve = lag_curve(aw, bw, lags_lo, lags_lo + 2 * Rn, beta=1.0)
+        k = int(np.argmax(curve))
+        r_, z_, _ = peak_stats(curve, k, excl=int(0.15 * FEATURE_RATE))
+        if r_ < 1.1 or z_ < 5:
+            continue
+        lag_w = (j0 - i0 + parabolic(curve, k)) / FEATURE_RATE
+        uc = s + win / 2
+        pts_u.append(uc)
+        pts_off.append(lag_w + ref.start_s - other.start_s)
+        pts_w.append(min(r_, 5.0))
+    meas["windows"] = int(starts.size)
+    meas["windows_with_peak"] = len(pts_u)
+    if not pts_u:
+        if c_peak < UNCERTAIN_BELOW:
+            return uncertain(f"no distinct correlation peak (best is {ratio:.2f}x the runner-up)",
+                              ev, conf=c_peak)
+        pts_u, pts_off, pts_w = [0.5 * (u0 + u1)], [coarse_offset], [1.0]
+    U = np.asarray(pts_u)
+    O = np.asarray(pts_off)
+    fit_drift = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
+    if fit_drift:
+        slope = _theil_sen_slope(U, O)
+        slope = float(np.clip(slope, -max_slope, max_slope))
+        icpt = float(np.median(O - slope * U))
+    else:
+        slope, icpt = 0.0, float(np.median(O))
+
+    # ---- fine: GCC-PHAT on the audio, other resampled along the line ------------------------
+    # A window's curve holds one peak per coherent source: a source near the reference camera
+    # reaches it first (lag + d/c), one near the other camera the other way round (lag - d/c).
+    # The clock offset is the centre of that spread, not the strongest source's lag.
+    sr = min(ref.sr, other.sr)
+    M = int(math.ceil(FINE_MARGIN_S * sr))
+    fwin = min(FINE_WINDOW_S, overlap)
+    nf = max(1, int(math.floor(overlap / fwin + 1e-9)))
+    fstarts = u0 + (overlap - nf * fwin) / 2 + np.arange(nf) * fwin
+    if nf > MAX_FINE_WINDOWS:     # long overlaps: evenly spread subset keeps the cost bounded
+        fstarts = fstarts[np.unique(np.round(np.linspace(0, nf - 1, MAX_FINE_WINDOWS)).astype(int))]
+    nwin_s = int(round(fwin * sr))
+    taper = np.hanning(nwin_s).astype(np.float32)
+    f_u, f_mid, f_w = [], [], []
+    all_u, all_off, all_z = [], [], []
+    n_tried = 0
+    for n_done, s0 in enumerate(fstarts):
+        step(0.5 + 0.5 * n_done / fstarts.size, "audio windows")
+        uc = s0 + fwin / 2
+        local = icpt + slope * uc                           # line's offset at the window centre
+        r0 = uc + local - fwin / 2                         # ref media time window
+        r0 = ref.start_s + round((r0 - ref.start_s) * sr) / sr   # on the ref's sample grid
+        tr = r0 + np.arange(-M, nwin_s + M) / sr
+        mr = _muted_at(ref, tr)
+        tin = tr[M: M + nwin_s]
+        uu = (tin - local) - slope * (tin - local - uc)    # the other's time along the line
+        mo = _muted_at(other, uu)
+        if mr.mean() > 0.6 or mo.mean() > 0.6:
+            continue
+        xr = _audio_at(ref, tr)
+        xr[mr] = 0.0
+        xo = _audio_at(other, uu)
+        xo[mo] = 0.0
+        if not np.any(xo) or not np.any(xr):
+            continue
+        n_tried += 1
+        curve = lag_curve(xr, xo * taper, 0, 2 * M, beta=PHAT_BETA, band=(150.0, 0.45 * sr), rate=sr)
+        peaks = curve_peaks(curve, min_sep=int(0.002 * sr))
+        if not peaks:
+            continue
+        lags = [local + (parabolic(curve, k) - M) / sr for k, _ in peaks]   # ref later by lag
+        all_u.extend([uc] * len(lags))
+        all_off.extend(lags)
+        all_z.extend([z_ for _, z_ in peaks])
+        f_u.append(uc)
+        f_mid.append(0.5 * (min(lags) + max(lags)))
+        f_w.append(float(min(peaks[0][1], 60.0)))
+    meas["fine_windows"] = int(fstarts.size)
+    meas["fine_windows_with_peak"] = len(f_u)
+    if f_u:
+        U, O = np.asarray(f_u), np.asarray(f_mid)
+        PU, PO = np.asarray(all_u), np.asarray(all_off)
+    else:                                   # the audio never correlated: envelope windows only
+        PU, PO = U, O
+    fit = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
+    if fit:
+        slope = _theil_sen_slope(U, O)
+        for _ in range(3):
+            slope = _cluster_slope(PU, PO, slope)
+        slope = float(np.clip(slope, -max_slope, max_slope))
+    else:
+        slope = 0.0
+    # intercept: centre of the spread of all source lags around the line (robust percentiles)
+    res_all = PO - slope * PU
+    if f_u:
+        res_all = _supported(res_all, np.asarray(all_u), np.asarray(all_z))
+    lo_q, hi_q = (10, 90) if res_all.size >= 20 else (0, 100)
+    p_lo, p_hi = np.percentile(res_all, [lo_q, hi_q])
+    icpt = float(0.5 * (p_lo + p_hi))
+    resid = O - (icpt + slope * U)
+    tol = max(FINE_MARGIN_S / 2, 3.0 * 1.4826 * float(np.median(np.abs(resid))))
+    inl = np.abs(resid) <= tol
+    meas.update(source_lag_spread_ms=[round(float(p_lo - icpt) * 1e3, 2), round(float(p_hi - icpt) * 1e3, 2)],
+                source_peaks=int(res_all.size))
+    drift_ppm = fraction_to_ppm(slope)
+    frac = float(inl.mean()) if inl.size else 0.0
+    rms = float(np.sqrt(np.mean(resid[inl] ** 2))) if inl.any() else float("nan")
+    meas.update(inliers=int(inl.sum()), inlier_fraction=round(frac, 3),
+                residual_rms_ms=round(rms * 1e3, 3) if np.isfinite(rms) else None,
+                drift_fitted=bool(fit),
+                window_offsets=[[round(float(u), 3), round(float(o), 6)] for u, o in zip(U, O)][:400])
+    n_ok = int(inl.sum())
+    hit = len(f_u) / max(n_tried, 1)                 # windows where the audio itself correlates
+    meas["fine_hit_fraction"] = round(hit, 3)
+    c_win = frac * min(1.0, n_ok / 3.0) * math.sqrt(hit) if U.size > 1 else 0.7 * math.sqrt(hit)
+    conf = float(np.clip(0.5 * c_peak + 0.5 * c_win, 0, 1)) if c_peak > 0 else 0.3 * c_win
+    if ratio >= 2.0 and frac >= 0.8 and n_ok >= 3:
+        conf = max(conf, 0.9)
+    conf = round(conf, 3)
+    reason = None
+    if conf < UNCERTAIN_BELOW:
+        if c_peak < 0.3:
+            reason = f"no distinct correlation peak (best is {ratio:.2f}x the runner-up)"
+        else:
+            reason = f"windowed offsets disagree ({n_ok} of {U.size} windows consistent)"
+    if progress is not None:
+        progress(1.0, "match done")
+    return SyncEstimate(offset_s=float(icpt), drift_ppm=float(drift_ppm), confidence=conf,
+                        evidence=ev, uncertain_reason=reason)
+
+
+def _theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """The Theil-Sen slope of ``y`` over ``x``: the median of the slopes between all pairs."""
+    from scipy.stats import theilslopes
+
+    return float(theilslopes(y, x)[0])
+
+
+def _cluster_slope(u: np.ndarray, lag: np.ndarray, slope0: float, *, same_s: float = 0.003,
+                   min_du: float = 60.0) -> float:
+    """Drift from pairs of source peaks that share a geometry (same lag after ``slope0``).
+
+    A wearer's voice, a radio on the dash: a source that keeps its place relative to both
+    cameras keeps its lag, so pairs of its peaks far apart in time measure the drift without the
+    sound-travel scatter between different sources.
+    """
+    if u.size < 6:
+        return slope0
+    r = lag - slope0 * u
+    i, j = np.triu_indices(u.size, 1)
+    du = u[j] - u[i]
+    ok = (np.abs(du) >= min_du) & (np.abs(r[j] - r[i]) <= same_s)
+    if ok.sum() < 10:
+        return slope0
+    return float(np.median((lag[j] - lag[i])[ok] / du[ok]))
+
+
+def _supported(res: np.ndarray, u: np.ndarray, z: np.ndarray, *, near_s: float = 0.003,
+               z_alone: float = 10.0, gap_s: float = 0.030) -> np.ndarray:
+    """Source lags worth trusting: strong, or seen again in another window; no far stragglers."""
+    keep = z >= z_alone
+    for i in range(res.size):
+        if not keep[i]:
+            keep[i] = bool(np.any((np.abs(res - res[i]) <= near_s) & (u != u[i])))
+    r = np.sort(res[keep] if keep.any() else res)
+    # drop a small group cut off from the rest by a wide gap at either end
+    while r.size >= 4:
+        if r[1] - r[0] > gap_s and r.size >= 10:
+            r = r[1:]
+        elif r[-1] - r[-2] > gap_s and r.size >= 10:
+            r = r[:-1]
+        else:
+            break
+    return r
+
+
+def estimate_offset(y_ref, sr_ref: int, y_other, sr_other: int, *,
+                    exclude_ref: Iterable[tuple[float, float]] = (),
+                    exclude_other: Iterable[tuple[float, float]] = (),
+                    max_drift_ppm: float = MAX_DRIFT_PPM, progress: Progress | None = None,
+                    should_stop: ShouldStop | None = None) -> SyncEstimate:
+    """Offset and drift of ``y_other`` against ``y_ref`` from their audio.
+
+    Parameters
+    ----------
+    y_ref, y_other : np.ndarray, shape (n,) or (channels, n)
+        Audio, float in [-1, 1]; sample 0 is media time 0.
+    sr_ref, sr_other : int
+        Sample rates (may differ).
+    exclude_ref, exclude_other : list of (start_s, end_s)
+        Spans to ignore (e.g. mutes from :class:`media_core.analysis.mutes.MuteListener`). Runs of exact
+        zeros are excluded automatically.
+
+    Returns
+    -------
+    SyncEstimate
+        ``ref_time = offset_s + other_time * (1 + drift_ppm * 1e-6)``, with ``confidence`` and
+        ``uncertain_reason`` (None when usable).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = (rng.standard_normal(48000 * 20) * (rng.random(48000 * 20) > 0.999)).astype(np.float32)
+    >>> est = estimate_offset(x, 48000, x[48000 * 3:], 48000)
+    >>> round(est.offset_s, 3)
+    3.0
+    """
+    fa = features_from_array(y_ref, sr_ref, exclude=exclude_ref)
+    fb = features_from_array(y_other, sr_other, exclude=exclude_other)
+    return estimate_offset_features(fa, fb, max_drift_ppm=max_drift_ppm, progress=progress,
+                                    should_stop=should_stop)
+

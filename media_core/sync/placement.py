@@ -1,0 +1,334 @@
+"""Files on one shared clock: the ``evidence-audit.sync/1`` document from files or prepared feeds.
+
+:func:`sync_files` decodes every file once (a small thread pool) and places it; :func:`sync_features`
+places feeds whose features came from the shared analysis decode. Both: audio first (every pair,
+then :func:`~media_core.sync.solve.solve_global`); feeds audio cannot place are tried by visual
+flashes against the shots heard in placed feeds, then by their tags (timecode / creation time).
+
+Both follow :mod:`media_core.progress`: ``progress(fraction, message)`` is called from the calling
+thread only, and ``should_stop()`` is polled between files, pairs and windows
+(:class:`~media_core.errors.Cancelled`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from media_core.clock import Clock
+from media_core.errors import Cancelled, MediaError, ParameterError
+from media_core.progress import Progress, ShouldStop, check_cancel, no_progress, sub_progress
+
+from .estimate import ALGORITHM_VERSION, SyncEstimate
+from .features import SyncFeatureListener, SyncFeatures
+from .metadata import metadata_offset
+from .pairwise import MIN_OVERLAP_S, estimate_offset_features
+from .solve import GlobalSync, solve_global
+
+SCHEMA = "evidence-audit.sync/1"
+
+
+def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLike | None = None,
+               progress: Progress | None = None, should_stop: ShouldStop | None = None,
+               workers: int = 2,
+               exclude: Mapping[str, Iterable[tuple[float, float]]] | None = None) -> dict[str, Any]:
+    """Place every file on one shared clock (the issue's JSON contract, ``evidence-audit.sync/1``).
+
+    ``exclude`` maps a path to spans to ignore (e.g. stored mutes from
+    :class:`media_core.analysis.mutes.MuteListener`); runs of exact zeros and decoder gaps are always
+    excluded. Audio first (all pairs, global least squares); feeds audio cannot place are tried by visual
+    flashes against shots heard in placed feeds, then by metadata (timecode / creation time).
+    A feed that cannot be placed has ``offset_s: None`` and a ``reason``. A file that cannot be
+    read does not stop the others; its entry names the problem.
+
+    Parameters
+    ----------
+    progress : callable(fraction, message), optional
+        Fraction 0..1 over the whole call (headers, decoding, matching, placing).
+    should_stop : callable() -> bool, optional
+        Polled between files and pairs and while decoding; True raises
+        :class:`~media_core.errors.Cancelled`.
+
+    Returns
+    -------
+    dict
+        ``{"schema", "reference", "feeds": [{"path", "offset_s", "drift_ppm", "method",
+        "confidence", "evidence"[, "reason"]}]}``; a feed's media time ``t``
+        maps to ``offset_s + t * (1 + drift_ppm * 1e-6)`` on the reference's time line.
+    """
+    from media_core.io.probe import probe
+
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ParameterError("sync needs at least one file")
+    n = len(paths)
+    report = progress or no_progress
+    probes: list[dict | None] = [None] * n
+    errors: dict[int, str] = {}
+    for i, p in enumerate(paths):
+        check_cancel(should_stop, "sync")
+        try:
+            probes[i] = probe(p, scan_timing=False)
+        except MediaError as exc:
+            errors[i] = exc.problem
+        report(0.05 * (i + 1) / n, f"read the header of {_name(p)} ({i + 1} of {n})")
+    ok = [i for i in range(n) if i not in errors]
+    has_audio = [i for i in ok if probes[i].get("audio") is not None]
+    want_shots = any(probes[i].get("audio") is None for i in ok)
+    feats: dict[int, SyncFeatures | None] = {}
+    shots: dict[int, list] = {}
+
+    def work(i):
+        check_cancel(should_stop, "sync")
+        try:
+            return _decode_one(paths[i], want_shots, should_stop), None
+        except MediaError as exc:
+            return (None, []), exc.problem
+
+    def done(k: int, i: int, result) -> None:
+        (f, sh), err = result
+        report(0.05 + 0.6 * (k + 1) / len(has_audio),
+               f"read the audio of {_name(paths[i])} ({k + 1} of {len(has_audio)})")
+        check_cancel(should_stop, "sync")
+        if err:
+            errors[i] = err
+            return
+        if f is not None and exclude and exclude.get(paths[i]):
+            f = f.excluding(exclude[paths[i]])
+        feats[i], shots[i] = f, sh
+
+    _each_on_pool(work, has_audio, done, workers=workers)
+    return _sync_prepared(paths, probes, feats, shots, errors, reference=reference,
+                          progress=sub_progress(report, 0.65, 1.0), should_stop=should_stop,
+                          workers=workers)
+
+
+def sync_features(feeds: Sequence[Mapping[str, Any]], *, reference: str | os.PathLike | None = None,
+                  progress: Progress | None = None, should_stop: ShouldStop | None = None,
+                  workers: int = 2) -> dict[str, Any]:
+    """:func:`sync_files` from analyses already made in each feed's one shared decode.
+
+    Parameters
+    ----------
+    feeds : sequence of dict
+        Per feed: ``path``; ``probe`` (:func:`media_core.io.probe.probe`'s dict); ``features``
+        (what :class:`~media_core.sync.features.SyncFeatureListener` returned, None without audio);
+        optionally ``shots`` (:class:`media_core.analysis.shots.ShotListener`'s result or its list,
+        for flash sync of silent feeds) and ``error`` (why the file could not be read).
+    progress : callable(fraction, message), optional
+        Fraction 0..1 over matching the pairs and placing the feeds.
+    should_stop : callable() -> bool, optional
+        Polled between pairs, windows and feeds; True raises :class:`~media_core.errors.Cancelled`.
+
+    Returns
+    -------
+    dict
+        The ``evidence-audit.sync/1`` document, as :func:`sync_files`.
+    """
+    paths = [os.fspath(f["path"]) for f in feeds]
+    if not paths:
+        raise ParameterError("sync needs at least one file")
+    probes = [f.get("probe") for f in feeds]
+    errors = {i: str(f["error"]) for i, f in enumerate(feeds) if f.get("error")}
+    for i, pr in enumerate(probes):
+        if pr is None and i not in errors:
+            errors[i] = "was not probed"
+    feats = {i: f["features"] for i, f in enumerate(feeds) if f.get("features") is not None}
+    shots = {}
+    for i, f in enumerate(feeds):
+        sh = f.get("shots") or []
+        shots[i] = list(sh.get("shots", []) if isinstance(sh, Mapping) else sh)
+    return _sync_prepared(paths, probes, feats, shots, errors, reference=reference,
+                          progress=progress or no_progress, should_stop=should_stop, workers=workers)
+
+
+# --------------------------------------------------------------------------------------------
+# The steps
+# --------------------------------------------------------------------------------------------
+def _name(path: str) -> str:
+    return os.path.basename(path)
+
+
+def _each_on_pool(work: Callable[[Any], Any], items: Sequence[Any], done: Callable[[int, Any, Any], None], *,
+                  workers: int) -> None:
+    """``work(item)`` for every item on a pool of ``workers`` threads; ``done(k, item, result)`` in
+    item order on the calling thread. When ``work`` or ``done`` raises, work not yet started is
+    dropped and the running work is waited for before the exception goes on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(work, x) for x in items]
+        try:
+            for k, (x, fut) in enumerate(zip(items, futures)):
+                done(k, x, fut.result())
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def _decode_one(path: str, want_shots: bool, should_stop: ShouldStop | None = None):
+    """One decode of ``path`` for sync features (and shots, for flash sync of silent feeds)."""
+    from media_core.analysis.shots import ShotListener
+    from media_core.io.decode import run_listeners
+
+    lis: list[Any] = [SyncFeatureListener()]
+    if want_shots:
+        lis.append(ShotListener())
+    res = run_listeners(path, lis, should_stop=should_stop)
+    if (res.get("_decode") or {}).get("stopped"):
+        raise Cancelled(f"reading {_name(path)} for sync")
+    shots = res.get("shots")
+    if isinstance(shots, dict):
+        shots = shots.get("shots", [])
+    return res.get("sync"), shots or []
+
+
+def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: Progress,
+                   should_stop: ShouldStop | None, workers: int) -> dict[str, Any]:
+    n = len(paths)
+    ok = [i for i in range(n) if i not in errors]
+    has_audio = [i for i in ok if probes[i].get("audio") is not None]
+    audio_ok = [i for i in has_audio if i not in errors and feats.get(i) is not None
+                and feats[i].active_fraction * feats[i].duration_s >= MIN_OVERLAP_S]
+    durations = {i: float(probes[i]["duration_s"]) for i in ok if i not in errors}
+
+    # reference: the user's, else the longest feed with usable audio, else the longest feed
+    if reference is not None:
+        rp = os.path.abspath(os.fspath(reference))
+        match = [i for i in range(n) if os.path.abspath(paths[i]) == rp]
+        if not match:
+            raise ParameterError(f"{os.fspath(reference)}: the reference must be one of the files to sync")
+        ref = match[0]
+        if ref in errors:
+            raise MediaError(paths[ref], f"cannot be the reference: {errors[ref]}")
+    else:
+        pool_ids = audio_ok or [i for i in ok if i not in errors]
+        if not pool_ids:
+            return {"schema": SCHEMA, "reference": None,
+                    "feeds": [_unplaced(paths[i], errors.get(i, "no usable audio or video")) for i in range(n)]}
+        ref = max(pool_ids, key=lambda i: durations.get(i, 0.0))
+
+    pw = _match_pairs(paths, feats, audio_ok, progress=sub_progress(progress, 0.0, 0.7),
+                      should_stop=should_stop, workers=workers)
+    check_cancel(should_stop, "sync")
+    g = solve_global(pw, reference=ref, durations=durations, feeds=sorted(set(audio_ok) | {ref}))
+    out: list[dict[str, Any]] = [dict() for _ in range(n)]
+    for i in range(n):
+        if i in errors:
+            out[i] = _unplaced(paths[i], errors[i])
+        elif i in g.clocks:
+            out[i] = _placed_by_audio(i, ref, g, pw, paths, probes)
+    rest = [i for i in range(n) if not out[i]]
+    if rest:
+        # feeds audio could not place: flashes against shots heard in placed feeds, then metadata
+        placed_shots = _shared_shots({i: shots.get(i, []) for i in g.clocks}, g.clocks, paths)
+        for k, i in enumerate(rest):
+            check_cancel(should_stop, "sync")
+            progress(0.7 + 0.3 * k / len(rest), f"placing {_name(paths[i])} without audio")
+            out[i] = _placed_otherwise(i, ref, g, paths, probes, has_audio, audio_ok, placed_shots,
+                                       should_stop=should_stop)
+    progress(1.0, "sync finished")
+    return {"schema": SCHEMA, "reference": paths[ref], "feeds": out}
+
+
+def _match_pairs(paths, feats, ids, *, progress: Progress, should_stop: ShouldStop | None,
+                 workers: int) -> dict[tuple[int, int], SyncEstimate]:
+    """The audio estimate of every pair of ``ids``, a few at a time on a thread pool."""
+    pairs = [(a, b) for ii, a in enumerate(ids) for b in ids[ii + 1:]]
+    pw: dict[tuple[int, int], SyncEstimate] = {}
+
+    def work(pair):
+        check_cancel(should_stop, "sync")
+        a, b = pair
+        return estimate_offset_features(feats[a], feats[b], should_stop=should_stop)
+
+    def done(k: int, pair, e: SyncEstimate) -> None:
+        pw[pair] = e
+        progress((k + 1) / len(pairs),
+                 f"matched {_name(paths[pair[0]])} with {_name(paths[pair[1]])} ({k + 1} of {len(pairs)})")
+        check_cancel(should_stop, "sync")
+
+    _each_on_pool(work, pairs, done, workers=workers)
+    return pw
+
+
+def _placed_by_audio(i: int, ref: int, g: GlobalSync, pw, paths, probes) -> dict[str, Any]:
+    c = g.clocks[i]
+    pairs_i = [_pair_summary(e, paths[b if a == i else a]) for (a, b), e in pw.items() if i in (a, b)]
+    res_i = {f"{paths[a]} | {paths[b]}": r for (a, b), r in g.residuals_ms.items() if i in (a, b)}
+    md_guess = metadata_offset(probes[ref], probes[i]) if i != ref else None
+    meas_i = {"pairs": pairs_i, "loop_residuals_ms": res_i}
+    if md_guess is not None and md_guess.offset_s is not None:   # the tags' first guess
+        meas_i["metadata_guess"] = {"offset_s": round(md_guess.offset_s, 3),
+                                    "source": md_guess.evidence["measurements"].get("source"),
+                                    "audio_minus_metadata_s": round(c.offset_s - md_guess.offset_s, 3)}
+    method = "reference" if i == ref else "audio"
+    return {"path": paths[i], "offset_s": round(c.offset_s, 6), "drift_ppm": round(c.drift_ppm, 3),
+            "method": method, "confidence": 1.0 if i == ref else g.confidence.get(i, 0.0),
+            "evidence": {"method": method, "algorithm_version": ALGORITHM_VERSION,
+                         "measurements": meas_i, "warnings": list(g.warnings)}}
+
+
+def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio, audio_ok, placed_shots, *,
+                      should_stop: ShouldStop | None) -> dict[str, Any]:
+    """A feed audio could not place: by its flashes against shots heard in placed feeds, else by tags."""
+    why = []
+    if i in has_audio and i not in audio_ok:
+        why.append("its audio is muted (digital silence) or shorter than "
+                   f"{MIN_OVERLAP_S:g} s throughout")
+    elif i in has_audio:
+        why.append(g.unplaced.get(i) or "no confident audio match links it to the reference")
+    else:
+        why.append("no audio stream")
+    pr = probes[i]
+    if pr.get("video") is not None and len(placed_shots) >= 3:
+        from media_core.analysis.flashes import detect_flashes, match_flashes
+
+        try:
+            fl = detect_flashes(paths[i], should_stop=should_stop)
+        except MediaError as exc:
+            why.append(f"flashes: {exc.problem}")
+        else:
+            fps = float(pr["video"].get("avg_fps") or 30.0)
+            m = match_flashes([f["time_s"] for f in fl], placed_shots, fps=fps)
+            if m["offset_s"] is not None and m["uncertain_reason"] is None:
+                return {"path": paths[i], "offset_s": round(m["offset_s"], 6),
+                        "drift_ppm": round(m["drift_ppm"], 3), "method": "visual-flash",
+                        "confidence": m["confidence"], "evidence": m["evidence"] | {"audio": "; ".join(why)}}
+            why.append(f"flashes: {m['uncertain_reason']}")
+    elif pr.get("video") is not None:
+        why.append("flashes: fewer than 3 shots heard in placed feeds")
+    md = metadata_offset(probes[ref], pr) if probes[ref] else None
+    if md is not None and md.offset_s is not None:
+        return {"path": paths[i], "offset_s": round(md.offset_s, 6), "drift_ppm": 0.0,
+                "method": "metadata", "confidence": md.confidence,
+                "evidence": md.evidence | {"why_not_better": "; ".join(why)}}
+    why.append("metadata: " + (md.uncertain_reason if md else "no tags"))
+    return _unplaced(paths[i], "; ".join(why))
+
+
+def _pair_summary(e: SyncEstimate, other: str) -> dict[str, Any]:
+    m = e.evidence.get("measurements", {})
+    return {"with": other, "offset_s": None if e.offset_s is None else round(e.offset_s, 6),
+            "drift_ppm": round(e.drift_ppm, 3), "confidence": e.confidence,
+            "uncertain_reason": e.uncertain_reason,
+            **{k: m.get(k) for k in ("overlap_s", "coarse_peak_ratio", "coarse_peak_z", "inlier_fraction",
+                                     "fine_windows_with_peak", "source_lag_spread_ms", "drift_fitted")
+               if k in m}}
+
+
+def _unplaced(path: str, reason: str) -> dict[str, Any]:
+    return {"path": path, "offset_s": None, "drift_ppm": None, "method": None, "confidence": 0.0,
+            "evidence": {"method": "none", "algorithm_version": ALGORITHM_VERSION, "measurements": {}},
+            "reason": reason}
+
+
+def _shared_shots(shots: Mapping[int, list], clocks: Mapping[int, Clock], paths) -> list[float]:
+    """Incident-level shot times (shared clock) from the placed feeds' shots."""
+    from media_core.analysis.incident_shots import match_incident_shots
+
+    per_feed = {paths[i]: [dict(s) for s in shots.get(i, []) if s.get("confident", True)]
+                for i in clocks}
+    if not any(per_feed.values()):
+        return []
+    inc = match_incident_shots(per_feed, {paths[i]: clocks[i] for i in clocks})
+    return [s["time_s"] for s in inc["shots"]]
