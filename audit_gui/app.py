@@ -6,16 +6,15 @@ Usage::
                        [--screenshot PNG] [--quit-after S]
 
 A case folder opens it; media files are added to ``--case`` (created if needed) or to a new
-case in a temporary folder. ``--analyze`` runs mute/shot analysis and sync for whatever is not
-analysed yet. ``--screenshot`` saves the window once every feed is prepared (and analysed, with
-``--analyze``) and the frames at the playhead are shown; ``--quit-after`` quits after that many
+case in a temporary folder. Every feed is prepared in the background: its video index, and its
+one analysis decode (mutes, shots, waveform) unless the case has it already. ``--analyze`` then
+also syncs the feeds. ``--screenshot`` saves the window once every feed is prepared (and synced,
+with ``--analyze``) and the frames at the playhead are shown; ``--quit-after`` quits after that many
 seconds (or right after the screenshot). Both work headless (``QT_QPA_PLATFORM=offscreen``).
 """
 from __future__ import annotations
 
-
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     state = {"shot": False}
 
     def ready() -> bool:
-        return win.case is None or (not win.jobs_running() and not win._pending)
+        return win.case is None or (not win.jobs_running() and not win.transport.pending)
 
     def try_screenshot():
         if state["shot"] or not args.screenshot:

@@ -1,263 +1,263 @@
-"""A read-through view of the open case for the widgets: feeds with their clock and derived data.
+"""A read-through view of the open case for the widgets: its timeline, plus the decoded things.
 
-The case (:class:`media_core.case.store.Case`) is the model; this object only caches what is costly to
-rebuild on every paint (decoded video index, waveform envelope, parsed mutes and shots) and turns
-the case's psygnal events into Qt signals on the GUI thread. It holds no state the case does not.
+The case (:class:`media_core.case.store.Case`) is the model and :func:`media_core.case.timeline.build_timeline`
+its shared-clock view; this object only
+
+* keeps the :class:`~media_core.case.timeline.Timeline` of the case, rebuilt when the case
+  changes (lazily: on the first read after a change), which the widgets read mutes, shots,
+  shared spans, annotations, events and incident shots from;
+* caches what is costly to rebuild on every paint: each feed's parsed video index and waveform
+  envelope (:class:`FeedInfo`);
+* turns the case's psygnal events into Qt signals on the GUI thread, several changes at once as
+  one (:meth:`CaseState.batch`).
+
+It holds no state the case does not.
 """
 from __future__ import annotations
 
-
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
-from media_core.clock import Clock
+from media_core import pipeline
 from media_core.analysis.envelope import Envelope
+from media_core.case.timeline import Feed, Timeline, build_timeline
+from media_core.clock import Clock
 from media_core.io.video import VideoIndex
 
-from .jobs import ENVELOPE_ALGO, INDEX_ALGO
 
-ANALYSIS_ALGO = "analysis"
-
-
-@dataclass
-class Mute:
-    start_s: float  # media time
-    end_s: float
-    kind: str
-    confidence: float
-    evidence: dict = field(default_factory=dict)
-
-
-@dataclass
-class Shot:
-    time_s: float  # media time
-    confidence: float
-    raw: dict = field(default_factory=dict)
-
-
-def _mute(m) -> Mute | None:
-    try:
-        if isinstance(m, dict):
-            return Mute(float(m["start_s"]), float(m["end_s"]), str(m.get("kind", "mute")),
-                        float(m.get("confidence", 0.0) or 0.0), m.get("evidence") or {})
-        return Mute(float(m[0]), float(m[1]), str(m[2]) if len(m) > 2 else "mute",
-                    float(m[3]) if len(m) > 3 else 0.0, m[4] if len(m) > 4 else {})
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
-
-
-def _shot(s) -> Shot | None:
-    try:
-        if isinstance(s, dict):
-            t = s.get("time_s", s.get("start_s"))
-            return Shot(float(t), float(s.get("confidence", 0.0) or 0.0), s)
-        return Shot(float(s[0]), float(s[1]) if len(s) > 1 else 0.0, {})
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
-
-
-@dataclass
 class FeedInfo:
-    id: int
-    label: str
-    kind: str
-    path: str
-    duration_s: float
-    clock: Clock
-    index: VideoIndex | None = None
-    envelope: Envelope | None = None
-    analysis: dict | None = None
-    mutes: list[Mute] = field(default_factory=list)
-    shots: list[Shot] = field(default_factory=list)
-    prepared: bool = False  # index/envelope known (or known to be absent)
+    """One feed for the widgets: its timeline record (:attr:`feed`) and its decoded caches."""
+
+    def __init__(self, state: CaseState, feed_id: int, path: str):
+        self._state = state
+        self.id = feed_id
+        self.path = path
+        self.index: VideoIndex | None = None     # parsed once, kept while the feed's file is the same
+        self.envelope: Envelope | None = None
+        self.index_known = False                 # index stored (or stored as "no video")
+        self.envelope_known = False              # envelope stored (or stored as "no audio")
+
+    @property
+    def feed(self) -> Feed:
+        """The feed's record in the current timeline (label, kind, clock, duration, sync)."""
+        return self._state.timeline_feed(self.id)
+
+    @property
+    def label(self) -> str:
+        return self.feed.label
+
+    @property
+    def kind(self) -> str:
+        return self.feed.kind
+
+    @property
+    def duration_s(self) -> float:
+        return self.feed.duration_s
+
+    @property
+    def clock(self) -> Clock:
+        return self.feed.clock
+
+    @property
+    def prepared(self) -> bool:
+        """Whether the video index is known (built, or known to be absent): the tile can show frames."""
+        return self.index_known
 
     @property
     def fps(self) -> float:
         return self.index.fps if self.index is not None and len(self.index) else 30.0
 
-    def media_range(self) -> tuple[float, float]:
-        if self.index is not None and len(self.index):
-            return self.index.start_s, self.index.end_s
-        return 0.0, self.duration_s
-
     def shared_range(self) -> tuple[float, float]:
-        a, b = self.media_range()
-        return self.clock.to_shared(a), self.clock.to_shared(b)
+        return self.feed.shared_range()
 
-    def mute_at(self, media_s: float) -> Mute | None:
-        for m in self.mutes:
-            if m.start_s <= media_s < m.end_s:
-                return m
+    def load_cached(self, case) -> bool:
+        """Read the stored index and envelope not yet known; True when one became known."""
+        changed = False
+        if not self.index_known:
+            ix = pipeline.stored_video_index(case, self.id)
+            if ix is not None:
+                self.index = _parse(VideoIndex, ix)
+                self.index_known = changed = True
+        if not self.envelope_known:
+            env = pipeline.stored_envelope(case, self.id)
+            if env is not None:
+                self.envelope = _parse(Envelope, env)
+                if self.envelope is not None and not len(self.envelope.mins):
+                    self.envelope = None  # a feed without audio: the decode heard no samples
+                self.envelope_known = changed = True
+        return changed
+
+
+def _parse(cls, d: dict):
+    if not d.get("schema"):  # the "no video" / "no audio" record
         return None
+    try:
+        return cls.from_dict(d)
+    except (KeyError, TypeError, ValueError):
+        return None  # damaged: shown as absent (the analysis report still has the evidence)
 
 
 class CaseState(QObject):
     """Qt face of a :class:`~media_core.case.store.Case` for the views."""
 
-    feeds_changed = Signal()          # feeds added/removed/relabelled, analysis or clocks changed
+    feeds_changed = Signal()          # feeds added/removed/relabelled; clocks, mutes, shots, index or envelope changed
     clock_changed = Signal(int)
     annotations_changed = Signal()
     undo_state_changed = Signal()
-
-    incident_changed = Signal()
+    incident_changed = Signal()       # the incident-level shots (only) changed
 
     def __init__(self, case, parent=None):
         super().__init__(parent)
         self.case = case
-        self.incident: dict | None = None  # incident-level shots (derived; computed off the GUI thread)
         self._feeds: dict[int, FeedInfo] = {}
+        self._timeline: Timeline | None = None
+        self._tl_feeds: dict[int, Feed] = {}
+        self._tl_annotations: dict = {}
+        self._analysed: frozenset[int] = frozenset()
+        self._shown_key = None                # what the views were last told about
         self._batch = 0                       # > 0: inside batch(), signals wait for its end
-        self._held_feeds = False
-        self._held_clocks: list[int] = []
-        self._reload_all()
+        self._held = {"feeds": False, "check": False, "annotations": False, "clocks": []}
+        self._reload_feeds()
+        self._shown_key = self._view_key()
         ev = case.events
         ev.feeds_changed.connect(self._on_feeds)
         ev.analysis_changed.connect(self._on_analysis)
         ev.clock_changed.connect(self._on_clock)
-        ev.annotations_changed.connect(self.annotations_changed.emit)
+        ev.annotations_changed.connect(self._on_annotations)
         ev.undo_state_changed.connect(self.undo_state_changed.emit)
 
     def disconnect_case(self) -> None:
         ev = self.case.events
         for sig, slot in ((ev.feeds_changed, self._on_feeds), (ev.analysis_changed, self._on_analysis),
-                          (ev.clock_changed, self._on_clock),
-                          (ev.annotations_changed, self.annotations_changed.emit),
+                          (ev.clock_changed, self._on_clock), (ev.annotations_changed, self._on_annotations),
                           (ev.undo_state_changed, self.undo_state_changed.emit)):
             try:
                 sig.disconnect(slot)
-            except Exception:
+            except (TypeError, ValueError, RuntimeError):  # psygnal: not connected
                 pass
 
-    # ------------------------------------------------------------------ loading
-    def _load(self, f, old: FeedInfo | None) -> FeedInfo:
-        c = self.case
-        info = FeedInfo(id=f.id, label=f.label, kind=f.kind, path=f.path, duration_s=f.duration_s,
-                        clock=c.clock(f.id))
-        if old is not None and old.path == f.path and old.prepared:
-            info.index, info.envelope, info.prepared = old.index, old.envelope, True
-        else:
-            ix = c.get_analysis(f.id, algorithm=INDEX_ALGO)
-            env = c.get_analysis(f.id, algorithm=ENVELOPE_ALGO)
-            if ix is not None:
-                try:
-                    info.index = VideoIndex.from_dict(ix) if ix.get("schema") else None
-                except Exception:
-                    info.index = None
-                if env is not None:
-                    try:
-                        info.envelope = Envelope.from_dict(env) if env.get("schema") else None
-                    except Exception:
-                        info.envelope = None
-                info.prepared = True
-        self._load_analysis(info)
-        return info
+    # ------------------------------------------------------------------ the timeline
+    @property
+    def timeline(self) -> Timeline:
+        """The case on the shared clock, current with the case."""
+        if self._timeline is None:
+            tl = build_timeline(self.case)
+            self._timeline = tl
+            self._tl_feeds = {f.id: f for f in tl.feeds}
+            self._tl_annotations = {a.id: a for a in tl.annotations}
+            self._analysed = frozenset(f.id for f in tl.feeds if f.analysed)
+        return self._timeline
 
-    def _load_analysis(self, info: FeedInfo) -> None:
-        a = self.case.get_analysis(info.id, algorithm=ANALYSIS_ALGO)
-        info.analysis = a
-        info.mutes = [m for m in (_mute(x) for x in (a or {}).get("mutes", []) or []) if m is not None]
-        info.shots = [s for s in (_shot(x) for x in (a or {}).get("shots", []) or []) if s is not None]
+    def timeline_feed(self, feed_id: int) -> Feed:
+        self.timeline
+        return self._tl_feeds[feed_id]
 
-    def _reload_all(self) -> None:
+    def analysed(self, feed_id: int) -> bool:
+        """Whether the feed has a stored mute/shot analysis (so "0 shots" means none were heard)."""
+        self.timeline
+        return feed_id in self._analysed
+
+    def _view_key(self):
+        tl = self.timeline
+        cached = tuple((i.id, i.index_known, i.envelope_known) for i in self._feeds.values())
+        return ((tl.feeds, tl.mutes, tl.shots, self._analysed, cached),
+                (tl.incident_shots, tl.incident_current))
+
+    # ------------------------------------------------------------------ change events
+    def _reload_feeds(self) -> None:
         old = self._feeds
-        self._feeds = {f.id: self._load(f, old.get(f.id)) for f in self.case.feeds}
+        self._feeds = {}
+        for f in self.case.feeds:
+            info = old.get(f.id)
+            if info is None or info.path != f.path:
+                info = FeedInfo(self, f.id, f.path)
+            info.load_cached(self.case)
+            self._feeds[f.id] = info
+        self._timeline = None
 
     @contextmanager
     def batch(self):
         """Apply several case changes as one: views hear ``clock_changed`` (once per feed) and
         ``feeds_changed`` (once) when the block ends, not after every change (storing an analysis
         result or a sync document makes several changes; each repaint and table rebuild costs
-        GUI-thread time)."""
+        GUI-thread time).
+        """
         self._batch += 1
         try:
             yield self
         finally:
             self._batch -= 1
             if self._batch == 0:
-                clocks, self._held_clocks = self._held_clocks, []
-                feeds, self._held_feeds = self._held_feeds, False
-                for fid in dict.fromkeys(clocks):
-                    self.clock_changed.emit(fid)
-                if feeds:
-                    self.feeds_changed.emit()
+                self._flush()
 
-    def _emit_feeds(self) -> None:
+    def _flush(self) -> None:
         if self._batch:
-            self._held_feeds = True
-        else:
+            return
+        held, self._held = self._held, {"feeds": False, "check": False, "annotations": False, "clocks": []}
+        feeds, incident = held["feeds"], False
+        if held["check"] or feeds:
+            key = self._view_key()
+            feeds = feeds or key[0] != self._shown_key[0]
+            incident = key[1] != self._shown_key[1]
+            self._shown_key = key
+        for fid in dict.fromkeys(held["clocks"]):
+            self.clock_changed.emit(fid)
+        if held["annotations"]:
+            self.annotations_changed.emit()
+        if feeds:
             self.feeds_changed.emit()
+        if incident:
+            self.incident_changed.emit()
 
     def _on_feeds(self) -> None:
-        self._reload_all()
-        self._emit_feeds()
+        self._reload_feeds()
+        self._held["feeds"] = True
+        self._flush()
 
     def _on_analysis(self, feed_id: int) -> None:
-        if feed_id in self._feeds:
-            f = self.case.feed(feed_id)
-            # keep the parsed index/envelope once prepared (a new analysis must not restart decoders)
-            self._feeds[feed_id] = self._load(f, self._feeds[feed_id])
-        self._emit_feeds()
+        info = self._feeds.get(feed_id)
+        if info is not None:
+            info.load_cached(self.case)  # a known index is kept: a new analysis must not restart decoders
+        self._timeline = None
+        self._held["check"] = True
+        self._flush()
 
     def _on_clock(self, feed_id: int) -> None:
-        for fid, info in self._feeds.items():
-            info.clock = self.case.clock(fid)
-        if self._batch:
-            self._held_clocks.append(feed_id)
-        else:
-            self.clock_changed.emit(feed_id)
-        self._emit_feeds()
+        self._timeline = None
+        self._held["clocks"].append(feed_id)
+        self._held["feeds"] = True
+        self._flush()
+
+    def _on_annotations(self) -> None:
+        self._timeline = None
+        self._held["annotations"] = True
+        self._flush()
 
     # ------------------------------------------------------------------ queries
     @property
     def feeds(self) -> list[FeedInfo]:
         return list(self._feeds.values())
 
-    def feed(self, feed_id: int) -> FeedInfo | None:
+    def feed(self, feed_id: int | None) -> FeedInfo | None:
         return self._feeds.get(feed_id)
 
     def shared_range(self) -> tuple[float, float]:
-        spans = [f.shared_range() for f in self._feeds.values()]
-        if not spans:
-            return 0.0, 60.0
-        return min(a for a, _ in spans), max(b for _, b in spans)
+        return self.timeline.shared_range()
 
     def annotation_shared_span(self, a) -> tuple[float, float | None]:
-        """An annotation's start/end on the shared clock (feed annotations are in media time)."""
-        if a.feed_id is None or a.feed_id not in self._feeds:
-            return a.start_s, a.end_s
-        c = self._feeds[a.feed_id].clock
-        return c.to_shared(a.start_s), (None if a.end_s is None else c.to_shared(a.end_s))
-
-    def incident_inputs(self, *, min_confidence: float = 0.0) -> tuple[dict, dict]:
-        """Per-feed shots and clocks of the synced feeds, as media_core.pipeline.incident_shots uses
-        (possible shots too, with their ``confident`` flag: they can support a shot another feed heard)."""
-        shots, clocks = {}, {}
-        ref = self.case.reference_feed_id
-        for f in self._feeds.values():
-            if f.analysis is None or not f.shots:
-                continue
-            if self.case.sync_info(f.id) is None and f.id != ref:
-                continue
-            shots[f.label] = [{**s.raw, "time_s": s.time_s, "confidence": s.confidence} for s in f.shots
-                              if s.confidence >= min_confidence]
-            clocks[f.label] = f.clock
-        return shots, clocks
-
-    def set_incident(self, result: dict | None) -> None:
-        self.incident = result
-        self.incident_changed.emit()
+        """An annotation's start/end on the shared clock (feed annotations are kept in media time)."""
+        t = self.timeline
+        ta = self._tl_annotations.get(a.id)
+        if ta is None:  # not (yet) in the case: convert it as the timeline would
+            f = t.feed(a.feed_id) if a.feed_id is not None else None
+            if f is None:
+                return a.start_s, a.end_s
+            return f.to_shared(a.start_s), (None if a.end_s is None else f.to_shared(a.end_s))
+        return ta.start_s, ta.end_s
 
     def events_shared(self, kind: str) -> list[float]:
-        """Sorted shared-clock times of every shot, mute start or annotation start."""
-        out: list[float] = []
-        if kind == "shot":
-            for f in self._feeds.values():
-                out += [f.clock.to_shared(s.time_s) for s in f.shots]
-        elif kind == "mute":
-            for f in self._feeds.values():
-                out += [f.clock.to_shared(m.start_s) for m in f.mutes]
-        elif kind == "annotation":
-            out = [self.annotation_shared_span(a)[0] for a in self.case.annotations]
-        return sorted(out)
+        """Sorted shared-clock times of every ``"shot"``, ``"mute"`` start, ``"annotation"`` start or
+        ``"incident_shot"`` (:meth:`Timeline.events`).
+        """
+        return self.timeline.events(kind)

@@ -9,7 +9,6 @@ from its small play-ahead buffer. Decoders never touch widgets or the case.
 """
 from __future__ import annotations
 
-
 import sys
 import threading
 from collections import deque
@@ -131,6 +130,11 @@ class FeedDecoder(QThread):
         self._gen = 0
 
     # ------------------------------------------------------------------ GUI thread API
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The size frames are scaled to (None: coded size)."""
+        return self._size
+
     def set_output_size(self, size: tuple[int, int] | None) -> None:
         with self._cond:
             if size != self._size:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
 from media_core.case.store import CATEGORIES
 from media_core.clock import IDENTITY, Clock
 
-from .timefmt import fmt_time
+from media_core.timefmt import format_time
 
 COLUMNS = ("start", "end", "feed", "category", "text", "author", "edited")
 
@@ -142,7 +142,7 @@ class QtAnnotationsPanel(QWidget):
         for r, a in enumerate(anns):
             s, e = self.state.annotation_shared_span(a)
             feed = self.state.feed(a.feed_id).label if a.feed_id is not None and self.state.feed(a.feed_id) else "shared"
-            vals = (fmt_time(s), fmt_time(e) if e is not None else "", feed, a.category, a.text, a.author,
+            vals = (format_time(s, missing="--:--"), format_time(e, missing="--:--") if e is not None else "", feed, a.category, a.text, a.author,
                     a.edited.replace("T", " ")[:19])
             for c, v in enumerate(vals):
                 it = QTableWidgetItem(v)

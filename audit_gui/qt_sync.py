@@ -1,14 +1,24 @@
 """Feeds and sync panel: label, kind, offset, drift, method, confidence per feed; manual nudges.
 
-Label and kind edits and nudges are case calls (saved, logged, undoable); the grid follows
-through the case's ``clock_changed`` event.
+Rows are read from the case's timeline (``CaseState.timeline``); label and kind edits and nudges
+are case calls (saved, logged, undoable); the grid follows through the case's ``clock_changed`` event.
 """
 from __future__ import annotations
 
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from media_core.case.store import KINDS
 
@@ -16,6 +26,8 @@ COLUMNS = ("label", "kind", "offset s", "drift ppm", "method", "conf.", "nudged 
 
 
 class QtSyncPanel(QWidget):
+    """One row per feed: label, kind, clock and sync evidence; nudge and reference buttons."""
+
     feed_selected = Signal(int)
 
     def __init__(self, parent=None):
@@ -67,19 +79,16 @@ class QtSyncPanel(QWidget):
             return
         self._updating = True
         try:
-            case = self.state.case
-            feeds = self.state.feeds
-            ref = case.reference_feed_id
+            feeds = self.state.timeline.feeds  # label, kind, clock and sync record of each feed
             ids = [f.id for f in feeds]
             same_rows = ids == self._ids and self.table.rowCount() == len(ids)
             self._ids = ids
             self.table.setRowCount(len(feeds))
             for r, f in enumerate(feeds):
-                si = case.sync_info(f.id) or {}
-                vals = (f.label + ("  (reference)" if f.id == ref else ""),
-                        f"{f.clock.offset_s:+.4f}", f"{f.clock.drift_ppm:+.2f}", str(si.get("method", "none")),
-                        f"{si['confidence']:.2f}" if "confidence" in si else "",
-                        f"{si.get('nudge_s', 0.0):+.4f}")
+                vals = (f.label + ("  (reference)" if f.is_reference else ""),
+                        f"{f.clock.offset_s:+.4f}", f"{f.clock.drift_ppm:+.2f}", f.sync_method or "none",
+                        f"{f.sync_confidence:.2f}" if f.sync_confidence is not None else "",
+                        f"{f.nudge_s:+.4f}")
                 kind = self.table.cellWidget(r, 1) if same_rows else None
                 if isinstance(kind, QComboBox):
                     # same feeds as shown: update in place (rebuilding combos on every change costs ms each)

@@ -1,11 +1,12 @@
 """Timeline: shared-clock ruler and one lane per feed (coverage, waveform, mutes, shots, notes).
 
 Wheel zooms around the pointer, Shift+wheel (or a horizontal wheel) and middle/right drag pan,
-a click seeks, a left drag selects a range. Everything drawn is read from :class:`CaseState`;
-the widget keeps only its view window, the playhead and the selection it is told about.
+a click seeks, a left drag selects a range. Everything drawn is read from the case's
+:class:`~media_core.case.timeline.Timeline` (``CaseState.timeline``: mutes, shots, annotations and
+incident shots already on the shared clock) and the feeds' cached waveform envelopes; the widget
+keeps only its view window, the playhead and the selection it is told about.
 """
 from __future__ import annotations
-
 
 import math
 
@@ -14,9 +15,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from media_core.analysis.shot_counts import feed_count, is_confident
-
-from .timefmt import fmt_time
+from media_core.analysis.shot_counts import feed_count
+from media_core.timefmt import format_time
 
 GUTTER = 120
 RULER_H = 24
@@ -64,6 +64,8 @@ def nice_step(span_s: float, px: float, min_px: float = 80.0) -> float:
 
 
 class QtTimeline(QWidget):
+    """The shared-clock ruler, the incident/notes lane and one lane per feed."""
+
     seek_requested = Signal(float)             # shared seconds
     selection_changed = Signal(float, float)   # shared seconds, start <= end
     feed_clicked = Signal(int)
@@ -204,7 +206,7 @@ class QtTimeline(QWidget):
             x = self.x_of(t)
             if x >= GUTTER:
                 p.drawLine(QPointF(x, RULER_H - 7), QPointF(x, RULER_H))
-                p.drawText(QPointF(x + 3, RULER_H - 9), fmt_time(t, decimals=decimals))
+                p.drawText(QPointF(x + 3, RULER_H - 9), format_time(t, decimals=decimals))
                 p.setPen(QColor(55, 56, 62))
                 p.drawLine(QPointF(x, RULER_H), QPointF(x, h))
                 p.setPen(QColor(170, 170, 170))
@@ -229,18 +231,19 @@ class QtTimeline(QWidget):
         y0 = RULER_H
         p.fillRect(QRectF(0, y0, GUTTER - 2, SHARED_LANE_H - 2), QColor(40, 41, 46))
         p.setPen(QColor(200, 200, 200))
-        inc = (self.state.incident or {}).get("shots") or []
+        tl = self.state.timeline
+        inc = tl.incident_shots
         # the incident count as a range (confident..confident+possible) when the engine gives one
-        res = self.state.incident or {}
+        res = tl.incident or {}
         lo, hi = res.get("low", len(inc)), res.get("high", len(inc))
         lane_title = (f"shots: {lo}" if lo == hi else f"shots: {lo}-{hi}") if inc else "notes (shared)"
+        if inc and not tl.incident_current:
+            lane_title += " (old)"  # counted before the shots or clocks last changed; a recount is running
         p.drawText(QRectF(6, y0, GUTTER - 10, SHARED_LANE_H - 2), Qt.AlignmentFlag.AlignVCenter, lane_title)
         last_label_x = -1e9
-        k = 0
         for shot in inc:
-            x = self.x_of(float(shot["time_s"]))
-            sure = bool(shot.get("confident", True))
-            k += sure  # confident incident shots are numbered; possible ones are marked, not numbered
+            x = self.x_of(shot.time_s)
+            sure = shot.confident  # confident incident shots are numbered; possible ones are marked, not numbered
             if not GUTTER <= x <= w:
                 continue
             p.setPen(QPen(QColor(255, 70, 70, 120 if sure else 70), 1, Qt.PenStyle.DashLine))
@@ -256,8 +259,8 @@ class QtTimeline(QWidget):
             p.drawEllipse(QPointF(x, y0 + 8), 6, 6)
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(QColor("white"))
-            p.drawText(QRectF(x - 6, y0 + 2, 12, 12), Qt.AlignmentFlag.AlignCenter, str(k))
-        anns = self.state.case.annotations
+            p.drawText(QRectF(x - 6, y0 + 2, 12, 12), Qt.AlignmentFlag.AlignCenter, str(shot.number))
+        anns = tl.annotations
         for a in anns:
             if a.feed_id is None:
                 self._draw_annotation(p, a, QRectF(GUTTER, y0 + 2, self.plot_width, SHARED_LANE_H - 6), fm)
@@ -272,8 +275,9 @@ class QtTimeline(QWidget):
                        fm.elidedText(info.label, Qt.TextElideMode.ElideRight, GUTTER - 12))
             p.setPen(QColor(150, 150, 150))
             sub = info.kind
-            if info.analysis is not None:
-                c = feed_count([s.raw or {"time_s": s.time_s, "confidence": s.confidence} for s in info.shots])
+            shots = tl.shots_of(info.id)
+            if self.state.analysed(info.id):
+                c = feed_count([s.evidence or {"confident": s.confident, "confidence": s.confidence} for s in shots])
                 # confident shots, and the possible ones as "(+N?)": "11 shots", "11 (+1?)"
                 sub += (f"  {c['low']} shot{'s' if c['low'] != 1 else ''}" if c["low"] == c["high"]
                         else f"  {c['low']} (+{c['high'] - c['low']}?)")
@@ -284,18 +288,17 @@ class QtTimeline(QWidget):
             if xb > xa:
                 p.fillRect(QRectF(xa, lr.y(), xb - xa, lr.height()), QColor(48, 62, 58))
             self._draw_envelope(p, info, lr)
-            for m in info.mutes:
-                x0 = self.x_of(info.clock.to_shared(m.start_s))
-                x1 = self.x_of(info.clock.to_shared(m.end_s))
+            for m in tl.mutes_of(info.id):
+                x0, x1 = self.x_of(m.start_s), self.x_of(m.end_s)
                 if x1 < GUTTER or x0 > w:
                     continue
                 x0 = max(x0, GUTTER)
                 p.fillRect(QRectF(x0, lr.y(), max(2.0, x1 - x0), lr.height()), mute_color(m.kind))
-            for s in info.shots:
-                x = self.x_of(info.clock.to_shared(s.time_s))
+            for s in shots:
+                x = self.x_of(s.time_s)
                 if GUTTER <= x <= w:
                     # a confident shot is solid red; a possible one (listed, not counted) hollow and dashed
-                    sure = is_confident(s.raw) if s.raw else s.confidence >= 0.5
+                    sure = s.confident
                     p.setPen(QPen(QColor(255, 70, 70), 2, Qt.PenStyle.SolidLine if sure else Qt.PenStyle.DashLine))
                     p.drawLine(QPointF(x, lr.y() + 10), QPointF(x, lr.bottom()))
                     tri = QPolygonF([QPointF(x - 4, lr.y()), QPointF(x + 4, lr.y()), QPointF(x, lr.y() + 8)])
@@ -336,7 +339,7 @@ class QtTimeline(QWidget):
         p.drawImage(QPointF(x0, top), img)  # drawn now, while `pix` is alive
 
     def _draw_annotation(self, p: QPainter, a, r: QRectF, fm) -> None:
-        s, e = self.state.annotation_shared_span(a)
+        s, e = a.start_s, a.end_s  # a timeline Annotation: already on the shared clock
         col = CATEGORY_COLORS.get(a.category, QColor(200, 200, 200))
         x0 = self.x_of(s)
         if e is not None:

@@ -6,12 +6,11 @@ media time and frame number, the shared clock, "AUDIO MUTED" while a mute covers
 """
 from __future__ import annotations
 
-
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
-from .timefmt import fmt_time
+from media_core.timefmt import format_time
 
 MUTE_BADGE = QColor(200, 30, 30, 220)
 BACKGROUND = QColor(12, 12, 14)
@@ -29,6 +28,8 @@ def grid_shape(n: int) -> tuple[int, int]:
 
 
 class QtVideoTile(QWidget):
+    """One feed's frame at the playhead with its overlays."""
+
     clicked = Signal(int)
     resized = Signal(int, int, int)  # feed id, width, height
 
@@ -139,11 +140,12 @@ class QtVideoTile(QWidget):
         if self.muted_kind is not None:
             text = "NO AUDIO TRACK" if self.muted_kind == "no-audio-track" else f"AUDIO MUTED ({self.muted_kind})"
             badge(r.width() - 6, 6, text, bg=MUTE_BADGE, fg=QColor("white"), align_right=True)
-        media = "media --" if self.no_footage else f"media {fmt_time(self.media_s)}"
+        media = "media --" if self.no_footage else f"media {format_time(self.media_s, missing='--:--')}"
         if self.frame_index is not None and not self.no_footage:
             media += f"  #{self.frame_index}"
         box(6, r.height() - lh - 6, media)
-        box(r.width() - 6, r.height() - lh - 6, f"shared {fmt_time(self.shared_s)}", align_right=True)
+        shared = format_time(self.shared_s, missing="--:--")
+        box(r.width() - 6, r.height() - lh - 6, f"shared {shared}", align_right=True)
         if self.no_footage or self.error or self.status:
             msg = self.error or ("NO FOOTAGE" if self.no_footage else self.status)
             big = QFont(f)

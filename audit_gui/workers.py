@@ -1,88 +1,137 @@
-"""The one place where work leaves the GUI thread.
+"""The one place where work leaves the GUI thread, built on superqt's thread workers.
 
-:class:`FunctionWorker` runs a plain function in the global ``QThreadPool``; the function gets
-``progress(fraction, message)`` and ``should_stop()`` keyword arguments, reports through
-signals, and never touches widgets or the case (the GUI thread applies results).
-mne-qt-browser's ``LoadThread`` and napari's ``thread_worker`` follow the same pattern.
+:class:`ThreadWorker` runs a core call in the global ``QThreadPool``; :class:`ProcessWorker` runs
+it in a spawned child process (CPU-heavy Python such as the analysis decode: the GUI thread never
+waits for the GIL) and relays the child's messages from a pool thread. Both are superqt
+:class:`~superqt.utils.WorkerBase` subclasses (napari's ``thread_worker`` machinery): the same
+``started``/``returned``/``errored``/``finished`` signals, ``quit()`` and ``abort_requested``.
+
+The call follows :mod:`media_core.progress`: it gets ``progress(fraction, message)`` and
+``should_stop()`` (True once :meth:`~superqt.utils.WorkerBase.quit` was called), and a cancel makes
+the core raise :class:`media_core.errors.Cancelled`, which the worker reports as ``cancelled``.
+With ``emits=True`` it also gets ``emit(item)`` for pieces finished on the way (``partial``).
+Workers never touch widgets or the case; the GUI thread stores what they report.
+
+``run()`` is overridden (superqt asks subclasses not to, "except with good reason"): superqt's
+``run()`` wraps the work in ``warnings.catch_warnings()`` and replaces ``warnings.showwarning``
+from the worker thread. That state is process-global and ``catch_warnings`` is not thread-safe:
+two workers ending out of order restore each other's state, leaving an ``"always"`` filter and
+a finished worker's ``showwarning`` installed for the whole process (the app runs several
+workers at once: one index job per feed, the incident count, the analysis relay). Warnings in a
+worker therefore go through the normal warnings machinery here.
 """
 from __future__ import annotations
 
-
 import os
 import traceback
+from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from superqt.utils import WorkerBase
+
+from media_core.errors import Cancelled
 
 
-class WorkerSignals(QObject):
-    progress = Signal(float, str)      # fraction 0..1, message
-    partial = Signal(object)           # intermediate results (e.g. one feed done)
-    result = Signal(object)
-    error = Signal(str)
-    cancelled = Signal()
+class CoreWorkerSignals(QObject):
+    """The signals of a worker: superqt's, plus progress, partial results and cancelled."""
+
+    # superqt's WorkerBaseSignals (not exported by superqt.utils), plus the core protocol's own
+    started = Signal()
     finished = Signal()
+    _finished = Signal(object)      # superqt's worker set drops the worker on it
+    returned = Signal(object)
+    errored = Signal(object)        # a WorkerError whose message has the traceback
+    warned = Signal(tuple)
+    progress = Signal(float, str)   # fraction 0..1, message
+    partial = Signal(object)        # a piece finished on the way (``emit(item)``)
+    cancelled = Signal()            # the core raised Cancelled after quit()
 
 
-class FunctionWorker(QRunnable):
-    """Run ``fn(*args, progress=..., should_stop=..., emit_partial=..., **kwargs)`` in a pool thread."""
+class WorkerError(Exception):
+    """A job failed; the message carries the job's own traceback (from a thread or a child)."""
 
-    def __init__(self, fn, *args, **kwargs):
-        super().__init__()
-        self.setAutoDelete(False)  # the owner keeps a reference until `finished`
+
+class ThreadWorker(WorkerBase):
+    """Run ``fn(*args, progress=..., should_stop=..., [emit=...], **kwargs)`` in a pool thread.
+
+    ``protocol=False`` calls ``fn(*args, **kwargs)`` only (a short call without progress or
+    cancel, e.g. :func:`media_core.pipeline.compute_incident_shots`).
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args, emits: bool = False, protocol: bool = True, **kwargs):
+        super().__init__(SignalsClass=CoreWorkerSignals)
+        self.setAutoDelete(False)  # the owner keeps it until `finished`, then drops it
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.signals = WorkerSignals()
-        self._stop = False
+        self.emits, self.protocol = emits, protocol
         self.done = False
 
-    def cancel(self) -> None:
-        self._stop = True
-
     def should_stop(self) -> bool:
-        return self._stop
+        return self.abort_requested
 
-    def run(self) -> None:  # pool thread
+    def start(self, pool: QThreadPool | None = None) -> ThreadWorker:
+        """Queue the worker in ``pool`` (default: the global pool) now, not on the next event loop
+        turn as superqt's ``start`` does, so a cancel-and-join right after sees it.
+        """
+        (pool or QThreadPool.globalInstance()).start(self)
+        return self
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        if not self.protocol:
+            return dict(self.kwargs)
+        kw = {"progress": lambda f, m="": self.signals.progress.emit(float(f), str(m)),
+              "should_stop": self.should_stop, **self.kwargs}
+        if self.emits:
+            kw["emit"] = self.signals.partial.emit
+        return kw
+
+    def work(self) -> Any:
+        return self.fn(*self.args, **self._call_kwargs())
+
+    def run(self) -> None:  # pool thread; see the module docstring for why run() is overridden
         s = self.signals
+        s.started.emit()
+        self._running = True
         try:
-            out = self.fn(*self.args, progress=lambda f, m="": s.progress.emit(float(f), str(m)),
-                          should_stop=self.should_stop, emit_partial=s.partial.emit, **self.kwargs)
-        except InterruptedError:
+            if self.abort_requested:
+                raise Cancelled("job")
+            result = self.work()
+        except Cancelled:
+            self.quit()
             s.cancelled.emit()
+        except WorkerError as exc:
+            s.errored.emit(exc)
         except Exception as exc:  # reported to the GUI, which shows it
-            s.error.emit(f"{exc}\n\n{traceback.format_exc(limit=6)}")
+            s.errored.emit(WorkerError(f"{exc}\n\n{traceback.format_exc(limit=6)}"))
         else:
-            if self._stop:
-                s.cancelled.emit()
+            if self.abort_requested:
+                s.cancelled.emit()  # finished anyway, but nobody wants the result any more
             else:
-                s.result.emit(out)
+                s.returned.emit(result)
         finally:
+            self._running = False
             self.done = True
             s.finished.emit()
-
-
-def start(worker: FunctionWorker, pool: QThreadPool | None = None) -> FunctionWorker:
-    (pool or QThreadPool.globalInstance()).start(worker)
-    return worker
+            s._finished.emit(self)
 
 
 # ---------------------------------------------------------------------------------------------
 # Work in a child process: for CPU-heavy Python (analysis), so the GUI thread never waits for
 # the GIL or for a long C call in an extension import. The pool thread only relays messages.
 # ---------------------------------------------------------------------------------------------
-def _child_main(fn, args, kwargs, queue, stop_event, nice=10):  # runs in the child process
+def _child_main(fn, args, kwargs, emits, queue, stop_event, nice=10):  # runs in the child process
     if nice and hasattr(os, "nice"):
         try:
             os.nice(nice)  # background work yields the CPU to the GUI and to playback
         except OSError:
             pass
-    def progress(f, m=""):
-        queue.put(("progress", float(f), str(m)))
-
-    def partial(obj):
-        queue.put(("partial", obj))
-
+    kw = {"progress": lambda f, m="": queue.put(("progress", float(f), str(m))),
+          "should_stop": stop_event.is_set, **kwargs}
+    if emits:
+        kw["emit"] = lambda item: queue.put(("partial", item))
     try:
-        out = fn(*args, progress=progress, should_stop=stop_event.is_set, emit_partial=partial, **kwargs)
-    except InterruptedError:
+        out = fn(*args, **kw)
+    except Cancelled:
         queue.put(("cancelled",))
     except Exception as exc:  # reported to the GUI
         queue.put(("error", f"{exc}\n\n{traceback.format_exc(limit=6)}"))
@@ -90,17 +139,17 @@ def _child_main(fn, args, kwargs, queue, stop_event, nice=10):  # runs in the ch
         queue.put(("result", out))
 
 
-class ProcessWorker(FunctionWorker):
-    """Like :class:`FunctionWorker`, but ``fn`` runs in a spawned child process.
+class ProcessWorker(ThreadWorker):
+    """Like :class:`ThreadWorker`, but ``fn`` runs in a spawned child process.
 
     ``fn`` must be importable (module-level) and its arguments and results picklable.
-    :meth:`cancel` sets an event the child's ``should_stop()`` reads; a child that does not
-    stop within ``kill_after_s`` of a cancel is terminated.
+    ``quit()`` sets an event the child's ``should_stop()`` reads; a child that does not stop
+    within ``kill_after_s`` of it is terminated.
     """
 
     kill_after_s = 10.0
 
-    def run(self) -> None:  # pool thread
+    def work(self) -> Any:  # pool thread: start the child, relay its messages
         import multiprocessing as mp
         import queue as _queue
         import time
@@ -109,19 +158,14 @@ class ProcessWorker(FunctionWorker):
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
         stop = ctx.Event()
-        proc = ctx.Process(target=_child_main, args=(self.fn, self.args, self.kwargs, q, stop), daemon=True)
+        proc = ctx.Process(target=_child_main, args=(self.fn, self.args, self.kwargs, self.emits, q, stop),
+                           daemon=True)
         outcome = None
         cancel_at = None
         try:
             proc.start()
-        except Exception:  # no child processes here (e.g. a main module without a __main__ guard)
-            q.close()
-            self.in_process_fallback = True
-            FunctionWorker.run(self)  # same work in this pool thread
-            return
-        try:
             while outcome is None:
-                if self._stop and not stop.is_set():
+                if self.abort_requested and not stop.is_set():
                     stop.set()
                     cancel_at = time.monotonic()
                 try:
@@ -133,20 +177,12 @@ class ProcessWorker(FunctionWorker):
                         proc.terminate()
                         outcome = ("cancelled",)
                     continue
-                kind = msg[0]
-                if kind == "progress":
+                if msg[0] == "progress":
                     s.progress.emit(msg[1], msg[2])
-                elif kind == "partial":
+                elif msg[0] == "partial":
                     s.partial.emit(msg[1])
                 else:
                     outcome = msg
-            kind = outcome[0]
-            if kind == "result" and not self._stop:
-                s.result.emit(outcome[1])
-            elif kind == "error":
-                s.error.emit(outcome[1])
-            else:
-                s.cancelled.emit()
         finally:
             proc.join(5)
             if proc.is_alive():
@@ -158,5 +194,8 @@ class ProcessWorker(FunctionWorker):
                 proc.close()  # release its sentinel file descriptor now, not at garbage collection
             except ValueError:  # still running after terminate: leave it to the OS
                 pass
-            self.done = True
-            s.finished.emit()
+        if outcome[0] == "result":
+            return outcome[1]
+        if outcome[0] == "error":
+            raise WorkerError(outcome[1])
+        raise Cancelled("analysis")

@@ -96,18 +96,49 @@ def compute_feed_analysis(feed: Feed, *, min_mute_s: float = 0.5, shots: bool = 
     from media_core.sync import SyncFeatureListener
 
     extras: dict[str, Any] = {}
+    before = _identity_or_none(feed.path)
     res = analyze_feed(feed.path, shots=shots, min_mute_s=min_mute_s, progress=progress,
                        should_stop=should_stop, sha256=feed.sha256, extras=extras,
                        extra_listeners=[SyncFeatureListener(), EnvelopeListener(**ENVELOPE_PARAMS)])
+    _same_bytes(feed, before, _identity_or_none(feed.path))
     return FeedAnalysis(feed_id=feed.id, result=res, version=analysis_version(shots=shots),
                         params=analysis_params(min_mute_s=min_mute_s, shots=shots),
-                        envelope=extras.get("envelope"), sync_features=extras.get("sync"))
+                        envelope=extras.get("envelope") if res["has_audio"] else None,
+                        sync_features=extras.get("sync"))
+
+
+def _identity_or_none(path: str) -> dict | None:
+    from media_core.case.store import file_identity
+
+    try:
+        return file_identity(path)
+    except OSError:
+        return None
+
+
+def _same_bytes(feed: Feed, before: dict | None, after: dict | None) -> None:
+    """Refuse a result when the file that was decoded may not be the one the case fingerprinted:
+    its identity changed during the decode, or differs from when it was added (then re-hash)."""
+    if before is None or after is None or before != after:
+        raise MediaError(feed.path, "changed while it was being analysed (still being copied, or replaced); "
+                                    "nothing was stored -- analyse it again when it is complete")
+    if feed.identity is not None and after != feed.identity:
+        from media_core.io.hashing import sha256_file
+
+        if sha256_file(feed.path) != feed.sha256:
+            raise MediaError(feed.path, f"is not the file the case fingerprinted as feed {feed.id} (its SHA-256 "
+                                        "changed); nothing was stored")
 
 
 def store_feed_analysis(case: Case, fa: FeedAnalysis) -> None:
-    """Keep a :class:`FeedAnalysis` in the case (results in SQLite, sync features in its cache)."""
+    """Keep a :class:`FeedAnalysis` in the case (results in SQLite, sync features in its cache).
+
+    The feed's original is re-checked first (:meth:`Case.check_identity`): nothing is stored
+    about a file whose bytes are no longer the ones fingerprinted.
+    """
     from media_core.analysis.envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
 
+    case.check_identity(fa.feed_id)
     case.store_analysis(fa.feed_id, algorithm=ANALYSIS_ALGORITHM, version=fa.version, params=fa.params,
                         result=fa.result)
     if fa.envelope is not None or case.feed(fa.feed_id).has_audio is False:
@@ -314,10 +345,16 @@ def apply_sync_document(case: Case, doc: Mapping[str, Any]) -> None:
 
     Sets the reference, stores each placed feed's clock with its method, confidence and evidence
     (manual nudges already in the case stay on top) and keeps the document with the reference.
-    Feeds are matched by path; feeds the document could not place keep their clock.
+    Feeds are matched by path; feeds the document could not place keep their clock. Each
+    placed feed's original is re-checked first (:meth:`Case.check_identity`); a changed one
+    raises :class:`~media_core.errors.IntegrityError` and nothing is stored.
     """
     by_path = {os.path.abspath(f.path): f for f in case.feeds}
     ref = by_path.get(os.path.abspath(doc["reference"])) if doc.get("reference") else None
+    for entry in doc.get("feeds", []):  # every original re-checked before anything is stored
+        f = by_path.get(os.path.abspath(entry["path"]))
+        if f is not None and entry.get("offset_s") is not None:
+            case.check_identity(f.id)
     if ref is not None and case.reference_feed_id != ref.id:
         case.reference_feed_id = ref.id
     for entry in doc.get("feeds", []):

@@ -1,7 +1,6 @@
 """Review app (audit_gui), offscreen with pytest-qt: the analyst's whole loop on generated feeds."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,10 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from audit_gui import jobs  # noqa: E402
-from audit_gui.workers import FunctionWorker  # noqa: E402
+from audit_gui.workers import ProcessWorker, ThreadWorker  # noqa: E402
+from media_core import pipeline  # noqa: E402
 from media_core.case.store import Case  # noqa: E402
+from media_core.progress import check_cancel  # noqa: E402
 from sample_media.encode import read_frame_index, write_media  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -93,17 +93,13 @@ def test_review_loop_save_and_reopen(qtbot, win, feeds, tmp_path):
     # analysis in the background; results land in the case
     with qtbot.waitSignal(win.analysis_done, timeout=90000) as done:
         assert win.start_analysis() is not None
-    have_an, have_sync = jobs.analysis_available()
-    if have_an and have_sync:
-        assert done.args[0] is not None, win.statusBar().currentMessage()
-        assert not done.args[0]["errors"], done.args[0]["errors"]
-    if have_an:
-        for fid in ids:
-            assert win.case.get_analysis(fid, algorithm="analysis") is not None
-    if have_sync:
-        # B starts 0.5 s into the scene, so on A's clock its media time 0 is at +0.5 s
-        rel = win.case.clock(b_id).to_shared(0.0) - win.case.clock(a_id).to_shared(0.0)
-        assert rel == pytest.approx(0.5, abs=0.02)
+    assert done.args[0] is not None, win.statusBar().currentMessage()
+    assert not done.args[0]["errors"], done.args[0]["errors"]
+    for fid in ids:
+        assert win.case.get_analysis(fid, algorithm="analysis") is not None
+    # B starts 0.5 s into the scene, so on A's clock its media time 0 is at +0.5 s
+    rel = win.case.clock(b_id).to_shared(0.0) - win.case.clock(a_id).to_shared(0.0)
+    assert rel == pytest.approx(0.5, abs=0.02)
 
     # seek: every tile with footage shows the exact frame covering the shared time
     win.select_feed(a_id)
@@ -225,72 +221,94 @@ def test_review_loop_save_and_reopen(qtbot, win, feeds, tmp_path):
         assert action in log
 
 
-def test_worker_result_equals_synchronous(qtbot, feeds):
-    sync = jobs.prepare_feed(str(feeds[0]))
-    w = FunctionWorker(jobs.prepare_feed, str(feeds[0]))
+def _one_feed_case(tmp_path, paths):
+    case = Case.create(tmp_path / "w.evcase")
+    case.add_feeds([str(p) for p in paths])
+    return case
+
+
+def test_worker_result_equals_synchronous(qtbot, feeds, tmp_path):
+    with _one_feed_case(tmp_path, feeds[:1]) as case:
+        feed = case.feeds[0]
+    sync = pipeline.compute_preparation(feed, analysis=False)
+    w = ThreadWorker(pipeline.compute_preparation, feed, analysis=False)
     progress = []
     w.signals.progress.connect(lambda f, m: progress.append(f))
-    with qtbot.waitSignal(w.signals.result, timeout=30000) as blocker:
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().start(w)
+    with qtbot.waitSignal(w.signals.returned, timeout=30000) as blocker:
+        w.start()
     qtbot.waitUntil(lambda: w.done, timeout=5000)
-    assert blocker.args[0] == sync
+    assert blocker.args[0] == sync and sync.video_index["schema"]
     assert progress and progress[-1] == 1.0
 
 
 def test_process_worker_result_equals_synchronous(qtbot, feeds, tmp_path):
     """Analysis runs in a child process in the app; it must give what a direct call gives."""
-    from audit_gui.workers import ProcessWorker
-
     with Case.create(tmp_path / "p.evcase") as case:
         case.add_feeds([feeds[0], feeds[1]])
         todo = case.feeds[:1]
-        sync_inputs = [{"feed_id": f.id, "path": f.path, "probe": f.probe, "has_audio": f.has_audio,
-                        "features": None, "shots": None} for f in case.feeds]
-    direct = jobs.analyze_feeds(todo, sync_inputs=sync_inputs)
-    w = ProcessWorker(jobs.analyze_feeds, todo, sync_inputs=sync_inputs)
+        sync_inputs = pipeline.sync_inputs(case)
+    direct = pipeline.compute_case_work(todo, sync=sync_inputs)
+    w = ProcessWorker(pipeline.compute_case_work, todo, sync=sync_inputs, emits=True)
     partials = []
     w.signals.partial.connect(partials.append)
-    from PySide6.QtCore import QThreadPool
-
-    with qtbot.waitSignal(w.signals.result, timeout=90000) as blocker:
-        QThreadPool.globalInstance().start(w)
+    with qtbot.waitSignal(w.signals.returned, timeout=90000) as blocker:
+        w.start()
     qtbot.waitUntil(lambda: w.done, timeout=10000)
     got = blocker.args[0]
     assert got["errors"] == direct["errors"] == []
     fid = todo[0].id
-    assert _strip_timing(got["analysis"][fid].result) == _strip_timing(direct["analysis"][fid].result)
-    assert got["analysis"][fid].envelope is not None
+    a_got, a_direct = got["preparation"][fid].analysis, direct["preparation"][fid].analysis
+    assert _strip_timing(a_got.result) == _strip_timing(a_direct.result)
+    assert a_got.envelope is not None and a_got.sync_features is not None  # from the same one decode
     assert _strip_timing(got["sync"]) == _strip_timing(direct["sync"])
-    assert [p[0] for p in partials] == ["analysis", "features", "sync"]
+    assert [p[0] for p in partials] == ["preparation", "features", "sync"]
 
 
 def _strip_timing(obj):
     """Results without wall-clock measurements (which differ run to run)."""
     if isinstance(obj, dict):
-        return {k: _strip_timing(v) for k, v in obj.items() if not any(x in str(k) for x in ("elapsed", "time_s_wall", "seconds_taken", "duration_wall"))}
+        skip = ("elapsed", "time_s_wall", "seconds_taken", "duration_wall")
+        return {k: _strip_timing(v) for k, v in obj.items() if not any(x in str(k) for x in skip)}
     if isinstance(obj, list):
         return [_strip_timing(v) for v in obj]
     return obj
 
 
-def test_worker_cancel(qtbot, feeds):
-    def slow(path, *, progress, should_stop, emit_partial):
+def test_worker_cancel(qtbot, feeds, tmp_path):
+    """quit() reaches the call as should_stop(); the core raises Cancelled; the worker says cancelled."""
+    with _one_feed_case(tmp_path, feeds[2:]) as case:
+        feed = case.feeds[0]
+
+    def slow(feed, *, progress, should_stop):
         for _ in range(500):
-            if should_stop():
-                raise InterruptedError("stopped")
-            jobs.prepare_feed(path, want_envelope=False)
+            check_cancel(should_stop, "test job")
+            pipeline.compute_preparation(feed, analysis=False, should_stop=should_stop)
         return "finished"
 
-    w = FunctionWorker(slow, str(feeds[2]))
-    from PySide6.QtCore import QThreadPool
-
+    w = ThreadWorker(slow, feed)
+    returned = []
+    w.signals.returned.connect(returned.append)
     with qtbot.waitSignal(w.signals.cancelled, timeout=30000):
-        QThreadPool.globalInstance().start(w)
+        w.start()
         qtbot.wait(50)
-        w.cancel()
+        w.quit()
     qtbot.waitUntil(lambda: w.done, timeout=5000)
+    assert returned == []
+
+
+def test_process_worker_cancel(qtbot, feeds, tmp_path):
+    """A cancel reaches the child process's should_stop(): it stops and reports cancelled."""
+    with _one_feed_case(tmp_path, feeds[:2]) as case:
+        todo = case.feeds
+    w = ProcessWorker(pipeline.compute_case_work, todo, emits=True)
+    outcome = []
+    w.signals.returned.connect(lambda r: outcome.append("returned"))
+    w.signals.errored.connect(lambda e: outcome.append(f"errored {e}"))
+    with qtbot.waitSignal(w.signals.cancelled, timeout=60000):
+        w.start()
+        w.quit()
+    qtbot.waitUntil(lambda: w.done, timeout=20000)
+    assert outcome == []
 
 
 def test_timeline_click_drag_wheel(qtbot, win, feeds, tmp_path):
@@ -386,7 +404,7 @@ def test_app_main_headless_screenshot(qtbot, feeds, tmp_path, monkeypatch):
     assert png.is_file() and QImage(str(png)).width() == 1200
     with Case.open(tmp_path / "m.evcase") as c:
         assert len(c.feeds) == 2
-        assert all(c.get_analysis(f.id, algorithm=jobs.INDEX_ALGO) for f in c.feeds)
+        assert all(c.get_analysis(f.id, algorithm=pipeline.INDEX_ALGORITHM) for f in c.feeds)
 
 
 def test_cancel_analysis_keeps_window_usable(qtbot, win, feeds, tmp_path):

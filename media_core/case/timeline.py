@@ -61,6 +61,7 @@ class Feed:
     sync_evidence: dict = field(default_factory=dict, compare=False)
     nudge_s: float = 0.0
     creation_time: str | None = None
+    analysed: bool = False               # an analysis (mutes, shots) is stored for it
 
     @property
     def placed(self) -> bool:
@@ -244,6 +245,7 @@ def build_timeline(case, *, incident: dict | None = None) -> Timeline:
     the case's present shots and clocks (:func:`media_core.pipeline.incident_shots` refreshes it).
     """
     from media_core import pipeline
+    from media_core.analysis.shot_counts import is_confident
 
     ref = case.reference_feed_id
     feeds: list[Feed] = []
@@ -255,7 +257,8 @@ def build_timeline(case, *, incident: dict | None = None) -> Timeline:
             has_video=f.has_video, duration_s=f.duration_s, clock=case.clock(f.id), is_reference=f.id == ref,
             sync_method=info["method"] if info else None, sync_confidence=info["confidence"] if info else None,
             sync_evidence=(info or {}).get("evidence") or {}, nudge_s=float((info or {}).get("nudge_s") or 0.0),
-            creation_time=f.probe.get("creation_time")))
+            creation_time=f.probe.get("creation_time"),
+            analysed=case.get_analysis(f.id, algorithm=pipeline.ANALYSIS_ALGORITHM) is not None))
         res = case.get_analysis(f.id, algorithm=pipeline.ANALYSIS_ALGORITHM)
         if res is not None:
             results[f.id] = res
@@ -277,7 +280,7 @@ def build_timeline(case, *, incident: dict | None = None) -> Timeline:
             t = _float(s.get("time_s", s.get("start_s")))
             st = f.to_shared(t)
             conf = _float(s.get("confidence"))
-            shots.append(Shot(f.id, f.label, t, st, conf, bool(s.get("confident", False)), s, w(st)))
+            shots.append(Shot(f.id, f.label, t, st, conf, is_confident(s), s, w(st)))
     mutes.sort(key=lambda m: (m.start_s, m.feed_id))
     shots.sort(key=lambda s: (s.time_s, s.feed_id))
 

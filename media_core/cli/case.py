@@ -6,13 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from .common import error_line, hms, print_json, progress_bar, table
-
-try:  # the escaping of control characters lands with issue 11's output hygiene
-    from .common import safe_text as safe
-except ImportError:  # pragma: no cover
-    def safe(text: str) -> str:
-        return text
+from .common import error_line, hms, print_json, progress_bar, safe_lines, table
+from .common import safe_text as safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +66,7 @@ def run_new(args) -> int:
     from media_core.case.store import Case
 
     with Case.create(args.case) as case:
-        print(f"created case {case.path}")
+        print(f"created case {safe(case.path)}")
     return 0
 
 
@@ -89,10 +84,19 @@ def run_add(args) -> int:
                     def tick(fraction: float, message: str = "", bar=bar) -> None:
                         bar.update(max(0.0, fraction - bar.n))
 
+                    case.last_alias = None
+                    n_before = len(case.feeds)
                     f = case.add_feed(path, kind=args.kind, label=args.label, progress=tick)
                 added.append(f)
                 if not args.json:
-                    print(f"added feed {f.id}: {f.label}  sha256={f.sha256[:16]}…  {f.duration_s:.3f}s", file=sys.stderr)
+                    if case.last_alias is not None:
+                        print(f"{safe(path)}: same bytes as feed {f.id} '{safe(f.label)}' ({safe(f.path)}): "
+                              "recorded as an alias, not added again", file=sys.stderr)
+                    elif len(case.feeds) == n_before:
+                        print(f"{safe(path)}: already in the case as feed {f.id} '{safe(f.label)}'", file=sys.stderr)
+                    else:
+                        print(f"added feed {f.id}: {safe(f.label)}  sha256={f.sha256[:16]}…  {f.duration_s:.3f}s",
+                              file=sys.stderr)
             except Exception as exc:  # MediaError and anything PyAV raises: report, keep going
                 from media_core.errors import MediaError
 
@@ -125,7 +129,7 @@ def run_prepare(args) -> int:
             pipeline.sync_case(case, progress=pipeline.sub_progress(tick, split, 1.0))
         inc = pipeline.incident_shots(case)
         n = len(case.feeds)
-    print(f"prepared {n - len(errors)} of {n} feed(s) in {args.case}"
+    print(f"prepared {n - len(errors)} of {n} feed(s) in {safe(args.case)}"
           + ("" if args.no_sync else f"; incident shots: {inc.get('text', inc.get('count'))}"))
     return status
 
@@ -151,8 +155,9 @@ def run_list(args) -> int:
     return 0
 
 
-def format_summary(summary: dict) -> str:
-    """The readable ``case show`` text."""
+def format_summary(summary: dict, timeline=None) -> str:
+    """The readable ``case show`` text; with a :class:`~media_core.case.timeline.Timeline`, mutes
+    are also shown on the shared clock and the wall clock, and the incident count is given."""
     out = [f"Case {summary['name']}  ({summary['case']})", ""]
     rows = []
     for f in summary["feeds"]:
@@ -165,26 +170,42 @@ def format_summary(summary: dict) -> str:
                      mutes, "-" if f["shot_count"] is None else f["shot_count"], sync, f["sha256"][:12]])
     out.append(table(rows, ["id", "label", "kind", "duration", "audio", "mutes", "shots", "sync", "sha256"]))
     for f in summary["feeds"]:
-        if f["mutes"]:
+        if not f["mutes"]:
+            continue
+        if timeline is not None:
+            out += ["", f"Muted spans, {f['label']} (feed media time; shared clock; wall clock):"]
+            out.append(table([[hms(m.media_start_s), hms(m.media_end_s), hms(m.duration_s), hms(m.start_s),
+                               m.wall_start or "-", m.kind, f"{m.confidence:.2f}"]
+                              for m in timeline.mutes_of(f["id"])],
+                             ["start", "end", "duration", "shared start", "wall start", "kind", "confidence"]))
+        else:
             out += ["", f"Muted spans, {f['label']} (feed media time):"]
             out.append(table([[hms(m["start_s"]), hms(m["end_s"]), hms(m["end_s"] - m["start_s"]), m["kind"],
                                f"{m['confidence']:.2f}"] for m in f["mutes"]],
                              ["start", "end", "duration", "kind", "confidence"]))
+    if timeline is not None:
+        if timeline.wall_clock is not None:
+            out += ["", f"Wall clock: {timeline.wall_clock.source}"]
+        if timeline.incident is not None:
+            stale = "" if timeline.incident_current else " (made before the last change; run `case prepare`)"
+            out += ["", f"Incident shots: {timeline.incident.get('text', timeline.incident.get('count'))}{stale}"]
     if summary["annotations"]:
         out += ["", f"Annotations: {len(summary['annotations'])}"]
     out += ["", f"Audit log: {summary['audit_rows']} rows"]
-    return "\n".join(out)
+    return safe_lines("\n".join(out))
 
 
 def run_show(args) -> int:
     from media_core.case.store import Case
+    from media_core.case.timeline import build_timeline
 
     with Case.open(args.case) as case:
         summary = case.summary()
+        timeline = build_timeline(case)
     if args.json:
         print_json(summary)
     else:
-        print(format_summary(summary))
+        print(format_summary(summary, timeline))
     return 0
 
 
