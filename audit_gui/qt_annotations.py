@@ -5,16 +5,28 @@ the case whenever it says its annotations changed.
 """
 from __future__ import annotations
 
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFormLayout, QHBoxLayout, QHeaderView, QLineEdit, QPlainTextEdit,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
-                               QCheckBox)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from media_core.case.store import CATEGORIES
 from media_core.clock import IDENTITY, Clock
-
 from media_core.timefmt import format_time
 
 COLUMNS = ("start", "end", "feed", "category", "text", "author", "edited")
@@ -67,6 +79,8 @@ class AnnotationDialog(QDialog):
 
 
 class QtAnnotationsPanel(QWidget):
+    """The annotation list: every note on the shared clock, editable, with jump-to."""
+
     seek_requested = Signal(float)  # shared seconds
     add_point_requested = Signal()
     add_range_requested = Signal()
@@ -141,9 +155,10 @@ class QtAnnotationsPanel(QWidget):
         self._ids = [a.id for a in anns]
         for r, a in enumerate(anns):
             s, e = self.state.annotation_shared_span(a)
-            feed = self.state.feed(a.feed_id).label if a.feed_id is not None and self.state.feed(a.feed_id) else "shared"
-            vals = (format_time(s, missing="--:--"), format_time(e, missing="--:--") if e is not None else "", feed, a.category, a.text, a.author,
-                    a.edited.replace("T", " ")[:19])
+            info = self.state.feed(a.feed_id) if a.feed_id is not None else None
+            feed = info.label if info is not None else "shared"
+            vals = (format_time(s, missing="--:--"), format_time(e, missing="--:--") if e is not None else "", feed,
+                    a.category, a.text, a.author, a.edited.replace("T", " ")[:19])
             for c, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 if c == 0:

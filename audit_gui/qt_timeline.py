@@ -31,6 +31,7 @@ MUTE_COLORS = {  # media_core.analysis.mutes kinds
     "late-audio-start": QColor(60, 120, 220, 130),
     "audio-ends-early": QColor(60, 160, 200, 130),
     "undecodable": QColor(120, 120, 120, 150),
+    "truncated": QColor(70, 70, 70, 170),  # the file ends before its declared duration
     "no-audio-track": QColor(90, 90, 90, 120),
     "channel-silence": QColor(200, 90, 160, 110),
 }

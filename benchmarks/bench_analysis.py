@@ -40,16 +40,16 @@ def task_decode(path: str) -> dict:
 
 
 def task_mutes(path: str) -> dict:
-    from media_core.io.decode import run_listeners
     from media_core.analysis.mutes import MuteListener
+    from media_core.io.decode import run_listeners
 
     res = run_listeners(path, [MuteListener()])
     return {"mutes": len(res["mutes"]["mutes"])}
 
 
 def task_shots(path: str) -> dict:
-    from media_core.io.decode import run_listeners
     from media_core.analysis.shots import ShotListener
+    from media_core.io.decode import run_listeners
 
     res = run_listeners(path, [ShotListener()])
     s = res["shots"]
@@ -75,12 +75,11 @@ def child(task: str, path: str) -> None:
     import scipy.signal  # noqa: F401
 
     from media_core.analysis.feed import feed as analysis  # noqa: F401
-
+    from media_core.analysis.feed import (
+        mutes,  # noqa: F401
+        shots,  # noqa: F401
+    )
     from media_core.io import decode  # noqa: F401
-
-    from media_core.analysis.feed import mutes  # noqa: F401
-
-    from media_core.analysis.feed import shots  # noqa: F401
 
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()

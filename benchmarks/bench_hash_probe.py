@@ -10,13 +10,10 @@ with peak memory of each, and the ratios against the baseline.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

@@ -134,8 +134,8 @@ def task_decode(path: str) -> dict:
 
 
 def task_mutes(path: str) -> dict:
-    from media_core.io.decode import run_listeners
     from media_core.analysis.mutes import MuteListener
+    from media_core.io.decode import run_listeners
 
     res = run_listeners(path, [MuteListener()])
     return {"mutes": res["mutes"]["mutes"], "quiet": res["mutes"]["quiet"], "samples": res["_decode"]["samples"]}
@@ -176,9 +176,8 @@ def child(task: str, path: str) -> None:
     import av  # noqa: F401  (imports are not what we time)
     import imageio_ffmpeg  # noqa: F401
 
-    from media_core.io import decode  # noqa: F401
-
     from media_core.analysis.feed import mutes  # noqa: F401
+    from media_core.io import decode  # noqa: F401
 
     r0, k0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()

@@ -36,10 +36,10 @@ SRS = [48000, 48000, 44100, 16000]
 
 def generate(folder: Path, minutes: float) -> dict:
     import numpy as np
+    from test_sync import make_scene, render_cam
 
     from media_core.clock import Clock
     from sample_media.encode import write_media
-    from test_sync import make_scene, render_cam
 
     meta = folder / "truth.json"
     if meta.exists():
@@ -109,7 +109,6 @@ def run_pair_ours(meta_path: str, i: int) -> dict:
 
 def run_aof(meta_path: str, i: int) -> dict:
     import imageio_ffmpeg
-    import numpy as np
     from audio_offset_finder.audio_offset_finder import find_offset_between_files
 
     from media_core.clock import Clock

@@ -95,8 +95,8 @@ class Source:
 
 def decode_mono(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """A file's audio as the detector sees it (loudest channel per sample), float32."""
-    from media_core.io.decode import iter_audio_blocks
     from media_core.analysis.shots import _mono
+    from media_core.io.decode import iter_audio_blocks
 
     blocks = list(iter_audio_blocks(path))
     if not blocks:

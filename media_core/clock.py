@@ -75,6 +75,13 @@ def seconds_to_ticks(seconds: float, time_base) -> int:
     return int(math.floor(float(seconds) / tb))
 
 
+def seconds_per_tick(time_base) -> float:
+    """The length in seconds of one tick of ``time_base`` (a Fraction, a float or ``(num, den)``),
+    for converting many timestamps of one stream in a loop (``ticks * seconds_per_tick(tb)``).
+    """
+    return ticks_to_seconds(1, time_base)
+
+
 MICROSECONDS = 1e-6  # FFmpeg's AV_TIME_BASE unit, used by container start times and durations
 
 

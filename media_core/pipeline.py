@@ -118,7 +118,8 @@ def _identity_or_none(path: str) -> dict | None:
 
 def _same_bytes(feed: Feed, before: dict | None, after: dict | None) -> None:
     """Refuse a result when the file that was decoded may not be the one the case fingerprinted:
-    its identity changed during the decode, or differs from when it was added (then re-hash)."""
+    its identity changed during the decode, or differs from when it was added (then re-hash).
+    """
     if before is None or after is None or before != after:
         raise MediaError(feed.path, "changed while it was being analysed (still being copied, or replaced); "
                                     "nothing was stored -- analyse it again when it is complete")
@@ -256,7 +257,8 @@ def store_preparation(case: Case, prep: FeedPreparation) -> None:
 def prepare_feed(case: Case, feed_id: int, *, min_mute_s: float = 0.5, force: bool = False,
                  progress: Progress | None = None, should_stop: ShouldStop | None = None) -> FeedPreparation:
     """Everything the app needs of one feed, computed once and stored: video index, analysis,
-    waveform envelope and sync features (one decode). Does nothing that is already stored."""
+    waveform envelope and sync features (one decode). Does nothing that is already stored.
+    """
     feed = case.feed(feed_id)
     need_index, need_analysis = (True, True) if force else preparation_needed(case, feed, min_mute_s=min_mute_s)
     prep = compute_preparation(feed, video_index=need_index, analysis=need_analysis, min_mute_s=min_mute_s,
@@ -365,7 +367,8 @@ def apply_sync_document(case: Case, doc: Mapping[str, Any]) -> None:
                        method=entry.get("method") or "sync", confidence=float(entry.get("confidence") or 0.0),
                        evidence=dict(entry.get("evidence") or {}))
     if ref is not None:
-        case.store_analysis(ref.id, algorithm=SYNC_ALGORITHM, version=doc.get("schema", ""), params={}, result=dict(doc))
+        case.store_analysis(ref.id, algorithm=SYNC_ALGORITHM, version=doc.get("schema", ""), params={},
+                            result=dict(doc))
 
 
 def _reference_path(case: Case, reference_feed_id: int | None) -> str | None:
@@ -488,7 +491,8 @@ def incident_inputs(case: Case) -> dict[str, Any]:
 
 def incident_key(inputs: Mapping[str, Any]) -> str:
     """A digest of :func:`incident_inputs` and the matcher's version: a stored count is current
-    only while it matches."""
+    only while it matches.
+    """
     from media_core.analysis.incident_shots import ALGORITHM_VERSION
 
     canon = {
@@ -546,7 +550,8 @@ def stored_incident_shots(case: Case, *, inputs: Mapping[str, Any] | None = None
 
 def incident_shots(case: Case, *, store: bool = True) -> dict[str, Any]:
     """The incident-level shots of the case on its present clocks: the stored count when it is
-    current, else computed now (and stored, unless ``store`` is False)."""
+    current, else computed now (and stored, unless ``store`` is False).
+    """
     inputs = incident_inputs(case)
     doc = stored_incident_shots(case, inputs=inputs)
     if doc is None:

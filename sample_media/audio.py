@@ -23,7 +23,8 @@ def amp_to_db(amp: float, floor_db: float = -200.0) -> float:
 
 def lowpass(y: np.ndarray, sr: int, fc: float, order: int = 2) -> np.ndarray:
     """``y`` through a Butterworth low-pass at ``fc`` Hz (``order`` poles); unchanged when ``fc`` is
-    at or above 0.45 ``sr`` (nothing audible left to cut). Float64 out, same shape."""
+    at or above 0.45 ``sr`` (nothing audible left to cut). Float64 out, same shape.
+    """
     from scipy.signal import butter, sosfilt
 
     if fc >= 0.45 * sr:

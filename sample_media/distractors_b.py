@@ -55,7 +55,8 @@ def _n(dur_s: float, sr: int) -> int:
 def band_noise(n: int, sr: int, rng: np.random.Generator, lo_hz: float, hi_hz: float, *,
                order: int = 2) -> np.ndarray:
     """White noise through a Butterworth band-pass (``lo_hz <= 0``: low-pass; ``hi_hz`` at or
-    above Nyquist: high-pass), float64, unit-ish RMS before filtering."""
+    above Nyquist: high-pass), float64, unit-ish RMS before filtering.
+    """
     from scipy import signal
 
     x = rng.standard_normal(n)

@@ -47,8 +47,7 @@ import numpy as np
 
 from media_core.errors import ParameterError
 from sample_media import chains
-from sample_media.distractors_b import (KINDS_B, ON_MIC_B, band_noise, modal_hit,
-                                                render_distractor_b)
+from sample_media.distractors_b import KINDS_B, ON_MIC_B, band_noise, modal_hit, render_distractor_b
 
 __all__ = [
     "KINDS",

@@ -87,7 +87,8 @@ _FAST_VIDEO = {"size": (320, 180), "fps": 15.0}
 @dataclass(frozen=True)
 class _Track:
     """Piecewise-linear path ``(T, x, y, yaw_deg)`` on the incident clock (metres, degrees
-    clockwise from north; +y is north, +x east)."""
+    clockwise from north; +y is north, +x east).
+    """
 
     keys: np.ndarray  # (n, 4)
 
@@ -373,7 +374,8 @@ def _render_event(ev: dict, *, sr: int, rng: np.random.Generator, level_db: floa
 
 def _car_source(scene: _Scene) -> tuple[np.ndarray, int, float]:
     """The passing car's emitted sound on the incident clock at 48 kHz (engine + tyres),
-    unit-RMS; returns (signal, sr, T of sample 0)."""
+    unit-RMS; returns (signal, sr, T of sample 0).
+    """
     sr = 48000
     r = _rng(scene.seed, 4)
     T0 = scene.car_pass["T0"] - 0.5
@@ -399,7 +401,8 @@ _SURFACES = (("ground", 2, 0.0, 0.8), ("east facades", 0, 7.0, 0.7), ("west faca
 
 def _default_peak_dbfs(distance_m: float) -> float:
     """The gunshot model's level for a pistol at ``distance_m`` (+20 dBFS at 10 m, -6 dB per
-    doubling), as :func:`sample_media.gunshot.render_gunshot` draws it."""
+    doubling), as :func:`sample_media.gunshot.render_gunshot` draws it.
+    """
     return 20.0 - 20.0 * math.log10(max(distance_m, 0.5) / 10.0)
 
 
@@ -418,7 +421,8 @@ def _image_echoes(src: np.ndarray, mic: np.ndarray) -> tuple[tuple[float, float]
     """First-order reflections (image sources) off the ground and the street's walls, as
     ``(delay_s, gain)`` relative to the direct blast: spreading over the longer path and the
     surface's reflection coefficient set the gain, so a microphone next to the gun hears
-    faint echoes and a distant one strong ones."""
+    faint echoes and a distant one strong ones.
+    """
     return tuple((d, g) for _n, d, g in _image_paths(src, mic) if 0 < d < 0.1)
 
 
@@ -429,7 +433,8 @@ def _image_echo_names(src: np.ndarray, mic: np.ndarray) -> list[str]:
 def _noise(fn: Callable, n: int, sr: int, level_dbfs: float, rng: np.random.Generator,
            chunk_s: float = 60.0) -> np.ndarray:
     """``n`` samples of a noise generator from :mod:`sample_media.audio`, made a minute at
-    a time so that memory stays small for long incidents; float32."""
+    a time so that memory stays small for long incidents; float32.
+    """
     out = np.empty(n, np.float32)
     step = int(chunk_s * sr)
     for k in range(0, n, step):
@@ -670,7 +675,8 @@ class _Street:
     def render(self, cam, roll_deg: float, dynamic: list, *, hide_patrol: bool = False,
                patrol_lights: tuple = ((200, 20, 20), (20, 40, 220)), seen: list | None = None) -> np.ndarray:
         """Draw one frame. ``seen`` (optional) collects ``(shot_id, x, y)`` of every full-strength
-        muzzle flash drawn inside the picture."""
+        muzzle flash drawn inside the picture.
+        """
         import cv2
 
         pos, R = cam
@@ -820,7 +826,8 @@ def _clip_near(c: np.ndarray, near: float) -> np.ndarray:
 
 def _shake(ph: np.ndarray, T: float, moving: float) -> tuple[float, float, float]:
     """(yaw, pitch, roll) jitter in degrees: a walking sway and bob plus a small tremor;
-    ``ph`` holds 8 seeded phases."""
+    ``ph`` holds 8 seeded phases.
+    """
     sway = moving * (2.2 * math.sin(2 * math.pi * 0.95 * T + ph[0]) + 0.6 * math.sin(2 * math.pi * 2.7 * T + ph[1]))
     bob = moving * 1.4 * math.sin(2 * math.pi * 1.9 * T + ph[2])
     trem = [0.35 * math.sin(2 * math.pi * fq * T + p) for fq, p in ((0.43, ph[3]), (1.31, ph[4]), (0.77, ph[5]))]
@@ -838,7 +845,8 @@ def _text(img, s, org, scale, col=(255, 255, 255), th=1):
 
 def _flash_frames(scene: _Scene, feed: _Feed, fps: float) -> dict[int, list[tuple[dict, float]]]:
     """Frame index -> [(shot, strength)]: full strength on the frame exposing the shot, an
-    afterglow on the next one."""
+    afterglow on the next one.
+    """
     out: dict[int, list] = {}
     for s in scene.shots:
         t = feed.to_media(s["T"])
@@ -1236,7 +1244,8 @@ def _generator_block(seed: int, duration_s: float, fast: bool) -> dict:
 
 def incident_up_to_date(out_dir, *, seed: int = 7, duration_s: float = 90.0, fast: bool = False) -> bool:
     """Whether ``out_dir`` already holds this exact incident: the truth records the same generator
-    version, seed and parameters, and every file is present with its recorded size and SHA-256."""
+    version, seed and parameters, and every file is present with its recorded size and SHA-256.
+    """
     p = pathlib.Path(out_dir) / TRUTH_FILE
     try:
         truth = load_truth(p)
@@ -1376,7 +1385,8 @@ def _acoustic_bias(e: dict, ref: dict) -> dict:
     """How far an audio-only match may sit from the clock truth: sound reaches this feed's
     microphone ``travel`` later than the reference's, by a different amount for each source.
     Median and range over the sounds both feeds heard, in seconds (positive: this feed hears
-    them later). None when the feeds share no sound (no audio)."""
+    them later). None when the feeds share no sound (no audio).
+    """
     if not e.get("has_audio") or not ref.get("has_audio"):
         return {"acoustic_bias_s": None, "acoustic_bias_range_s": None}
     mine = {("shot", s["shot_id"]): s["distance_m"] for s in e["shots"]}

@@ -1,5 +1,6 @@
 """Generated scenes that combine gunfire with distractors (kept apart from ``gunshot`` and
-``distractors`` so that neither imports the other's scenes)."""
+``distractors`` so that neither imports the other's scenes).
+"""
 from __future__ import annotations
 
 from typing import Any

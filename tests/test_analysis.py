@@ -5,7 +5,6 @@ import hashlib
 import json
 import re
 
-import numpy as np
 import pytest
 
 from media_core.analysis.feed import SCHEMA, analyze_feed, analyze_file, default_listeners

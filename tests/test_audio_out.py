@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.io.audio_out import SharedClockPcm, map_channels, to_s16_bytes
 from media_core.clock import Clock
 from media_core.errors import ParameterError
+from media_core.io.audio_out import SharedClockPcm, map_channels, to_s16_bytes
 from sample_media.encode import write_media
 
 SR = 48000

@@ -6,8 +6,17 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from media_core.clock import (IDENTITY, Clock, fraction_to_ppm, ppm_to_fraction, ppm_to_log_rate,
-                              ppm_to_rate, rate_to_ppm, seconds_to_ticks, ticks_to_seconds)
+from media_core.clock import (
+    IDENTITY,
+    Clock,
+    fraction_to_ppm,
+    ppm_to_fraction,
+    ppm_to_log_rate,
+    ppm_to_rate,
+    rate_to_ppm,
+    seconds_to_ticks,
+    ticks_to_seconds,
+)
 
 rng = np.random.default_rng(3)
 CLOCKS = [Clock(float(o), float(d)) for o, d in zip(rng.uniform(-50, 50, 6), rng.uniform(-300, 300, 6))]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.io.decode import iter_audio_blocks, run_listeners
 from media_core.errors import Cancelled, MediaError, NotMediaError
+from media_core.io.decode import iter_audio_blocks, run_listeners
 from sample_media import tone, write_media
 
 SR = 48000

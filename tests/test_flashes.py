@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.errors import MediaError, ParameterError
 from media_core.analysis.flashes import FlashDetector, detect_flashes, detect_flashes_in_frames, match_flashes
+from media_core.errors import MediaError, ParameterError
 
 FPS = 30.0
 

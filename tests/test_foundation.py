@@ -15,7 +15,7 @@ import pytest
 
 from media_core.case.store import Case, row_hash
 from media_core.cli import main as cli_main
-from media_core.errors import CaseError, MediaError, NotMediaError, ParameterError
+from media_core.errors import CaseError, MediaError, ParameterError
 from media_core.io.hashing import sha256_file
 from media_core.io.probe import probe
 from sample_media.audio import tone
@@ -123,8 +123,9 @@ def test_probe_never_writes(media):
 
 
 def test_probe_real_media_durations_within_1pct(real_media):
-    import imageio_ffmpeg
     import re
+
+    import imageio_ffmpeg
 
     ff = imageio_ffmpeg.get_ffmpeg_exe()
     files = sorted((real_media / "video").iterdir()) + sorted((real_media / "sync").iterdir())

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from media_core.io.audio_out import SharedClockPcm  # noqa: E402
 from media_core.clock import Clock  # noqa: E402
+from media_core.io.audio_out import SharedClockPcm  # noqa: E402
 from sample_media.encode import write_media  # noqa: E402
 
 pytestmark = pytest.mark.gui

@@ -8,10 +8,8 @@ import pytest
 
 from media_core.errors import ParameterError
 from sample_media import chains
-from sample_media.distractors_b import (KINDS_B, LEVELS_DBFS, render_distractor_b,
-                                                render_distractor_scene_b)
-from sample_media.gunfire_b import (KINDS, MIN_SPACING_S, crack_geometry,
-                                            muzzle_blast_b, render_scene_b, render_shot_b)
+from sample_media.distractors_b import KINDS_B, LEVELS_DBFS, render_distractor_b, render_distractor_scene_b
+from sample_media.gunfire_b import KINDS, MIN_SPACING_S, crack_geometry, muzzle_blast_b, render_scene_b, render_shot_b
 
 SR = 48000
 

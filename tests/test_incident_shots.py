@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from media_core.analysis.incident_shots import match_incident_shots
 from media_core.clock import Clock
 from media_core.errors import ParameterError
-from media_core.analysis.incident_shots import match_incident_shots
 
 
 def _heard(shots, pos, cam, clock, rng, miss=()):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.io.decode import run_listeners
-from media_core.errors import ParameterError
 from media_core.analysis.mutes import ALGORITHM_VERSION, KINDS, MuteListener, find_mutes, muted_seconds
+from media_core.errors import ParameterError
+from media_core.io.decode import run_listeners
 from sample_media import car_rumble, dead_floor, room_tone, speech_like, tone, write_media
 
 SR = 48000

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from media_core.errors import ParameterError
 from media_core.analysis.shot_counts import count_text, feed_count
+from media_core.errors import ParameterError
 
 
 def _shot(conf, confident, kind="gunshot"):

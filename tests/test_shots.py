@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media_core.io.decode import run_listeners
-from media_core.errors import ModelError, ParameterError
 from media_core.analysis.shot_features import FEATURE_NAMES
 from media_core.analysis.shot_model import MODEL_DIR, default_model_path, load_model, recorded_hashes
 from media_core.analysis.shots import ALGORITHM_VERSION, ShotListener, detect_shots, group_volleys
+from media_core.errors import ModelError, ParameterError
+from media_core.io.decode import run_listeners
 from sample_media.distractors import KINDS, render_distractor
 from sample_media.encode import write_media
 from sample_media.gunshot import render_incident_audio

@@ -9,9 +9,19 @@ import pytest
 
 from media_core.clock import Clock
 from media_core.errors import ParameterError
-from media_core.sync import (SyncEstimate, SyncFeatureListener, apply_nudge, estimate_offset,
-                             estimate_offset_features, features_from_array, metadata_offset,
-                             solve_global, sync_features, sync_files, timecode_seconds)
+from media_core.sync import (
+    SyncEstimate,
+    SyncFeatureListener,
+    apply_nudge,
+    estimate_offset,
+    estimate_offset_features,
+    features_from_array,
+    metadata_offset,
+    solve_global,
+    sync_features,
+    sync_files,
+    timecode_seconds,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Generated incidents: sources at positions, cameras 2-12 m apart, each with its own clock,
@@ -561,9 +571,9 @@ def test_sync_files_metadata_guess_and_fallback(tmp_path):
 
 def test_sync_features_reuses_one_shared_decode(incident_files):
     """The pipeline decodes each feed once for every analysis; sync then needs no decode."""
+    from media_core.analysis.shots import ShotListener
     from media_core.io.decode import run_listeners
     from media_core.io.probe import probe
-    from media_core.analysis.shots import ShotListener
 
     paths = incident_files["paths"][:2]
     feeds = []

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from media_core.errors import Cancelled
-from media_core.sync import (estimate_offset_features, features_from_array, features_from_file,
-                             sync_features, sync_files)
+from media_core.sync import estimate_offset_features, features_from_array, features_from_file, sync_features, sync_files
 
 SR = 16000
 OFFSETS = [0.0, 2.5, -1.75, 4.0]   # each camera's start on the incident clock (s)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from media_core.errors import MediaError, NotMediaError, ParameterError
-from sample_media.encode import read_frame_index, write_media
 from media_core.io.video import VideoIndex, VideoReader, build_index, fit_size
+from sample_media.encode import read_frame_index, write_media
 
 FPS = 30.0
 

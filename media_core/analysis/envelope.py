@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from media_core.errors import DecodeError, MediaError, ParameterError
+from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
 from media_core.progress import Progress, ShouldStop
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from media_core.io.decode import DECODE_VERSION, run_listeners
-from media_core.errors import ParameterError
 from media_core.analysis.mutes import ALGORITHM_VERSION as MUTES_VERSION
 from media_core.analysis.mutes import MuteListener
 from media_core.analysis.shot_model import load_model
 from media_core.analysis.shots import ALGORITHM_VERSION as SHOTS_VERSION
 from media_core.analysis.shots import ShotListener
+from media_core.errors import ParameterError
+from media_core.io.decode import DECODE_VERSION, run_listeners
 from media_core.io.hashing import sha256_file
 from media_core.progress import Progress, ShouldStop
 

@@ -46,9 +46,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from media_core.analysis.shot_counts import CONFIDENT, POSSIBLE_MIN, counts, feed_count, is_confident
 from media_core.clock import Clock
 from media_core.errors import ParameterError
-from media_core.analysis.shot_counts import CONFIDENT, POSSIBLE_MIN, counts, feed_count, is_confident
 
 ALGORITHM_VERSION = "incident-shots/2"  # 2: arrival-time consistency, possible shots, unsupported single-feed
 TOLERANCE_S = 0.12      # ~40 m of sound travel between cameras

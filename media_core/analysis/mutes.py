@@ -253,8 +253,8 @@ class MuteListener:
                  near_silence_max_spread_db: float = 12.0, quiet_dbfs: float = -55.0,
                  min_quiet_s: float = 1.0, codec_smear: bool | None = None,
                  codec_frame: int | None = None):
-        if not min_mute_s > 0:
-            raise ParameterError(f"min_mute_s must be > 0 (got {min_mute_s})")
+        if not (min_mute_s > 0 and math.isfinite(min_mute_s)):
+            raise ParameterError(f"min_mute_s must be a finite number of seconds > 0 (got {min_mute_s})")
         self.min_mute_s = float(min_mute_s)
         self.near_db = float(near_silence_dbfs)
         self.near_peak_db = float(near_silence_peak_dbfs)
@@ -532,7 +532,7 @@ class MuteListener:
         return p0 + self._cut_before(a, e["ms"], exact, (-p0) % self.frame if self.frame else 0)
 
     def _cut_before(self, a: np.ndarray, ms: np.ndarray, exact: int, phase: int) -> int:
-        """Digital silence starts at ``exact`` (first zero sample): where did the sound really stop?
+        """Digital silence starts at ``exact`` (first zero sample): find where the sound really stopped.
 
         With the AAC frame grid the cut lies in the transform window that ends where exact zeros
         begin; the drop from live sound to smear is searched there. Otherwise (or when no drop
@@ -673,8 +673,6 @@ class MuteListener:
                 if zz.all():
                     continue
                 live = idx[~zz]
-                ss = float(W["ss"][live].sum())
-                nsamp = float(W["len"][live].sum()) * max(1, self.ch)
                 tot_ms = float((W["ms"][idx] * W["len"][idx]).sum() / W["len"][idx].sum())
                 peak = float(np.nanmax(W["pk"][live])) if live.size else 0.0
                 steady = live
@@ -754,7 +752,8 @@ class MuteListener:
                         absorbed = True
                         break
                     if zr["touches_end"] and abs(sp["start_s"] - zr["exact_s"][1]) <= tol:
-                        sp["evidence"]["measurements"]["silent_samples_before_s"] = round(sp["start_s"] - zr["start_s"], 6)
+                        meas = sp["evidence"]["measurements"]
+                        meas["silent_samples_before_s"] = round(sp["start_s"] - zr["start_s"], 6)
                         sp["start_s"] = min(sp["start_s"], zr["start_s"])
                         absorbed = True
                         break
@@ -876,7 +875,7 @@ class MuteListener:
 
 
 def _plain(obj):
-    """numpy scalars to Python ones, so results are JSON-ready."""
+    """Numpy scalars to Python ones, so results are JSON-ready."""
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

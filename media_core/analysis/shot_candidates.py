@@ -57,7 +57,8 @@ def frame_energies(y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _jump_ratio(en: np.ndarray, snr: float, floor: float) -> np.ndarray:
     """Per frame: energy over the mean of the 2-12 ms before it, where the frame also stands
-    ``snr`` over the quiet part of the 0.3 s before it and above ``floor``; 0 elsewhere."""
+    ``snr`` over the quiet part of the 0.3 s before it and above ``floor``; 0 elsewhere.
+    """
     nf = en.size
     c = np.zeros(nf + 1)
     np.cumsum(en, out=c[1:])

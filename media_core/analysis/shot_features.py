@@ -118,7 +118,8 @@ def _psd(rows: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
 def _band_db(y: np.ndarray, s0: np.ndarray, sr: int, a_ms: float, b_ms: float, n_sub: int) -> np.ndarray:
     """Band levels (dB, PSD means) over ``[a_ms, b_ms)`` after each onset: the mean of ``n_sub``
     Hann frames of at most 6 ms spread evenly over the window (a cheap Welch estimate). NaN
-    where less than half the window exists."""
+    where less than half the window exists.
+    """
     ms = sr / 1000.0
     L = max(int(min(6.0, b_ms - a_ms) * ms), 8)
     span = max(int((b_ms - a_ms) * ms) - L, 0)

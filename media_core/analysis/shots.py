@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from media_core.errors import ParameterError
-from media_core.listeners import AudioBlock, AudioStreamInfo
 from media_core.analysis.shot_candidates import CandidateParams, find_candidates, frame_energies, refine_onset
 from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION, candidate_features
 from media_core.analysis.shot_model import ShotModel, load_model
+from media_core.errors import ParameterError
+from media_core.listeners import AudioBlock, AudioStreamInfo
 
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener",
            "candidate_table"]

@@ -1,5 +1,6 @@
 """The case: the store of feeds, results, clocks, annotations and the audit log (:mod:`.store`),
-and its view on the shared clock (:mod:`.timeline`)."""
+and its view on the shared clock (:mod:`.timeline`).
+"""
 from media_core.case.store import Annotation, Case, Feed, VerifyReport
 
 __all__ = ["Case", "Feed", "Annotation", "VerifyReport"]

@@ -188,7 +188,8 @@ def _diff_rows(table: str, key_name: str, want: dict, have: dict) -> list[str]:
         if w == h:
             continue
         if h is None:
-            out.append(f"{table} {key_name} {k}: the log says it exists, the table has no such row (deleted outside the log)")
+            out.append(f"{table} {key_name} {k}: the log says it exists, the table has no such row "
+                       "(deleted outside the log)")
         elif w is None:
             out.append(f"{table} {key_name} {k}: the table has a row the log never recorded (added outside the log)")
         else:
@@ -242,6 +243,8 @@ def check_chain(rows: list[sqlite3.Row], head: str | None) -> tuple[list[str], s
 
 @dataclass
 class SignedHead:
+    """The newest signature that still matches the log: which row, by whom, when."""
+
     seq: int
     hash: str
     fingerprint: str
@@ -269,7 +272,8 @@ def check_signatures(case_id: str, rows: list[sqlite3.Row], signatures: list[sql
         row = by_seq.get(s["seq"])
         signer = signers.get(s["fingerprint"])
         if signer is None:
-            problems.append(f"signature on row {s['seq']}: made by key {s['fingerprint']}, which the case does not record")
+            problems.append(f"signature on row {s['seq']}: made by key {s['fingerprint']}, "
+                            "which the case does not record")
             continue
         if not verify_signature(signer["public_key"], head_message(case_id, s["seq"], s["hash"]), s["signature"]):
             problems.append(f"signature on row {s['seq']}: INVALID (forged or altered)")

@@ -139,6 +139,8 @@ def file_identity(path: str | os.PathLike) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Feed:
+    """One original in the case: where it is, its fingerprint, its probe, label and kind."""
+
     id: int
     path: str
     size: int
@@ -175,7 +177,8 @@ class Feed:
 @dataclass(frozen=True)
 class Annotation:
     """A point (``end_s`` None) or range. Times are on the shared clock when ``feed_id`` is None,
-    else on that feed's media time (so the note follows the feed when its sync changes)."""
+    else on that feed's media time (so the note follows the feed when its sync changes).
+    """
 
     id: str
     start_s: float
@@ -696,7 +699,8 @@ class Case:
         self, feed_id: int, *, algorithm: str, version: str | None = None, params: dict | None = None
     ) -> dict | None:
         """The newest stored result for this feed and algorithm (optionally exact version/params)."""
-        q = "SELECT result_json FROM analyses WHERE feed_id=? AND algorithm=? AND sha256=(SELECT sha256 FROM feeds WHERE id=?)"
+        q = ("SELECT result_json FROM analyses WHERE feed_id=? AND algorithm=? "
+             "AND sha256=(SELECT sha256 FROM feeds WHERE id=?)")
         args: list[Any] = [feed_id, algorithm, feed_id]
         if version is not None:
             q += " AND version=?"

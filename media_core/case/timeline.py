@@ -189,7 +189,8 @@ class Timeline:
 
     def events(self, kind: str) -> list[float]:
         """Sorted shared-clock times of every ``"shot"``, ``"mute"`` start, ``"annotation"`` start
-        or ``"incident_shot"``."""
+        or ``"incident_shot"``.
+        """
         if kind == "shot":
             out: Iterable[float] = (s.time_s for s in self.shots)
         elif kind == "mute":
@@ -219,7 +220,8 @@ def _parse_utc(iso: str | None) -> _dt.datetime | None:
 
 def wall_clock_of(feeds: Iterable[Feed]) -> WallClock | None:
     """The wall clock of a set of timeline feeds: the reference's camera clock if it has one,
-    else the first placed feed's that has one."""
+    else the first placed feed's that has one.
+    """
     ordered = sorted(feeds, key=lambda f: (not f.is_reference, not f.placed, f.id))
     for f in ordered:
         t0 = _parse_utc(f.creation_time)

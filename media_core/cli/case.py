@@ -157,14 +157,16 @@ def run_list(args) -> int:
 
 def format_summary(summary: dict, timeline=None) -> str:
     """The readable ``case show`` text; with a :class:`~media_core.case.timeline.Timeline`, mutes
-    are also shown on the shared clock and the wall clock, and the incident count is given."""
+    are also shown on the shared clock and the wall clock, and the incident count is given.
+    """
     out = [f"Case {summary['name']}  ({summary['case']})", ""]
     rows = []
     for f in summary["feeds"]:
         s = f["sync"]
         sync = "-"
         if s:
-            sync = f"{s['offset_s'] + s['nudge_s']:+.4f}s {s['drift_ppm']:+.1f}ppm {s['method']} ({s['confidence']:.2f})"
+            sync = (f"{s['offset_s'] + s['nudge_s']:+.4f}s {s['drift_ppm']:+.1f}ppm {s['method']} "
+                    f"({s['confidence']:.2f})")
         mutes = "-" if f["mutes"] is None else str(len(f["mutes"]))
         rows.append([f["id"], f["label"], f["kind"], hms(f["duration_s"]), "yes" if f["has_audio"] else "no",
                      mutes, "-" if f["shot_count"] is None else f["shot_count"], sync, f["sha256"][:12]])
@@ -223,8 +225,8 @@ def run_verify(args) -> int:
     head = (f"head: row {rep.head.split(':')[0]} {rep.head.split(':')[1][:16]}... signed by {rep.signed_by} "
             f"at {rep.signed_at}" if rep.head else "head: not signed")
     if rep.ok:
-        print(f"OK: {rep.checked_feeds} original(s) match their SHA-256; audit log intact ({rep.checked_log_rows} rows); "
-              f"{rep.checked_rows} table rows match the log")
+        print(f"OK: {rep.checked_feeds} original(s) match their SHA-256; audit log intact "
+              f"({rep.checked_log_rows} rows); {rep.checked_rows} table rows match the log")
         print(safe(head))
     else:
         print(f"VERIFICATION FAILED for {safe(os.fspath(args.case))}:", file=sys.stderr)

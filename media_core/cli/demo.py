@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import hms, print_json, table
+from .common import error_line, hms, print_json, safe_lines, safe_text, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,21 +25,21 @@ def run(args) -> int:
 
     def progress(frac: float, msg: str) -> None:
         if tty:
-            print(f"\r[{frac * 100:5.1f}%] {msg:60.60s}", end="", file=sys.stderr, flush=True)
+            print(f"\r[{frac * 100:5.1f}%] {safe_text(msg):60.60s}", end="", file=sys.stderr, flush=True)
         elif msg != last[0]:  # a log file gets one line per phase, not a bar
             last[0] = msg
-            print(f"[{frac * 100:5.1f}%] {msg}", file=sys.stderr, flush=True)
+            print(f"[{frac * 100:5.1f}%] {safe_text(msg)}", file=sys.stderr, flush=True)
 
     res = run_demo(args.out, progress=progress)
     if tty:
         print(file=sys.stderr)
     for e in res["errors"]:
-        print(f"evidence-audit: {e}", file=sys.stderr)
+        error_line(e)
     if args.json:
         print_json(res)
         return 0
     with Case.open(res["case"]) as case:
-        print(format_summary(case.summary()))
+        print(safe_lines(format_summary(case.summary())))
     cmp = res["comparison"]
     print("\nMeasured against the demo's ground truth:")
     rows = [[r["feed"], len(r["mutes_found"]), len(r["mutes_true"]), r["shots_found"], r["shots_true"],
@@ -49,6 +49,7 @@ def run(args) -> int:
     inc = res["incident"]
     print(f"\nIncident shots (matched across feeds): {inc['count']} found, {cmp['incident_shots_true']} fired")
     for s in inc["shots"][:40]:
-        print(f"  {hms(s['time_s'])}  heard by {len(s['feeds'])} feed(s): {', '.join(map(str, s['feeds']))}")
-    print(f"\nCase: {res['case']}\nSummary JSON: {res['summary']}")
+        print(f"  {hms(s['time_s'])}  heard by {len(s['feeds'])} feed(s): {safe_text(', '.join(map(str, s['feeds'])))}")
+    print(f"\nCase: {safe_text(res['case'])}\nSummary JSON: {safe_text(res['summary'])}")
     return 0
+

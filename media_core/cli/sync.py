@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .common import error_line, print_json, table
+from .common import error_line, print_json, safe_text, table, warning_line
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +44,7 @@ def run(args) -> int:
         for w in f.get("evidence", {}).get("warnings", []):
             if w not in warned:
                 warned.add(w)
-                print(f"evidence-audit: warning: {w}", file=sys.stderr)
+                warning_line(w)
     if args.case:
         _store(args.case, result)
     if args.json:
@@ -56,7 +55,7 @@ def run(args) -> int:
             rows.append([f["path"], "-" if f["offset_s"] is None else f"{f['offset_s']:+.4f}",
                          "-" if f["drift_ppm"] is None else f"{f['drift_ppm']:+.1f}",
                          f["method"] or "-", f"{f['confidence']:.2f}", f.get("reason", "")])
-        print(f"reference: {result['reference']}")
+        print(f"reference: {safe_text(result['reference'])}")
         print(table(rows, ["file", "offset_s", "drift_ppm", "method", "confidence", "note"]))
     return status
 

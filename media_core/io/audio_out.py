@@ -51,7 +51,8 @@ def _frame_to_float(fr) -> np.ndarray:
 
 def map_channels(y: np.ndarray, channels: int) -> np.ndarray:
     """``y`` (c, n) as ``channels`` channels: mono is copied to every channel, more is averaged to mono,
-    otherwise the first ``channels`` channels are kept (missing ones are silent)."""
+    otherwise the first ``channels`` channels are kept (missing ones are silent).
+    """
     c = y.shape[0]
     if c == channels:
         return y

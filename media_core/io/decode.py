@@ -25,17 +25,23 @@ in ``DecodeStats.messages``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from media_core.clock import seconds_per_tick, ticks_to_seconds
 from media_core.errors import DecodeError, MediaError, NotMediaError
-from media_core.progress import Progress, ShouldStop, check_cancel
+from media_core.io.probe import (
+    TRUNCATION_TOLERANCE_S,
+    capture_ffmpeg_log,
+    container_duration_s,
+    container_start_s,
+    ffmpeg_reason,
+)
 from media_core.listeners import AudioBlock, AudioListener, AudioStreamInfo
-from media_core.io.probe import (TRUNCATION_TOLERANCE_S, capture_ffmpeg_log, container_duration_s,
-                                 container_start_s)
+from media_core.progress import Progress, ShouldStop, check_cancel
 
 DECODE_VERSION = "decode/2"  # 2: truncated spans; the feed ends at its declared end
 #: Codecs whose per-frame timestamps wobble around the sample count (Vorbis block switching
@@ -159,14 +165,14 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     vstream = vstreams[0] if vstreams else None
 
     def rel(pts, tb) -> float | None:
-        return None if pts is None or tb is None else float(pts * tb) - t0
+        return None if pts is None or tb is None else ticks_to_seconds(pts, tb) - t0
 
     dur_s = container_duration_s(container) or 0.0
     v_start = rel(vstream.start_time, vstream.time_base) if vstream is not None else None
     v_end = None
     declared_v_end = None
     if vstream is not None and vstream.duration is not None and v_start is not None:
-        v_end = declared_v_end = v_start + float(vstream.duration * vstream.time_base)
+        v_end = declared_v_end = v_start + ticks_to_seconds(vstream.duration, vstream.time_base)
     elif vstream is not None:
         v_end = dur_s or None
     fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
@@ -183,7 +189,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
                     if pkt.pos is not None and pkt.pos >= 0:
                         last_byte = max(last_byte, pkt.pos + pkt.size)
                     if pkt.pts is not None:
-                        e = rel(pkt.pts, pkt.time_base) + float((pkt.duration or 0) * pkt.time_base)
+                        e = rel(pkt.pts, pkt.time_base) + ticks_to_seconds(pkt.duration or 0, pkt.time_base)
                         vmax = e if vmax is None else max(vmax, e)
             except av.FFmpegError as exc:
                 stats.messages.append(f"demux stopped: {exc}")
@@ -212,7 +218,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     a_start = rel(astream.start_time, astream.time_base)
     declared_a_end = None
     if astream.duration and a_start is not None:
-        declared_a_end = a_start + float(astream.duration * astream.time_base)
+        declared_a_end = a_start + ticks_to_seconds(astream.duration, astream.time_base)
     stats.audio_stream, stats.codec, stats.sr = astream.index, ctx.name, sr
     stats.channels = 1 if mono else channels
     info = AudioStreamInfo(path=path, sr=sr, channels=stats.channels, codec=ctx.name,
@@ -222,7 +228,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
 
     block_n = max(1024, int(block_s * sr))
     jitter = _CODEC_JITTER_S.get(ctx.name, 0.0025)
-    tbf = float(astream.time_base)  # decoded frames carry the stream's time base
+    tbf = seconds_per_tick(astream.time_base)  # decoded frames carry the stream's time base
     a_start0 = a_start if a_start is not None else 0.0
     raw: list[list[np.ndarray]] = []  # per plane: the frames' samples (views on their buffers)
     raw_n = 0
@@ -233,7 +239,7 @@ def _events(container, path: str, *, block_s: float, stream_index: int | None, m
     planar = True
     per = 1  # values per sample in a plane (channels for packed formats)
     err: list | None = None    # pending error span [start, end, count, message]
-    v_tb = float(vstream.time_base) if vstream is not None else 0.0
+    v_tb = seconds_per_tick(vstream.time_base) if vstream is not None else 0.0
     vmin_pts = vmax_end_pts = None
     a_index = astream.index
     total = dur_s if dur_s > 0 else None
@@ -455,7 +461,7 @@ def iter_audio_blocks(path: str | os.PathLike, *, block_s: float = DEFAULT_BLOCK
             if ev[0] == "block":
                 yield ev[1]
     except av.FFmpegError as exc:
-        raise DecodeError(path, f"audio decoding failed ({exc.strerror or exc})") from None
+        raise DecodeError(path, f"audio decoding failed ({ffmpeg_reason(exc)})") from None
     finally:
         container.close()
 
@@ -548,4 +554,4 @@ def _dispatch(container, path: str, listeners: list, stats: DecodeStats, results
                 for li in listeners:
                     results[li.name] = li.finish(ev[1])
     except av.FFmpegError as exc:  # anything the event loop did not contain
-        raise DecodeError(path, f"audio decoding failed ({exc.strerror or exc})") from None
+        raise DecodeError(path, f"audio decoding failed ({ffmpeg_reason(exc)})") from None

@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable
 
 from media_core.errors import MediaError
-from media_core.progress import Progress, check_cancel
 from media_core.io.safeio import check_readable_file
+from media_core.progress import Progress, check_cancel
 
 CHUNK = 1 << 20  # 1 MiB: large enough to reach disk speed, small enough to keep memory flat
 

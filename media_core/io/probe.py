@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from media_core.clock import microseconds_to_seconds
 from media_core.errors import MediaError, NotMediaError
 from media_core.io.safeio import check_readable_file
-from media_core.clock import microseconds_to_seconds
 
 PROBE_VERSION = "probe/2"  # 2: damage (truncation), tag_warnings, ffmpeg_log
 #: Largest frame we accept (16K x 16K). Anything larger is a damaged or hostile header.
@@ -90,6 +90,9 @@ def quiet_ffmpeg_log() -> None:
     lg.propagate = False
     if av.logging.get_level() is None:  # None drops even errors, so a failure could not be explained
         av.logging.set_level(av.logging.ERROR)
+    # PyAV holds a repeated message back and emits it with the *next* one, which may belong to
+    # the next file: every message is taken as it comes (capture_ffmpeg_log keeps each once).
+    av.logging.set_skip_repeated(False)
     _LOG_QUIET = True
 
 
@@ -144,6 +147,16 @@ class capture_ffmpeg_log:
             return None
         shown = "; ".join(repr(m[:200]) for m in self.messages)
         return f"FFmpeg reported {self.count} error(s): {shown}"
+
+
+def ffmpeg_reason(exc: Exception, log: capture_ffmpeg_log | None = None) -> str:
+    """FFmpeg's own words for a failure: its last logged error, else PyAV's message."""
+    reason = log.last() if log is not None else None
+    if not reason:
+        entry = getattr(exc, "log", None)  # PyAV attaches (level, name, message) of the last error
+        if isinstance(entry, tuple) and len(entry) == 3 and str(entry[2]).strip():
+            reason = " ".join(str(entry[2]).split())
+    return reason or str(getattr(exc, "strerror", None) or exc)
 
 
 def open_container(path: str | os.PathLike, *, metadata_errors: str = "replace"):
@@ -283,8 +296,7 @@ def probe(
             try:
                 info = _probe_open(container, path, size, scan_timing)
             except av.error.FFmpegError as exc:
-                reason = log.last() or exc.strerror or exc
-                raise NotMediaError(path, f"FFmpeg failed while reading it ({reason})") from None
+                raise NotMediaError(path, f"FFmpeg failed while reading it ({ffmpeg_reason(exc, log)})") from None
     finally:
         container.close()
     info["ffmpeg_log"] = {"count": log.count, "messages": log.messages}
@@ -445,21 +457,26 @@ def _probe_open(container, path: str, size: int, scan_timing: bool) -> dict[str,
     }
 
 
-def _packet_ends(container, start_s: float | None) -> tuple[dict[int, float], int]:
-    """Demux (no decoding) from ``start_s`` (None: the start) to the end of the data.
+def _packet_ends(container, start_s: float | None) -> tuple[dict[int, float], int] | None:
+    """Demux (no decoding) from ``start_s`` (None: the start; ``"here"``: no seek) to the end.
 
     Returns each stream's last packet end (seconds, container timeline) and the byte just past
-    the furthest packet read.
+    the furthest packet read, or None when the container refuses to seek (a broken index).
     """
     import av
 
     ends: dict[int, float] = {}
     last_byte = 0
     try:
-        if start_s is not None:
+        if start_s == "here":
+            pass
+        elif start_s is not None:
             container.seek(max(0, int(start_s * av.time_base)), backward=True, any_frame=False)
         else:
             container.seek(0)
+    except av.error.FFmpegError:
+        return None
+    try:
         for pkt in container.demux():
             if pkt.pos is not None and pkt.pos >= 0:
                 last_byte = max(last_byte, pkt.pos + pkt.size)
@@ -499,9 +516,16 @@ def find_truncation(container, path: str, size: int, duration_s: float, streams:
         return data_end < declared_end - tol or any(
             ends.get(i, -math.inf) - c_start < e - tol for i, e in declared.items())
 
-    ends, last_byte = _packet_ends(container, c_start + max(0.0, declared_end - TAIL_CHECK_S))
-    if short(ends):
-        ends, last_byte = _packet_ends(container, None)
+    got = _packet_ends(container, c_start + max(0.0, declared_end - TAIL_CHECK_S))
+    if got is None or short(got[0]):
+        got = _packet_ends(container, None)
+    if got is None:  # the index refuses seeking: read a fresh copy from the start
+        fresh = open_container(path)
+        try:
+            got = _packet_ends(fresh, "here")
+        finally:
+            fresh.close()
+    ends, last_byte = got
     try:
         container.seek(0)
     except Exception:  # noqa: BLE001 - a broken container; later reads report it

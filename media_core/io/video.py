@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from media_core.clock import seconds_per_tick
 from media_core.errors import DecodeError, MediaError, ParameterError
 from media_core.io.probe import container_start_s
 from media_core.progress import Progress, ShouldStop, check_cancel
@@ -205,7 +206,7 @@ def build_index(path, *, progress: Progress | None = None, should_stop: ShouldSt
     size = os.path.getsize(path)
     try:
         vs = _video_stream(container, path)
-        tb = float(vs.time_base)
+        tb = seconds_per_tick(vs.time_base)
         start = container_start_s(container)
         pts_list: list[int] = []
         dur_list: list[int] = []

@@ -11,7 +11,8 @@ import numpy as np
 def gcc_phat(a: np.ndarray, b: np.ndarray, *, beta: float = 1.0, band: tuple[float, float] | None = None,
              rate: float = 1.0) -> np.ndarray:
     """Generalised cross-correlation with phase transform; ``cc[k] = sum a[t+k] b[t]`` (circular,
-    length ``n >= len(a)+len(b)-1``; negative lags at the end)."""
+    length ``n >= len(a)+len(b)-1``; negative lags at the end).
+    """
     from scipy.fft import irfft, next_fast_len, rfft
 
     n = next_fast_len(a.size + b.size - 1, real=True)

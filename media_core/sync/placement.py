@@ -152,7 +152,8 @@ def _each_on_pool(work: Callable[[Any], Any], items: Sequence[Any], done: Callab
                   workers: int) -> None:
     """``work(item)`` for every item on a pool of ``workers`` threads; ``done(k, item, result)`` in
     item order on the calling thread. When ``work`` or ``done`` raises, work not yet started is
-    dropped and the running work is waited for before the exception goes on."""
+    dropped and the running work is waited for before the exception goes on.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
