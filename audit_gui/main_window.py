@@ -474,7 +474,9 @@ class MainWindow(QMainWindow):
         """Tell the user without blocking the event loop (window-modal, opened, not exec'd)."""
         self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 15000)
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # file names and labels are text, never markup
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_warning_box = box
         box.open()
         self.last_warning = (title, text)
 

@@ -324,3 +324,21 @@ def test_a_format_1_case_is_upgraded_with_a_snapshot_and_verifies(tmp_path, medi
     with Case.open_readonly(db_dir) as c:
         rep = c.verify()
     assert not rep.ok and any("label is 'forged'" in p for p in rep.problems)
+
+
+@pytest.mark.parametrize("sql, code, words", [
+    ("UPDATE meta SET value = 'abc' WHERE key = 'log_head'", 1, "chain head says 'abc'"),
+    ("DROP TABLE audit_log", 1, "the audit_log table is missing"),
+    ("DROP TABLE signatures", 1, "the signatures table is missing"),
+])
+def test_smashed_log_records_are_reported_not_raised(case_path, capsys, sql, code, words):
+    _sql(case_path, sql)
+    got, text = _verify(case_path, capsys)
+    assert got == code and words in text, text
+
+
+def test_unreadable_case_exits_2(tmp_path, capsys):
+    (tmp_path / "x.evcase").mkdir()
+    (tmp_path / "x.evcase" / "case.sqlite").write_bytes(b"this is not sqlite" * 100)
+    got, text = _verify(tmp_path / "x.evcase", capsys)
+    assert got == 2 and "x.evcase" in text

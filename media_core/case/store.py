@@ -348,13 +348,16 @@ class Case:
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise CaseError(f"{p}: the case cannot be read ({exc.strerror or exc})") from None
-        conn = cls._connect(tmp / DB_NAME)
+        try:
+            conn = cls._connect(tmp / DB_NAME, shown=db)
+        except CaseError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         case = cls(p, conn)
         case.read_only = True
         case._tmpdir = tmp
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            conn.execute("SELECT count(*) FROM audit_log").fetchone()
         except sqlite3.DatabaseError as exc:
             case.close()
             raise CaseError(f"{db}: damaged case database ({exc})") from None
@@ -365,7 +368,8 @@ class Case:
         return case
 
     @staticmethod
-    def _connect(db: Path) -> sqlite3.Connection:
+    def _connect(db: Path, *, shown: Path | None = None) -> sqlite3.Connection:
+        """Open ``db``; errors name ``shown`` (the case's own database when ``db`` is a private copy)."""
         try:
             conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -375,7 +379,7 @@ class Case:
             # thread is not held up by an fsync on every annotation.
             conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
-            raise CaseError(f"{db}: damaged case database ({exc})") from None
+            raise CaseError(f"{shown or db}: damaged case database ({exc})") from None
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -908,9 +912,18 @@ class Case:
         rep = VerifyReport()
         with self._lock:
             c = self._conn
+            present = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            need = ["meta", "audit_log", "feeds", "analyses", "sync", "annotations"]
+            if version >= 2:
+                need += ["feed_aliases", "signers", "signatures"]
+            missing = [t for t in need if t not in present]
+            for t in missing:
+                rep.fail(f"the {t} table is missing (dropped outside the case)")
+            if missing:
+                return rep
             rows = c.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
             head = c.execute("SELECT value FROM meta WHERE key='log_head'").fetchone()
-            version = c.execute("PRAGMA user_version").fetchone()[0]
             has_sigs = version >= 2
             sigs = c.execute("SELECT * FROM signatures ORDER BY seq").fetchall() if has_sigs else []
             signers = {r["fingerprint"]: r for r in c.execute("SELECT * FROM signers")} if has_sigs else {}
