@@ -342,3 +342,31 @@ def test_unreadable_case_exits_2(tmp_path, capsys):
     (tmp_path / "x.evcase" / "case.sqlite").write_bytes(b"this is not sqlite" * 100)
     got, text = _verify(tmp_path / "x.evcase", capsys)
     assert got == 2 and "x.evcase" in text
+
+
+def test_claims_imports_and_exports_are_logged_and_replayed(case_path, capsys):
+    with Case.open(case_path) as c:
+        b = c.feeds[1]
+        cl = c.add_claim(source="Press release 3", quote="Officers fired 20 shots.", kind="shot_count",
+                         value={"value": 20})
+        c.add_claim(source="News", quote="B muted about 12 s after the last shot", kind="mute_after_last_shot_s",
+                    value={"low": 9.0, "high": 15.0, "stated": "about 12 s"}, feed_id=b.id)
+        c.update_claim(cl.id, value={"value": 19})
+        c.undo()
+        assert c.claim(cl.id).value == {"value": 20}
+        with pytest.raises(Exception, match="unknown claim kind"):
+            c.add_claim(source="x", quote="y", kind="nonsense")
+        added = c.add_annotations([{"start_s": 1.0, "text": "from ELAN", "category": "command"},
+                                   {"start_s": 2.0, "end_s": 3.0, "feed_id": b.id, "text": "range"}],
+                                  source_name="notes.eaf", source_sha256="ab" * 32)
+        assert len(added) == 2 and c.audit_log()[-1]["details"]["source_sha256"] == "ab" * 32
+        c.record_event("export.review", {"out": "review.mp4", "sha256": "cd" * 32})
+        head = c.signed_head()
+        assert head["seq"] == c.audit_log()[-1]["seq"] and head["fingerprint"] == c.signer.fingerprint
+        with pytest.raises(Exception, match="record_event"):
+            c.record_event("feed.add", {})
+        rep = c.verify()
+        assert rep.ok, rep.problems
+    _sql(case_path, "UPDATE claims SET quote = 'Officers fired 11 shots.' WHERE kind = 'shot_count'")
+    code, text = _verify(case_path, capsys)
+    assert code == 1 and "claims id" in text and "Officers fired 11 shots." in text

@@ -66,6 +66,16 @@ def annotation_row(r: sqlite3.Row | dict) -> dict:
     return {k: r[k] for k in ANNOTATION_FIELDS}
 
 
+CLAIM_FIELDS = ("id", "source", "quote", "kind", "feed_id", "annotation_id", "value", "author", "created", "edited")
+CLAIM_REMOVALS = {"claim.delete", "claim.undo_add", "claim.redo_delete"}
+
+
+def claim_row(r: sqlite3.Row | dict) -> dict:
+    d = {k: r[k] for k in CLAIM_FIELDS if k != "value"}
+    d["value"] = json.loads(r["value_json"]) if "value_json" in r.keys() else r["value"]
+    return d
+
+
 def table_state(conn: sqlite3.Connection) -> "State":
     """The state the tables hold now, in the shape :func:`replay` derives."""
     st = State()
@@ -81,6 +91,9 @@ def table_state(conn: sqlite3.Connection) -> "State":
         st.annotations[r["id"]] = annotation_row(r)
     ref = conn.execute("SELECT value FROM meta WHERE key='reference_feed_id'").fetchone()
     st.reference = int(ref[0]) if ref and ref[0] else None
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='claims'").fetchone():
+        for r in conn.execute("SELECT * FROM claims"):
+            st.claims[r["id"]] = claim_row(r)
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name='signers'").fetchone():
         st.signers = {r["fingerprint"]: r["public_key"] for r in conn.execute("SELECT * FROM signers")}
     return st
@@ -97,13 +110,14 @@ class State:
     annotations: dict[str, dict] = field(default_factory=dict)
     reference: int | None = None
     signers: dict[str, str] = field(default_factory=dict)  # fingerprint -> public key
+    claims: dict[str, dict] = field(default_factory=dict)
 
     def snapshot(self) -> dict:
         """JSON form (the ``case.migrate`` row holds one)."""
         return {"feeds": list(self.feeds.values()), "aliases": sorted(map(list, self.aliases)),
                 "analyses": list(self.analyses.values()), "sync": list(self.sync.values()),
                 "annotations": list(self.annotations.values()), "reference": self.reference,
-                "signers": self.signers}
+                "signers": self.signers, "claims": list(self.claims.values())}
 
     @classmethod
     def from_snapshot(cls, d: dict) -> "State":
@@ -116,6 +130,7 @@ class State:
         st.annotations = {a["id"]: a for a in d.get("annotations", [])}
         st.reference = d.get("reference")
         st.signers = dict(d.get("signers", {}))
+        st.claims = {c["id"]: c for c in d.get("claims", [])}
         return st
 
     def drop_feed(self, fid: int) -> None:
@@ -123,7 +138,7 @@ class State:
         self.aliases = {a for a in self.aliases if a[0] != fid}
         self.analyses = {k: v for k, v in self.analyses.items() if v["feed_id"] != fid}
         self.sync.pop(fid, None)
-        for a in self.annotations.values():
+        for a in list(self.annotations.values()) + list(self.claims.values()):
             if a["feed_id"] == fid:
                 a["feed_id"] = None
 
@@ -171,9 +186,14 @@ def replay(rows: list[sqlite3.Row]) -> tuple[State | None, list[str]]:
                                               "evidence_sha256", "nudge_s", "updated_at")}
         elif a == "sync.reference":
             st.reference = fid
+        elif a.startswith("claim."):
+            if a in CLAIM_REMOVALS:
+                st.claims.pop(d["id"], None)
+            else:
+                st.claims[d["id"]] = {k: d[k] for k in CLAIM_FIELDS}
         elif a == "signer.add":
             st.signers[d["fingerprint"]] = d["public_key"]
-        elif a.startswith("annotation."):
+        elif a.startswith("annotation."):  # .add .edit .import .undo_* .redo_*
             if a in ANNOTATION_REMOVALS:
                 st.annotations.pop(d["id"], None)
             else:
@@ -208,6 +228,7 @@ def compare(want: State, have: State) -> list[str]:
     out += _diff_rows("analyses", "entry", want.analyses, have.analyses)
     out += _diff_rows("sync", "of feed", want.sync, have.sync)
     out += _diff_rows("annotations", "id", want.annotations, have.annotations)
+    out += _diff_rows("claims", "id", want.claims, have.claims)
     for fp in sorted(set(want.signers) | set(have.signers)):
         if want.signers.get(fp) != have.signers.get(fp):
             out.append(f"signers: key {fp} differs from the one the log recorded (or is not in the log)")

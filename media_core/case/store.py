@@ -30,7 +30,7 @@ from media_core.clock import Clock
 from media_core.errors import CaseError, IntegrityError, MediaError, ParameterError
 from media_core.progress import Progress, ShouldStop, sub_progress
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CASE_SUFFIX = ".evcase"
 DB_NAME = "case.sqlite"
 KINDS = ("bodycam", "dashcam", "helicopter", "other")
@@ -121,7 +121,24 @@ MIGRATIONS: dict[int, str] = {
         at TEXT NOT NULL
     );
     """,
+    3: """
+    CREATE TABLE claims (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        quote TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+        annotation_id TEXT,
+        value_json TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created TEXT NOT NULL,
+        edited TEXT NOT NULL
+    );
+    """,
 }
+
+CLAIM_KINDS = ("shot_count", "shooters", "mute_after_first_shot_s", "mute_after_last_shot_s",
+               "time_first_sight_to_first_shot_s", "shots_duration_s", "mute_exists", "free_text")
 
 
 def _now() -> str:
@@ -193,6 +210,31 @@ class Annotation:
     @property
     def is_range(self) -> bool:
         return self.end_s is not None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A public statement the analyst recorded, to be checked against the measurements.
+
+    ``kind`` is one of :data:`CLAIM_KINDS`; ``value`` holds the typed assertion, e.g.
+    ``{"value": 20}`` for ``shot_count`` or ``{"low": 9.0, "high": 15.0, "stated": "about 12 s"}``
+    for a time; ``feed_id`` names the feed a mute claim is about, ``annotation_id`` the annotation
+    a time is measured from ("first sight").
+    """
+
+    id: str
+    source: str
+    quote: str
+    kind: str
+    feed_id: int | None
+    annotation_id: str | None
+    value: dict
+    author: str
+    created: str
+    edited: str
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -856,6 +898,137 @@ class Case:
                          undo=lambda: self._write_ann(old, "annotation.undo_delete"),
                          redo=lambda: self._delete_ann(old, "annotation.redo_delete")))
 
+    def add_annotations(self, items: Iterable[dict], *, source_name: str, source_sha256: str) -> list[Annotation]:
+        """Add many annotations in ONE transaction (an import: all or nothing), each logged with
+        the source file's name and SHA-256. ``items`` hold ``start_s``, ``end_s``, ``feed_id``,
+        ``category``, ``text`` and optionally ``author``, ``created``, ``edited``. Undoable as one step.
+        """
+        now = _now()
+        anns = []
+        for it in items:
+            a = Annotation(id=uuid.uuid4().hex, start_s=float(it["start_s"]),
+                           end_s=None if it.get("end_s") is None else float(it["end_s"]),
+                           feed_id=it.get("feed_id"), category=str(it.get("category") or "custom"),
+                           text=str(it.get("text") or ""), author=str(it.get("author") or self.account),
+                           created=str(it.get("created") or now), edited=str(it.get("edited") or now))
+            self._check_ann(a)
+            anns.append(a)
+        with self._tx() as c:
+            for a in anns:
+                c.execute("INSERT INTO annotations VALUES (?,?,?,?,?,?,?,?,?)",
+                          (a.id, a.feed_id, a.start_s, a.end_s, a.category, a.text, a.author, a.created, a.edited))
+                self._log("annotation.import", {**a.to_dict(), "source": source_name, "source_sha256": source_sha256})
+        self.events.annotations_changed.emit()
+
+        def undo():
+            for a in anns:
+                self._delete_ann(a, "annotation.undo_add")
+
+        def redo():
+            for a in anns:
+                self._write_ann(a, "annotation.redo_add")
+
+        if anns:
+            self._push(_Edit(f"import {len(anns)} annotation(s)", undo=undo, redo=redo))
+        return anns
+
+    # ------------------------------------------------------------------ claims
+    @property
+    def claims(self) -> list[Claim]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM claims ORDER BY created, id").fetchall()
+        return [self._claim(r) for r in rows]
+
+    @staticmethod
+    def _claim(r) -> Claim:
+        d = dict(r)
+        d["value"] = json.loads(d.pop("value_json"))
+        return Claim(**d)
+
+    def claim(self, claim_id: str) -> Claim:
+        with self._lock:
+            r = self._conn.execute("SELECT * FROM claims WHERE id=?", (claim_id,)).fetchone()
+        if r is None:
+            raise ParameterError(f"no claim {claim_id} in case {self.path}")
+        return self._claim(r)
+
+    def _check_claim(self, c: Claim) -> None:
+        if c.kind not in CLAIM_KINDS:
+            raise ParameterError(f"unknown claim kind {c.kind!r}; choose one of {', '.join(CLAIM_KINDS)}")
+        if not c.source.strip() or not c.quote.strip():
+            raise ParameterError("a claim needs its source and the quoted sentence")
+        if c.feed_id is not None:
+            self.feed(c.feed_id)
+        if c.annotation_id is not None:
+            self.annotation(c.annotation_id)
+
+    def _write_claim(self, c: Claim, action: str) -> None:
+        with self._tx() as con:
+            con.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (c.id, c.source, c.quote, c.kind, c.feed_id, c.annotation_id, _canon(c.value), c.author,
+                         c.created, c.edited))
+            self._log(action, c.to_dict())
+        self.events.annotations_changed.emit()
+
+    def _delete_claim(self, c: Claim, action: str) -> None:
+        with self._tx() as con:
+            con.execute("DELETE FROM claims WHERE id=?", (c.id,))
+            self._log(action, c.to_dict())
+        self.events.annotations_changed.emit()
+
+    def add_claim(self, *, source: str, quote: str, kind: str, value: dict | None = None,
+                  feed_id: int | None = None, annotation_id: str | None = None) -> Claim:
+        """Record a public claim (audit-logged, undoable). See :class:`Claim`."""
+        now = _now()
+        c = Claim(uuid.uuid4().hex, str(source), str(quote), str(kind), feed_id, annotation_id, dict(value or {}),
+                  self.account, now, now)
+        self._check_claim(c)
+        self._write_claim(c, "claim.add")
+        self._push(_Edit("add claim", undo=lambda: self._delete_claim(c, "claim.undo_add"),
+                         redo=lambda: self._write_claim(c, "claim.redo_add")))
+        return c
+
+    def update_claim(self, claim_id: str, **changes) -> Claim:
+        allowed = {"source", "quote", "kind", "value", "feed_id", "annotation_id"}
+        bad = set(changes) - allowed
+        if bad:
+            raise ParameterError(f"cannot change {', '.join(sorted(bad))} of a claim")
+        old = self.claim(claim_id)
+        new = replace(old, **changes, edited=_now())
+        self._check_claim(new)
+        self._write_claim(new, "claim.edit")
+        self._push(_Edit("edit claim", undo=lambda: self._write_claim(old, "claim.undo_edit"),
+                         redo=lambda: self._write_claim(new, "claim.redo_edit")))
+        return new
+
+    def delete_claim(self, claim_id: str) -> None:
+        old = self.claim(claim_id)
+        self._delete_claim(old, "claim.delete")
+        self._push(_Edit("delete claim", undo=lambda: self._write_claim(old, "claim.undo_delete"),
+                         redo=lambda: self._delete_claim(old, "claim.redo_delete")))
+
+    # ------------------------------------------------------------------ exports and the signed head
+    def record_event(self, action: str, details: dict) -> None:
+        """Log something done *with* the case that changes no table (an export written, a report
+        made): ``action`` like ``export.review``, ``details`` what was made from what.
+        """
+        if not action.startswith(("export.", "import.", "report.")):
+            raise ParameterError(f"record_event is for exports and reports, not {action!r}")
+        with self._tx():
+            self._log(action, details)
+
+    def signed_head(self) -> dict | None:
+        """The newest signed head: ``{case_id, seq, hash, fingerprint, public_key, signature, at}``
+        (what exports embed; :func:`media_core.case.signing.head_message` is what was signed).
+        """
+        with self._lock:
+            r = self._conn.execute("SELECT s.*, k.public_key FROM signatures s JOIN signers k "
+                                   "ON k.fingerprint = s.fingerprint ORDER BY s.seq DESC LIMIT 1").fetchone()
+        if r is None:
+            return None
+        return {"case_id": self.case_id, "seq": r["seq"], "hash": r["hash"], "fingerprint": r["fingerprint"],
+                "public_key": r["public_key"], "signature": r["signature"], "at": r["at"]}
+
     # ------------------------------------------------------------------ undo
     def _push(self, e: _Edit) -> None:
         self._undo.append(e)
@@ -917,6 +1090,8 @@ class Case:
             need = ["meta", "audit_log", "feeds", "analyses", "sync", "annotations"]
             if version >= 2:
                 need += ["feed_aliases", "signers", "signatures"]
+            if version >= 3:
+                need += ["claims"]
             missing = [t for t in need if t not in present]
             for t in missing:
                 rep.fail(f"the {t} table is missing (dropped outside the case)")
