@@ -147,6 +147,12 @@ class MainWindow(QMainWindow):
         self.sync_panel = QtSyncPanel()
         self.sync_panel.feed_selected.connect(self.select_feed)
         d_sync = self._dock(self.sync_panel, "Feeds and sync", Qt.DockWidgetArea.RightDockWidgetArea)
+        from .qt_claims import QtClaimsPanel
+
+        self.claims_panel = QtClaimsPanel()
+        d_claims = self._dock(self.claims_panel, "Claims", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(d_sync, d_claims)
+        d_sync.raise_()
         self.resizeDocks([self.findChild(QDockWidget, "Timeline")], [300], Qt.Orientation.Vertical)
         self.resizeDocks([d_ann], [600], Qt.Orientation.Horizontal)
         self.resizeDocks([d_ann, d_sync], [330, 230], Qt.Orientation.Vertical)
@@ -357,6 +363,20 @@ class MainWindow(QMainWindow):
         self._act(m, "Previous annotation", lambda: self.jump("annotation", -1), "Up")
         self._act(m, "Zoom timeline to fit", self.timeline.fit, "Ctrl+0")
 
+        # ---- Export menu: the review video and clips (media_core.export). Other exports (annotations,
+        # report) add their actions to export_menu() after the separator below.
+        self._export_menu = mb.addMenu("E&xport")
+        self.a_export_review = self._act(self._export_menu, "&Review video…", lambda: self.export_dialog("review"),
+                                         tip="the chosen feeds side by side on the shared clock, signed manifest")
+        self.a_export_clips = self._act(self._export_menu, "&Clips…", lambda: self.export_dialog("clips"),
+                                        tip="a shared-clock range of one or every feed, fast or frame-exact")
+        self._export_menu.addSeparator()  # annotation and report exports
+        from .qt_claims import add_report_action
+        from .qt_interchange import add_actions as add_interchange_actions
+
+        add_interchange_actions(self._export_menu, self)
+        add_report_action(self._export_menu, self)
+
         tb = QToolBar("Transport")
         tb.setObjectName("transport")
         self.addToolBar(tb)
@@ -457,9 +477,32 @@ class MainWindow(QMainWindow):
         info = self.state.feed(fid) if fid is not None else None
         self.transport.set_audio_source((info.path, info.clock) if info is not None else None)
 
+    # ================================================================== exports
+    def export_menu(self):
+        """The Export menu (a QMenu): exports other than the review video and clips add their actions here."""
+        return self._export_menu
+
+    def export_dialog(self, kind: str = "review"):
+        """Open the export dialog for the open case (in/out points, when set, give the range)."""
+        if self.case is None:
+            return None
+        from media_core.case.timeline import build_timeline
+
+        from .qt_export import QtExportDialog
+
+        dlg = QtExportDialog(self.case, build_timeline(self.case), kind=kind, start_s=self.in_point,
+                             end_s=self.out_point, parent=self)
+        dlg.finished_export.connect(lambda r: self.statusBar().showMessage(f"export written to {r.folder}", 15000))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_export_dialog = dlg
+        dlg.open()
+        return dlg
+
     def _update_actions(self) -> None:
         has = self.case is not None
         self.a_add.setEnabled(has)
+        self.a_export_review.setEnabled(has)
+        self.a_export_clips.setEnabled(has)
         self.a_analyze.setEnabled(has and not self.runner.analysing())
         self.a_cancel.setEnabled(self.runner.jobs_running())
         self.a_undo.setEnabled(has and self.case.can_undo)
@@ -545,6 +588,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_state(self.state)
         self.annotations.set_state(self.state)
         self.sync_panel.set_state(self.state)
+        self.claims_panel.set_state(self.state)
         self.setWindowTitle(f"Evidence Audit — {case.name}")
         self._remember_recent(str(case.path))
         self._on_feeds_changed()
@@ -566,6 +610,7 @@ class MainWindow(QMainWindow):
         self.transport.set_state(None)
         for w in (self.timeline, self.annotations, self.sync_panel):
             w.state = None
+        self.claims_panel.set_state(None)
         self.state.disconnect_case()
         self.state.deleteLater()
         self.state = None

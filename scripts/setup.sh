@@ -87,4 +87,20 @@ if [ $core_only = 0 ]; then
     fi
   done
 fi
+# Fonts for text burned into exports (media_core/export/ass.py): DejaVu Sans (Latin, Arabic), Noto Sans CJK
+# (Chinese, Japanese, Korean) and Noto Sans Arabic. Installed with apt-get when it is there and they are
+# missing; without them exports still work (a fallback font, and one warning line per export).
+if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+   || [ ! -f /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing fonts for exports (fonts-noto-cjk, fonts-noto-core, fonts-dejavu-core) with apt-get" >&2
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        fonts-noto-cjk fonts-noto-core fonts-dejavu-core; } >&2 \
+      || echo "[setup] warning: fonts not installed: exports will draw CJK/Arabic text with a fallback font" >&2
+  else
+    echo "[setup] warning: apt-get is not available: install Noto Sans CJK and DejaVu Sans for exports' text" >&2
+  fi
+fi
 echo "$venv"

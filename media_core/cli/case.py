@@ -52,13 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=run_show)
 
-    v = sub.add_parser("verify", help="re-hash every original and check the audit log chain",
-                       description="Exit 0 if every original and every audit row is as recorded; "
-                                   "exit 1 naming each change otherwise.")
-    v.add_argument("case", metavar="CASE")
+    v = sub.add_parser("verify", help="check a case (originals, audit log) or an export folder (its signed manifest)",
+                       description="A case: re-hash every original and check the audit log chain. An export folder "
+                                   "(recognised by its manifest.json): check the manifest's signature, every "
+                                   "output's SHA-256 and the case's signed log head it embeds; with --originals "
+                                   "DIR also the source originals. Exit 0 if everything is as recorded; exit 1 "
+                                   "naming each change otherwise; 2 if it cannot be read.")
+    v.add_argument("case", metavar="CASE|EXPORT_DIR")
     v.add_argument("--json", action="store_true")
     v.add_argument("--trust", action="append", metavar="FINGERPRINT",
-                   help="a signing key fingerprint (SHA256:...) that must have signed the last head; repeatable")
+                   help="a signing key fingerprint (SHA256:...) that must have signed the last head (a case) or "
+                        "the manifest (an export); repeatable")
+    v.add_argument("--originals", metavar="DIR",
+                   help="for an export folder: a folder holding the source originals, checked by name and SHA-256")
     v.set_defaults(func=run_verify)
 
 
@@ -214,6 +220,14 @@ def run_show(args) -> int:
 def run_verify(args) -> int:
     """Exit 0 intact, 1 a change or tampering found, 2 the case cannot be read (through main())."""
     from media_core.case.store import Case
+    from media_core.export.manifest import is_export_folder
+
+    if is_export_folder(args.case):
+        return _verify_export(args)
+    if getattr(args, "originals", None):
+        from media_core.errors import ParameterError
+
+        raise ParameterError("--originals is for an export folder (one with a manifest.json), not a case")
 
     with Case.open_readonly(args.case) as case:
         rep = case.verify(trusted=args.trust or ())
@@ -237,4 +251,31 @@ def run_verify(args) -> int:
         print(f"note: {safe(n)}")
     print("History is proven only up to the last signed head, and only against someone who does not hold "
           "the signing key.")
+    return 0 if rep.ok else 1
+
+
+def _verify_export(args) -> int:
+    """``verify DIR`` for an export folder: the signed manifest, every output, optionally the originals."""
+    from media_core.export.manifest import verify_export
+
+    rep = verify_export(args.case, args.originals, trusted=args.trust or ())
+    if args.json:
+        print_json(rep.to_dict())
+        return 0 if rep.ok else 1
+    signer = f"manifest signed by {rep.signed_by}" if rep.signed_by else "manifest signature not valid"
+    if rep.ok:
+        src = f"; {rep.checked_sources} original(s) match" if args.originals else ""
+        print(f"OK: export ({rep.kind}) {safe(os.fspath(args.case))}: {rep.checked_outputs} output(s) match "
+              f"manifest.json{src}; {safe(signer)}")
+    else:
+        print(f"VERIFICATION FAILED for export {safe(os.fspath(args.case))}:", file=sys.stderr)
+        for p in rep.problems:
+            print(f"  - {safe(p)}", file=sys.stderr)
+        print(safe(signer), file=sys.stderr)
+    if rep.head:
+        print(f"case log head embedded: row {safe(rep.head.split(':')[0])} {safe(rep.head.split(':')[-1][:16])}...")
+    for n in rep.notes:
+        print(f"note: {safe(n)}")
+    if not args.originals:
+        print("The originals were not checked (give --originals DIR to check them).")
     return 0 if rep.ok else 1
