@@ -370,3 +370,22 @@ def test_claims_imports_and_exports_are_logged_and_replayed(case_path, capsys):
     _sql(case_path, "UPDATE claims SET quote = 'Officers fired 11 shots.' WHERE kind = 'shot_count'")
     code, text = _verify(case_path, capsys)
     assert code == 1 and "claims id" in text and "Officers fired 11 shots." in text
+
+
+def test_mute_findings_are_logged_undoable_and_replayed(case_path, capsys):
+    with Case.open(case_path) as c:
+        b = c.feeds[1]
+        m = c.get_analysis(b.id, algorithm="analysis")["mutes"][0]
+        with pytest.raises(Exception, match="needs its text"):
+            c.set_mute_finding(b.id, kind=m["kind"], start_s=m["start_s"], end_s=m["end_s"], finding="reason-stated")
+        c.set_mute_finding(b.id, kind=m["kind"], start_s=m["start_s"], end_s=m["end_s"], finding="no-reason")
+        c.set_mute_finding(b.id, kind=m["kind"], start_s=m["start_s"], end_s=m["end_s"], finding="reason-stated",
+                           text="muting for a medical privacy call")
+        assert c.mute_findings(b.id)[0]["finding"] == "reason-stated"
+        c.undo()
+        assert [f["finding"] for f in c.mute_findings(b.id)] == ["no-reason"]
+        rep = c.verify()
+        assert rep.ok, rep.problems
+    _sql(case_path, "UPDATE mute_findings SET finding = 'reason-stated', text = 'forged'")
+    code, text = _verify(case_path, capsys)
+    assert code == 1 and "mute_findings" in text

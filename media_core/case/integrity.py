@@ -76,6 +76,9 @@ def claim_row(r: sqlite3.Row | dict) -> dict:
     return d
 
 
+FINDING_FIELDS = ("feed_id", "mute_key", "kind", "start_s", "end_s", "finding", "text", "author", "at")
+
+
 def table_state(conn: sqlite3.Connection) -> "State":
     """The state the tables hold now, in the shape :func:`replay` derives."""
     st = State()
@@ -94,6 +97,9 @@ def table_state(conn: sqlite3.Connection) -> "State":
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name='claims'").fetchone():
         for r in conn.execute("SELECT * FROM claims"):
             st.claims[r["id"]] = claim_row(r)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='mute_findings'").fetchone():
+        for r in conn.execute("SELECT * FROM mute_findings"):
+            st.findings[f"{r['feed_id']}/{r['mute_key']}"] = {k: r[k] for k in FINDING_FIELDS}
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name='signers'").fetchone():
         st.signers = {r["fingerprint"]: r["public_key"] for r in conn.execute("SELECT * FROM signers")}
     return st
@@ -111,13 +117,15 @@ class State:
     reference: int | None = None
     signers: dict[str, str] = field(default_factory=dict)  # fingerprint -> public key
     claims: dict[str, dict] = field(default_factory=dict)
+    findings: dict[str, dict] = field(default_factory=dict)  # "feed_id/mute_key" -> row
 
     def snapshot(self) -> dict:
         """JSON form (the ``case.migrate`` row holds one)."""
         return {"feeds": list(self.feeds.values()), "aliases": sorted(map(list, self.aliases)),
                 "analyses": list(self.analyses.values()), "sync": list(self.sync.values()),
                 "annotations": list(self.annotations.values()), "reference": self.reference,
-                "signers": self.signers, "claims": list(self.claims.values())}
+                "signers": self.signers, "claims": list(self.claims.values()),
+                "findings": list(self.findings.values())}
 
     @classmethod
     def from_snapshot(cls, d: dict) -> "State":
@@ -131,6 +139,7 @@ class State:
         st.reference = d.get("reference")
         st.signers = dict(d.get("signers", {}))
         st.claims = {c["id"]: c for c in d.get("claims", [])}
+        st.findings = {f"{f['feed_id']}/{f['mute_key']}": f for f in d.get("findings", [])}
         return st
 
     def drop_feed(self, fid: int) -> None:
@@ -138,6 +147,7 @@ class State:
         self.aliases = {a for a in self.aliases if a[0] != fid}
         self.analyses = {k: v for k, v in self.analyses.items() if v["feed_id"] != fid}
         self.sync.pop(fid, None)
+        self.findings = {k: v for k, v in self.findings.items() if v["feed_id"] != fid}
         for a in list(self.annotations.values()) + list(self.claims.values()):
             if a["feed_id"] == fid:
                 a["feed_id"] = None
@@ -186,6 +196,12 @@ def replay(rows: list[sqlite3.Row]) -> tuple[State | None, list[str]]:
                                               "evidence_sha256", "nudge_s", "updated_at")}
         elif a == "sync.reference":
             st.reference = fid
+        elif a.startswith("finding."):
+            key = f"{d['feed_id']}/{d['mute_key']}"
+            if d.get("deleted"):
+                st.findings.pop(key, None)
+            else:
+                st.findings[key] = {k: d[k] for k in FINDING_FIELDS}
         elif a.startswith("claim."):
             if a in CLAIM_REMOVALS:
                 st.claims.pop(d["id"], None)
@@ -229,6 +245,7 @@ def compare(want: State, have: State) -> list[str]:
     out += _diff_rows("sync", "of feed", want.sync, have.sync)
     out += _diff_rows("annotations", "id", want.annotations, have.annotations)
     out += _diff_rows("claims", "id", want.claims, have.claims)
+    out += _diff_rows("mute_findings", "mute", want.findings, have.findings)
     for fp in sorted(set(want.signers) | set(have.signers)):
         if want.signers.get(fp) != have.signers.get(fp):
             out.append(f"signers: key {fp} differs from the one the log recorded (or is not in the log)")

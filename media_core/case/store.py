@@ -30,7 +30,7 @@ from media_core.clock import Clock
 from media_core.errors import CaseError, IntegrityError, MediaError, ParameterError
 from media_core.progress import Progress, ShouldStop, sub_progress
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CASE_SUFFIX = ".evcase"
 DB_NAME = "case.sqlite"
 KINDS = ("bodycam", "dashcam", "helicopter", "other")
@@ -136,6 +136,23 @@ MIGRATIONS: dict[int, str] = {
     );
     """,
 }
+
+MIGRATIONS[4] = """
+    CREATE TABLE mute_findings (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        mute_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        finding TEXT NOT NULL,
+        text TEXT NOT NULL,
+        author TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (feed_id, mute_key)
+    );
+    """
+
+FINDINGS = ("reason-stated", "no-reason", "inaudible", "not-reviewed")
 
 CLAIM_KINDS = ("shot_count", "shooters", "mute_after_first_shot_s", "mute_after_last_shot_s",
                "time_first_sight_to_first_shot_s", "shots_duration_s", "mute_exists", "free_text")
@@ -1007,6 +1024,52 @@ class Case:
         self._push(_Edit("delete claim", undo=lambda: self._write_claim(old, "claim.undo_delete"),
                          redo=lambda: self._delete_claim(old, "claim.redo_delete")))
 
+    # ------------------------------------------------------------------ mute findings
+    @staticmethod
+    def mute_key(kind: str, start_s: float) -> str:
+        """How a mute is named across re-analyses: its kind and its start in the feed's media time (ms)."""
+        return f"{kind}@{round(float(start_s) * 1000):d}"
+
+    def mute_findings(self, feed_id: int | None = None) -> list[dict]:
+        """The analyst's findings on mutes (was a reason spoken before it?), newest state per mute."""
+        where = " WHERE feed_id=?" if feed_id is not None else ""
+        q = f"SELECT * FROM mute_findings{where} ORDER BY feed_id, start_s"
+        with self._lock:
+            rows = self._conn.execute(q, (feed_id,) if feed_id is not None else ()).fetchall()
+        return [dict(r) for r in rows]
+
+    def set_mute_finding(self, feed_id: int, *, kind: str, start_s: float, end_s: float, finding: str,
+                         text: str = "") -> dict:
+        """Record the analyst's finding on one mute (audit-logged with its author; undoable)."""
+        if finding not in FINDINGS:
+            raise ParameterError(f"unknown finding {finding!r}; choose one of {', '.join(FINDINGS)}")
+        if finding == "reason-stated" and not text.strip():
+            raise ParameterError("a stated reason needs its text as heard (--text)")
+        self.feed(feed_id)
+        key = self.mute_key(kind, start_s)
+        old = next((r for r in self.mute_findings(feed_id) if r["mute_key"] == key), None)
+        row = {"feed_id": feed_id, "mute_key": key, "kind": kind, "start_s": float(start_s), "end_s": float(end_s),
+               "finding": finding, "text": str(text), "author": self.account, "at": _now()}
+        self._write_finding(row, "finding.set")
+        self._push(_Edit("mute finding",
+                         undo=lambda: (self._write_finding(old, "finding.undo") if old is not None
+                                       else self._delete_finding(row, "finding.undo")),
+                         redo=lambda: self._write_finding(row, "finding.redo")))
+        return row
+
+    def _write_finding(self, row: dict, action: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO mute_findings VALUES (?,?,?,?,?,?,?,?,?)",
+                      tuple(row[k] for k in integrity.FINDING_FIELDS))
+            self._log(action, dict(row))
+        self.events.analysis_changed.emit(row["feed_id"])
+
+    def _delete_finding(self, row: dict, action: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM mute_findings WHERE feed_id=? AND mute_key=?", (row["feed_id"], row["mute_key"]))
+            self._log(action, {**row, "deleted": True})
+        self.events.analysis_changed.emit(row["feed_id"])
+
     # ------------------------------------------------------------------ exports and the signed head
     def record_event(self, action: str, details: dict) -> None:
         """Log something done *with* the case that changes no table (an export written, a report
@@ -1092,6 +1155,8 @@ class Case:
                 need += ["feed_aliases", "signers", "signatures"]
             if version >= 3:
                 need += ["claims"]
+            if version >= 4:
+                need += ["mute_findings"]
             missing = [t for t in need if t not in present]
             for t in missing:
                 rep.fail(f"the {t} table is missing (dropped outside the case)")
