@@ -117,3 +117,31 @@ def test_a_moving_bright_object_is_not_a_flash_train():
     found = detect_flashes_in_frames(frames, fps=fps)
     times = sorted(round(f["frame_pts_s"] * fps) for f in found)
     assert times == [100, 120], times
+
+
+def test_silent_helicopter_placed_by_flashes_on_audio_onsets_without_confident_shots(tmp_path):
+    """A volley the shot detector is not sure of (no confident shots at all are given): the
+    helicopter's flashes are matched against every impulsive onset the body cams heard."""
+    from media_core.clock import Clock
+    from media_core.io.probe import probe
+    from media_core.sync import features_from_array, sync_features
+    from sample_media.encode import write_media
+    from sample_media.sync_scenes import SPEED_OF_SOUND_M_S, flash_frame_fn, helicopter_scene, placement_error_s
+
+    sc = helicopter_scene(3, n_shots=8, duration_s=40.0)
+    fps = sc["heli_fps"]
+    heli = write_media(tmp_path / "heli.mp4", audio=None, fps=fps, size=(96, 64), duration_s=40.0,
+                       frame_fn=flash_frame_fn(sc["flash_media_s"], fps=fps, seed=3))
+    inputs = [{"path": f["name"], "features": features_from_array(f["audio"], f["sr"]), "shots": [],
+               "probe": {"duration_s": f["duration_s"], "audio": {"sr": f["sr"]}, "video": None}}
+              for f in sc["feeds"]]
+    inputs.append({"path": str(heli), "features": None, "probe": probe(heli)})
+    doc = sync_features(inputs, reference="cam0")
+    h = doc["feeds"][2]
+    assert h["method"] == "visual-flash", h
+    assert h["evidence"]["measurements"]["matched_against"] == "audio onsets of placed feeds"
+    heli_feed = {"clock": sc["heli_clock"], "duration_s": 40.0}
+    err = placement_error_s(Clock(h["offset_s"], h["drift_ppm"]), heli_feed, sc["feeds"][0])
+    travel = float(min(((sc["cams"] - sc["shooter"]) ** 2).sum(axis=1) ** 0.5)) / SPEED_OF_SOUND_M_S
+    assert err <= 1 / fps + travel, (err, h)
+    assert h["uncertainty_ms"] > 0 and "runner_up_matched" in h["evidence"]["measurements"]

@@ -154,7 +154,7 @@ def _pts_jumps_s(path) -> float:
 
 @pytest.mark.real_media
 @pytest.mark.parametrize("ref,other,truth", REAL_CASES)
-def test_real_media_offsets_within_10ms(real_media, ref, other, truth):
+def test_real_media_offsets_within_2ms(real_media, ref, other, truth):
     from media_core.sync import features_from_file
 
     d = real_media / "sync"
@@ -166,7 +166,10 @@ def test_real_media_offsets_within_10ms(real_media, ref, other, truth):
     # decodes 1024): on the presentation time line the audio sits that much later than the
     # sample count the README's "180.03 measured" comes from.
     jump = _pts_jumps_s(d / other) - _pts_jumps_s(d / ref)
-    assert abs((est.offset_s + jump) - truth) <= 0.010, (est.offset_s, jump)
+    assert abs((est.offset_s + jump) - truth) <= 0.002, (est.offset_s, jump)
+    if "prepad" in other:   # its own truth is uncertain (180.0 nominal, 180.03 measured): 15 ms
+        assert abs(est.offset_s - truth) <= 0.015, est.offset_s
+    assert est.evidence["measurements"]["uncertainty"]["uncertainty_ms"] > 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,7 +568,8 @@ def test_sync_files_metadata_guess_and_fallback(tmp_path):
     assert fb["method"] == "audio" and abs(fb["offset_s"] - 5.0) < 0.010
     guess = fb["evidence"]["measurements"]["metadata_guess"]
     assert guess["offset_s"] == pytest.approx(7.0) and guess["audio_minus_metadata_s"] == pytest.approx(-2.0, abs=0.02)
-    assert fc["method"] == "metadata" and fc["offset_s"] == pytest.approx(12.0) and fc["confidence"] == pytest.approx(0.2)
+    assert fc["method"] == "metadata" and fc["offset_s"] == pytest.approx(12.0) and fc["confidence"] < 0.05
+    assert fc["uncertainty_ms"] >= 1000 and "tags only" in fc["label"]
     assert "muted" in fc["evidence"]["why_not_better"] or "short" in fc["evidence"]["why_not_better"]
 
 

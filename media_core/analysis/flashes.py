@@ -289,7 +289,12 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
     n = len(pairs)
     resid = [ps_ - clock.to_shared(pf_) for pf_, ps_ in pairs]
     rms = float(np.sqrt(np.mean(np.square(resid)))) if resid else float("nan")
+    runner = None
+    if far.any():
+        k2 = int(np.flatnonzero(far)[np.argmax(scores[far])])
+        runner = {"offset_s": round(float(cands[k2]), 4), "matched": second}
     ev["measurements"].update(matched=n, runner_up_matched=second, residual_rms_ms=round(rms * 1e3, 2),
+                              runner_up=runner,
                               matches=[[round(a, 4), round(b, 4)] for a, b in pairs][:200])
     if n < min_matches:
         return base | {"uncertain_reason": f"only {n} flashes line up with shots (need {min_matches})"}
@@ -301,7 +306,8 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
     elif conf < 0.3:
         reason = f"weak match: {n} of {f.size} flashes on shots, runner-up {second}"
     return base | {"offset_s": float(clock.offset_s), "drift_ppm": float(clock.drift_ppm),
-                   "confidence": round(conf, 3), "matches": pairs, "uncertain_reason": reason}
+                   "confidence": round(conf, 3), "matches": pairs, "uncertain_reason": reason,
+                   "runner_up": runner}
 
 
 def _count(ft: np.ndarray, s: np.ndarray, tol: float) -> int:

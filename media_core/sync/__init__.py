@@ -8,6 +8,8 @@ One idea per module:
 - :mod:`~media_core.sync.estimate` -- :class:`SyncEstimate`, what one match concludes;
 - :mod:`~media_core.sync.pairwise` -- offset and drift between two feeds
   (:func:`estimate_offset_features`, :func:`estimate_offset`);
+- :mod:`~media_core.sync.events` -- one lag per shared impulsive event, a robust line through them;
+- :mod:`~media_core.sync.uncertainty` -- a placement's uncertainty in ms and its calibrated confidence;
 - :mod:`~media_core.sync.solve` -- every feed's clock from all pairs (:func:`solve_global`);
 - :mod:`~media_core.sync.metadata` -- timecode and creation-time tags (:func:`metadata_offset`);
 - :mod:`~media_core.sync.nudge` -- a hand correction (:func:`apply_nudge`);

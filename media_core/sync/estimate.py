@@ -13,7 +13,7 @@ from typing import Any
 from media_core.clock import Clock
 from media_core.errors import ParameterError
 
-ALGORITHM_VERSION = "sync-audio/1"
+ALGORITHM_VERSION = "sync-audio/2"
 UNCERTAIN_BELOW = 0.35
 
 
@@ -29,6 +29,19 @@ class SyncEstimate:
     confidence: float
     evidence: dict[str, Any] = field(default_factory=dict)
     uncertain_reason: str | None = None
+    #: standard error (s) of the offset at the other's media time ``u_mid_s`` (the fit's centre)
+    sigma_s: float = float("nan")
+    u_mid_s: float = 0.0
+    #: standard error of the drift in ppm (nan: drift not fitted, taken as 0 -- see ``drift_bound_ppm``)
+    drift_sigma_ppm: float = float("nan")
+    #: half the spread of source lags: the bound on the sound-travel bias (s)
+    acoustic_s: float = 0.0
+    #: typical single-measurement peak uncertainty (s)
+    peak_sigma_s: float = 0.0
+    #: feed spans on the other's media time the uncertainty must cover (start, end)
+    span_s: tuple[float, float] = (0.0, 0.0)
+    #: probability that the match itself is right (not a wrong peak); confidence multiplies by it
+    p_correct: float = 1.0
 
     @property
     def uncertain(self) -> bool:

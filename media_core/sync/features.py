@@ -1,7 +1,7 @@
 """What sync keeps of a feed from its one streaming decode: :class:`SyncFeatures`.
 
 A band-limited onset envelope at :data:`FEATURE_RATE` (three bands between 300 Hz and 3.3 kHz,
-log energy, half-wave rectified rise) and the audio itself at about 8 kHz, int16. Microphones,
+log energy, half-wave rectified rise) and the audio itself at about 8 kHz, int8 log-companded. Microphones,
 gains and sample rates differ between cameras; the *rises* of band energy do not. Muted spans
 (digital silence, decoder gaps, spans the caller excludes) are zero in the envelope, so silence
 never attracts a match. :class:`SyncFeatureListener` collects them from the shared decode;
@@ -23,22 +23,26 @@ from media_core.runs import long_runs
 FEATURE_RATE = 1000.0          # Hz, onset envelope rate used for correlation
 TARGET_AUDIO_SR = 8000         # audio kept for fine refinement: native rate // k >= this
 BANDS_HZ = ((300.0, 700.0), (700.0, 1500.0), (1500.0, 3300.0))
-INT16_FULL = 32767.0
+AUDIO_X0 = 1e-4               # log companding: int8 steps of 0.6 dB from -80 dBFS to full scale
+_LOGC = math.log1p(1.0 / AUDIO_X0)
+LOG_EPS = 1e-18                # energies are kept as float16 log(energy + LOG_EPS)
 
 
 @dataclass
 class SyncFeatures:
-    """What sync keeps of one feed: a 1 kHz onset envelope and ~8 kHz int16 audio.
+    """What sync keeps of one feed: a 1 kHz onset envelope (float16) and ~8 kHz audio, log-companded
+    to int8 (:func:`compand`; 0.6 dB steps, about 27 dB signal to quantisation noise at any level
+    above -80 dBFS: plenty for phase-transform correlation).
 
     ``audio[m]`` is at media time ``start_s + m / sr``; ``feat[i]`` and ``muted[i]`` are at
-    ``start_s + i / FEATURE_RATE``. Memory: about 21 kB per second of feed (38 MB for 30 min).
+    ``start_s + i / FEATURE_RATE``. Memory: about 11 kB per second of feed (40 MB per hour).
     """
 
     path: str | None
     sr: float
-    audio: np.ndarray              # int16, (n,)
+    audio: np.ndarray              # int8 log-companded (see compand / expand), (n,)
     start_s: float
-    feat: np.ndarray               # float32 onset envelope at FEATURE_RATE, zero where muted
+    feat: np.ndarray               # float16 onset envelope at FEATURE_RATE, zero where muted
     muted: np.ndarray              # bool at FEATURE_RATE
     native_sr: int = 0
 
@@ -69,10 +73,61 @@ class SyncFeatures:
         return SyncFeatures(self.path, self.sr, self.audio, self.start_s, feat, muted, self.native_sr)
 
 
+def compand(x: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] to int8 by log companding (the inverse is :func:`expand`).
+
+    >>> import numpy as np
+    >>> x = np.array([0.0, 0.5, -0.01, 1e-3], np.float32)
+    >>> bool(np.all(np.abs(expand(compand(x)) - x) <= 0.04 * np.abs(x) + 1e-6))
+    True
+    """
+    a = np.log1p(np.abs(x) / np.float32(AUDIO_X0)) * np.float32(127.0 / _LOGC)
+    q = np.minimum(np.round(a), 127.0)
+    return (np.sign(x) * q).astype(np.int8)
+
+
+_EXPAND = (np.sign(np.arange(-128, 128)) * AUDIO_X0
+           * np.expm1(np.minimum(np.abs(np.arange(-128, 128)), 127) / 127.0 * _LOGC)).astype(np.float32)
+
+
+def expand(q: np.ndarray) -> np.ndarray:
+    """int8 companded audio back to float32 (int16 arrays of older caches are read as PCM)."""
+    q = np.asarray(q)
+    if q.dtype == np.int16:
+        return q.astype(np.float32) / np.float32(32767.0)
+    return _EXPAND[q.astype(np.int16) + 128]
+
+
+class _Growable:
+    """An append-only 1-D array in one block (sized from the expected length, grown by half when
+    short): a feed's features never sit in thousands of small chunks plus their concatenation.
+    """
+
+    def __init__(self, dtype, expected: int = 0):
+        self.a = np.empty(max(1024, int(expected)), dtype)
+        self.n = 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self.n + x.size > self.a.size:
+            b = np.empty(max(int(self.a.size * 1.5), self.n + x.size), self.a.dtype)
+            b[: self.n] = self.a[: self.n]
+            self.a = b
+        self.a[self.n: self.n + x.size] = x
+        self.n += x.size
+
+    def pop(self, k: int) -> None:
+        self.n = max(0, self.n - k)
+
+    def take(self) -> np.ndarray:
+        """The contents (the block itself when it is nearly full, else a trimmed copy)."""
+        a, self.a = self.a, np.empty(0, self.a.dtype)
+        return a[: self.n] if self.n >= 0.97 * a.size else a[: self.n].copy()
+
+
 class _Extractor:
     """Streaming decimation (linear-phase polyphase FIR) plus band energies per 1 ms frame."""
 
-    def __init__(self, sr: int, start_s: float = 0.0):
+    def __init__(self, sr: int, start_s: float = 0.0, expected_s: float = 0.0):
         from scipy.signal import butter, firwin
 
         if sr <= 0:
@@ -103,9 +158,10 @@ class _Extractor:
                 self.sos.append(butter(2, [lo, hi], btype="band", fs=self.sr_d, output="sos").astype(np.float32))
         self.zi = [np.zeros((s.shape[0], 2), np.float32) for s in self.sos]
         self._dcarry = np.zeros(0, np.float32)      # decimated samples not yet in a full frame
-        self._audio: list[np.ndarray] = []
-        self._energy: list[np.ndarray] = []
-        self._mute: list[np.ndarray] = []
+        n_exp = int(max(0.0, expected_s) * 1.01 * self.sr_d) + 1024
+        self._audio = _Growable(np.int8, n_exp)
+        self._energy = [_Growable(np.float16, n_exp // self.hop) for _ in self.sos]
+        self._mute = _Growable(bool, n_exp // self.hop)
 
     # -- input ---------------------------------------------------------------------------------
     def push(self, y: np.ndarray) -> None:
@@ -162,7 +218,8 @@ class _Extractor:
     def _features(self, d: np.ndarray) -> None:
         from scipy.signal import sosfilt
 
-        self._audio.append(np.clip(np.round(d * INT16_FULL), -32768, 32767).astype(np.int16))
+        self._audio.append(compand(d))
+        self._last_audio = d.size
         x = np.concatenate([self._dcarry, d]) if self._dcarry.size else d
         nfr = x.size // self.hop
         if nfr == 0:
@@ -172,12 +229,11 @@ class _Extractor:
         self._dcarry = x[nfr * self.hop:].copy()
         # bands filtered on the full stream with state; the carry is re-filtered next time, so
         # filter only the part that forms frames and keep the state at the frame boundary
-        e = np.empty((len(self.sos), nfr), np.float32)
         for b, sos in enumerate(self.sos):
             yb, self.zi[b] = sosfilt(sos, xf, zi=self.zi[b])
             yb *= yb
-            e[b] = yb.reshape(nfr, self.hop).sum(axis=1)
-        self._energy.append(e)
+            # log energy in float16 (2 bytes a frame): the onset envelope is made of log rises
+            self._energy[b].append(np.log(yb.reshape(nfr, self.hop).sum(axis=1) + LOG_EPS).astype(np.float16))
         self._mute.append(~np.any(xf.reshape(nfr, self.hop) != 0.0, axis=1))
 
     # -- output --------------------------------------------------------------------------------
@@ -187,18 +243,14 @@ class _Extractor:
             pad = np.zeros(self.hop - self._dcarry.size, np.float32)
             tail = self._dcarry
             self._dcarry = np.zeros(0, np.float32)
-            audio_keep = self._audio
             self._features(np.concatenate([tail, pad]))
-            # _features appended padded audio; drop it again (the tail was already stored)
-            audio_keep.pop()
-        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
-        self._audio = []
+            # _features appended the padded audio; drop it again (the tail was already stored)
+            self._audio.pop(self._last_audio)
         n_exp = -(-self._n_in // self.k)
-        audio = audio[:n_exp]
-        energy = np.concatenate(self._energy, axis=1) if self._energy else np.zeros((len(self.sos), 0), np.float32)
-        self._energy = []
-        mute = np.concatenate(self._mute) if self._mute else np.zeros(0, bool)
-        self._mute = []
+        self._audio.n = min(self._audio.n, n_exp)
+        audio = self._audio.take()
+        energy = [g.take() for g in self._energy]     # one row per band
+        mute = self._mute.take()
         feat, muted = _onset_envelope(energy, mute, self.fr, excluded=excluded, start_s=self.start_s)
         return SyncFeatures(path=path, sr=self.sr_d, audio=audio, start_s=self.start_s, feat=feat,
                             muted=muted, native_sr=self.sr)
@@ -215,21 +267,19 @@ def _spans_mask(n: int, rate: float, start_s: float, spans: Iterable[tuple[float
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    """``mask`` grown by ``r`` samples on each side (1 byte per sample of working memory)."""
+    from scipy.ndimage import maximum_filter1d
+
     if r <= 0 or not mask.any():
         return mask
-    c = np.concatenate([[0], np.cumsum(mask.astype(np.int32))])
-    n = mask.size
-    i = np.arange(n)
-    lo = np.clip(i - r, 0, n)
-    hi = np.clip(i + r + 1, 0, n)
-    return (c[hi] - c[lo]) > 0
+    return maximum_filter1d(mask.view(np.uint8), size=2 * r + 1, mode="constant").view(bool)
 
 
 def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
     """Band energies per frame -> onset envelope at FEATURE_RATE, zero in muted spans."""
     from scipy.ndimage import uniform_filter1d
 
-    nb, nf = energy.shape
+    nb, nf = len(energy), (energy[0].size if len(energy) else mute.size)
     if nf == 0:
         return np.zeros(0, np.float32), np.zeros(0, bool)
     # muted = exact digital zeros (at least 20 ms in a row) or spans the caller excluded
@@ -240,21 +290,32 @@ def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded
     lag = max(1, int(round(0.004 * fr)))
     onset = np.zeros(nf, np.float32)
     for b in range(nb):                      # band by band: memory stays a few rows
-        es = uniform_filter1d(energy[b], size=size, mode="nearest")
+        es = np.exp(energy[b].astype(np.float32))
+        es -= np.float32(LOG_EPS)
+        np.maximum(es, 0.0, out=es)
+        uniform_filter1d(es, size=size, mode="nearest", output=es)
         ref = es[live] if live.any() else es
         floor = np.float32(0.03 * float(np.median(ref)) + 1e-12) if ref.size else np.float32(1e-12)
+        del ref
         es += floor
         L = np.log(es, out=es)
-        onset[lag:] += np.maximum(L[lag:] - L[:-lag], 0.0)
-        del es, L, ref
+        d = np.subtract(L[lag:], L[:-lag])
+        np.maximum(d, 0.0, out=d)
+        onset[lag:] += d
+        del es, L, d
     onset[_dilate(muted, max(1, int(round(0.03 * fr))))] = 0.0
-    if abs(fr - FEATURE_RATE) > 1e-9:
-        t_src = np.arange(nf) / fr
+    if abs(fr - FEATURE_RATE) > 1e-9:     # resampled to FEATURE_RATE a minute at a time
         n_out = int(math.floor((nf - 1) / fr * FEATURE_RATE)) + 1
-        t_out = np.arange(n_out) / FEATURE_RATE
-        onset = np.interp(t_out, t_src, onset)
-        muted = np.interp(t_out, t_src, muted.astype(np.float32)) > 0.0
-    return onset.astype(np.float32), muted
+        out = np.empty(n_out, np.float16)
+        mout = np.empty(n_out, bool)
+        t_src = np.arange(nf) / fr
+        step = int(60 * FEATURE_RATE)
+        for i0 in range(0, n_out, step):
+            t_out = np.arange(i0, min(n_out, i0 + step)) / FEATURE_RATE
+            out[i0:i0 + t_out.size] = np.interp(t_out, t_src, onset)
+            mout[i0:i0 + t_out.size] = np.interp(t_out, t_src, muted.view(np.uint8)) > 0.0
+        return out, mout
+    return onset.astype(np.float16), muted
 
 
 class SyncFeatureListener:
@@ -272,14 +333,16 @@ class SyncFeatureListener:
         self._path: str | None = None
         self._sr = 0
         self._muted_spans: list[tuple[float, float]] = []
+        self._expected_s = 0.0
 
     def on_start(self, info) -> None:
         self._path = info.path
         self._sr = int(info.sr)
+        self._expected_s = float(getattr(info, "duration_s", 0.0) or 0.0)
 
     def _ensure(self, start_s: float, sr: int) -> _Extractor:
         if self._ex is None:
-            self._ex = _Extractor(sr, start_s)
+            self._ex = _Extractor(sr, start_s, expected_s=self._expected_s)
         return self._ex
 
     def _expected(self) -> float:
@@ -325,7 +388,7 @@ def features_from_array(y, sr: int, *, start_s: float = 0.0, exclude: Iterable[t
         y = y.mean(axis=0)
     if y.ndim != 1:
         raise ParameterError(f"audio must be shaped (n,) or (channels, n); got {y.shape}")
-    ex = _Extractor(int(sr), start_s)
+    ex = _Extractor(int(sr), start_s, expected_s=y.size / float(sr))
     step = int(sr) * 60
     for i in range(0, y.size, step):
         ex.push(y[i:i + step])

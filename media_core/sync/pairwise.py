@@ -3,7 +3,7 @@
 1. **Coarse** -- the onset envelopes are correlated over the whole of both feeds with
    phase-transform weighting (GCC-PHAT), pooled to 250 Hz.
 2. **Windows** -- the overlap is cut into 30 s windows. Each window finds its local lag on the
-   envelope, then refines it with GCC-PHAT on the audio itself (kept at about 8 kHz, int16), with
+   envelope, then refines it with GCC-PHAT on the audio itself (kept at about 8 kHz, int8 log-companded), with
    the other feed resampled onto the reference's grid along the current clock line, and a
    parabolic fit between samples. A robust line (Theil-Sen, then the drift of sources that keep
    their place, and the centre of the spread of source lags) through the window offsets gives
@@ -20,12 +20,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from media_core.clock import fraction_to_ppm, ppm_to_fraction
+from media_core.clock import Clock, fraction_to_ppm, ppm_to_fraction
 from media_core.progress import Progress, ShouldStop, check_cancel
 
 from .correlation import curve_peaks, lag_curve, parabolic, peak_stats
 from .estimate import ALGORITHM_VERSION, UNCERTAIN_BELOW, SyncEstimate, uncertain
-from .features import FEATURE_RATE, SyncFeatures, features_from_array
+from .events import MIN_EVENTS, event_line, pattern_offsets
+from .features import FEATURE_RATE, SyncFeatures, expand, features_from_array
 
 WINDOW_S = 30.0
 HOP_S = 15.0
@@ -36,15 +37,16 @@ MIN_DRIFT_SPAN_S = 300.0      # shorter overlaps: drift is not measurable agains
 FINE_WINDOW_S = 10.0
 PHAT_BETA = 0.8
 MAX_FINE_WINDOWS = 40
+MAX_ALTERNATIVES = 3          # other lags tried by their events when the whole-feed peak is weak
 COARSE_POOL = 4               # coarse correlation at FEATURE_RATE / 4
 
 
 def _feat_centered(f: SyncFeatures) -> np.ndarray:
     """The onset envelope less its mean over live frames, zero where muted (float64)."""
-    x = f.feat.astype(np.float64)
+    x = f.feat.astype(np.float32)
     live = ~f.muted
     if live.any():
-        x = x - x[live].mean()
+        x -= np.float32(x[live].mean(dtype=np.float64))
     x[f.muted] = 0.0
     return x
 
@@ -58,8 +60,8 @@ def _audio_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
     ok = (i0 >= 0) & (i0 + 1 < n)
     out = np.zeros(t.size, np.float32)
     ii = i0[ok]
-    a = f.audio[ii].astype(np.float32)
-    b = f.audio[ii + 1].astype(np.float32)
+    a = expand(f.audio[ii])
+    b = expand(f.audio[ii + 1])
     out[ok] = a + (b - a) * fr[ok]
     return out
 
@@ -294,10 +296,163 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
             reason = f"no distinct correlation peak (best is {ratio:.2f}x the runner-up)"
         else:
             reason = f"windowed offsets disagree ({n_ok} of {U.size} windows consistent)"
+    # uncertainty of the window line: scatter of the inlier windows, their slope's standard error
+    Ui = U[inl] if inl.any() else U
+    u_mid = float(np.mean(Ui))
+    n_w = max(int(inl.sum()), 1)
+    scat = rms if np.isfinite(rms) else FINE_MARGIN_S
+    sxx = float(np.sum((Ui - u_mid) ** 2))
+    est = SyncEstimate(offset_s=float(icpt + slope * u_mid) - slope * u_mid, drift_ppm=float(drift_ppm),
+                       confidence=conf, evidence=ev, uncertain_reason=reason,
+                       sigma_s=1.2533 * scat / math.sqrt(n_w), u_mid_s=u_mid,
+                       drift_sigma_ppm=fraction_to_ppm(scat / math.sqrt(sxx)) if fit and sxx > 0 else float("nan"),
+                       acoustic_s=float(0.5 * (p_hi - p_lo)), peak_sigma_s=0.0,
+                       span_s=(other.start_s, other.end_s), p_correct=min(1.0, conf / 0.9))
+
+    # ---- shared events: one lag per onset, a robust line through them ------------------------
+    step(0.97, "shared events")
+    search = min(0.35, 0.08 + (0.02 if fit else max_slope * overlap / 2))
+    ef = event_line(ref, other, Clock(icpt, drift_ppm), u0=u0, u1=u1, search_s=search, max_slope=max_slope)
+    # a weak or smeared whole-feed peak (drift, sparse sound, repetitive sounds): try the other
+    # lags the correlation offers, segment by segment too, and keep the one most events confirm
+    if ratio < 2.0 and overlap >= 30.0:
+        pat = [o - (ref.start_s - other.start_s) for o, v in pattern_offsets(ref, other) if v >= 4]
+        alts = [o for o in pat + _alternative_offsets(ap, bp, lo_c, hi_c, sm, ipk, P)
+                if abs(o + ref.start_s - other.start_s - icpt) > 0.5]
+        alts = [o for k, o in enumerate(alts) if all(abs(o - x) > 0.5 for x in alts[:k])]
+        def score(e):   # the line least likely to arise by chance, then the best supported
+            return (-e.n_strong, -e.n_sources) if e is not None and e.n_inliers >= MIN_EVENTS else (0, 0)
+
+        best_n = score(ef)
+        runner = None
+        for lag_alt in alts[:MAX_ALTERNATIVES]:
+            check_cancel(should_stop, what)
+            o_alt = lag_alt + ref.start_s - other.start_s
+            a0 = max(other.start_s, ref.start_s - o_alt)
+            a1 = min(other.end_s, ref.end_s - o_alt)
+            if a1 - a0 < min_overlap_s:
+                continue
+            e_alt = event_line(ref, other, Clock(o_alt, 0.0), u0=a0, u1=a1,
+                               search_s=min(0.35, 0.08 + max_slope * (a1 - a0) / 2), max_slope=max_slope)
+            n_alt = score(e_alt)
+            if n_alt < best_n:
+                if best_n[0] < 0:
+                    runner = {"offset_s": round(ef.offset_s, 4), "event_sources": ef.n_sources,
+                              "strong_sources": ef.n_strong}
+                ef, best_n, u0, u1 = e_alt, n_alt, a0, a1
+                meas["overlap_s"] = round(u1 - u0, 3)
+                meas["overlap_mid_other_s"] = round(0.5 * (u0 + u1), 3)
+            elif n_alt[0] < 0 and (runner is None or -n_alt[0] > runner["strong_sources"]):
+                runner = {"offset_s": round(e_alt.offset_s, 4), "event_sources": e_alt.n_sources,
+                          "strong_sources": e_alt.n_strong}
+        if runner is not None:
+            meas["runner_up"] = runner
+    if ef is not None:
+        meas.update(events_measured=ef.n_events, events_used=ef.n_inliers, event_sources=ef.n_sources,
+                    events_span_s=round(ef.span_s, 1), events_drift_fitted=ef.drift_fitted,
+                    events_drift_ppm=round(ef.drift_ppm, 2),
+                    events_drift_sigma_ppm=None if not math.isfinite(ef.drift_sigma_ppm)
+                    else round(ef.drift_sigma_ppm, 2),
+                    events_offset_s=round(ef.offset_s, 6),
+                    event_lags=[[round(e.u_s, 3), round(e.lag_s, 6), round(e.sigma_s * 1e3, 3)]
+                                for e, ok in zip(ef.events, ef.inliers) if ok][:300])
+    dense = (conf >= 0.9 and hit >= 0.5 and len(f_u) >= min(8, max(2, fstarts.size // 2))
+             and (fit or overlap < MIN_DRIFT_SPAN_S))
+    # short overlaps with a good window answer keep it (drift does not matter there, and the
+    # windows' peaks hold every source while an event's strongest peak favours the loudest)
+    dense = dense or (overlap < MIN_DRIFT_SPAN_S and conf >= 0.5 and reason is None)
+    meas["dense_sound"] = bool(dense)
+    if ef is not None and ef.n_inliers >= MIN_EVENTS and ef.n_strong >= 2 and not dense:
+        # sources heard strongly by both feeds on one line: each more makes chance less likely
+        p_ok = (1.0 - 0.5 ** (ef.n_inliers - 2)) * (1.0 - 0.25 ** (ef.n_strong - 1))
+        meas["events_strong_sources"] = ef.n_strong
+        if ef.n_events:
+            p_ok *= min(1.0, 0.5 + ef.n_inliers / ef.n_events)
+        est = SyncEstimate(offset_s=ef.offset_s, drift_ppm=ef.drift_ppm, confidence=0.0, evidence=ev,
+                           uncertain_reason=None, sigma_s=ef.sigma_offset_s, u_mid_s=ef.u_mid_s,
+                           drift_sigma_ppm=ef.drift_sigma_ppm, acoustic_s=ef.acoustic_s,
+                           peak_sigma_s=ef.peak_sigma_s, span_s=(other.start_s, other.end_s),
+                           p_correct=float(p_ok))
+        if f_u:
+            # the events' strongest peaks favour the loudest source (a wearer's own voice); the
+            # windows' peaks hold every coherent source: centre the clock on both spreads
+            slope_e = ppm_to_fraction(ef.drift_ppm)
+            rw = _supported(PO - slope_e * PU, PU, np.asarray(all_z))
+            rw = rw[np.abs(rw - ef.offset_s) <= 0.035]
+            if rw.size >= 4:
+                inl_e = ef.inliers if ef.inliers is not None else np.ones(len(ef.events), bool)
+                re_ = np.array([e.lag_s - slope_e * e.u_s for e, ok in zip(ef.events, inl_e) if ok])
+                both = np.concatenate([re_, rw])
+                q_lo, q_hi = np.percentile(both, [10, 90])
+                est.offset_s = float(0.5 * (q_lo + q_hi))
+                est.acoustic_s = max(est.acoustic_s, float(0.5 * (q_hi - q_lo)))
+                meas["centred_with_window_peaks"] = int(rw.size)
+        ru = meas.get("runner_up")
+        if ru:   # another line that events also support: how much better supported is this one?
+            est.p_correct *= 1.0 - 0.5 ** max(0, ef.n_strong - ru["strong_sources"])
+        ev["method"] = "audio"
+        meas["line_from"] = "events"
+        meas["drift_fitted"] = ef.drift_fitted
+    else:
+        meas["line_from"] = "windows"
+    from .uncertainty import FRAME_30_S, confidence, of_estimate
+
+    unc = of_estimate(est)
+    est.confidence = confidence(unc, frame_s=FRAME_30_S, p_correct=est.p_correct)
+    meas["uncertainty"] = unc.as_dict()
+    meas["drift_ppm_uncertainty"] = (None if not math.isfinite(est.drift_sigma_ppm)
+                                     else round(est.drift_sigma_ppm, 2))
+    if est.confidence < UNCERTAIN_BELOW and est.uncertain_reason is None:
+        est.uncertain_reason = (reason or f"the match is too loose to place the feed (+-{unc.bound_s * 1e3:.0f} ms, "
+                                f"{meas.get('events_used', 0)} shared events)")
+    elif est.confidence >= UNCERTAIN_BELOW and meas["line_from"] == "events":
+        est.uncertain_reason = None
     if progress is not None:
         progress(1.0, "match done")
-    return SyncEstimate(offset_s=float(icpt), drift_ppm=float(drift_ppm), confidence=conf,
-                        evidence=ev, uncertain_reason=reason)
+    return est
+
+
+def _alternative_offsets(ap: np.ndarray, bp: np.ndarray, lo_c: int, hi_c: int, sm: np.ndarray, ipk: int,
+                         P: int, *, seg_s: float = 120.0) -> list[float]:
+    """Lags (s, ref index minus other index) worth a second look besides the whole-feed peak:
+    the next peaks of the whole-feed curve, and the peaks of 2-minute segments of the other
+    feed (a drifting clock smears the whole-feed peak; a segment's stays sharp), most votes first.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    rate = FEATURE_RATE / P
+    excl = int(0.5 * rate)
+    out: list[tuple[float, float]] = []
+    cur = sm.copy()
+    cur[max(0, ipk - excl): ipk + excl + 1] = -np.inf
+    for _ in range(3):
+        k = int(np.argmax(cur))
+        if not np.isfinite(cur[k]):
+            break
+        out.append(((lo_c + k) / rate, 1.0))
+        cur[max(0, k - excl): k + excl + 1] = -np.inf
+    n = int(seg_s * rate)
+    votes: dict[int, float] = {}
+    if bp.size >= 2 * n:
+        for i0 in range(0, bp.size - n + 1, n):
+            seg = np.zeros_like(bp)
+            seg[i0:i0 + n] = bp[i0:i0 + n]
+            if not np.any(seg):
+                continue
+            c = uniform_filter1d(lag_curve(ap, seg, lo_c, hi_c, beta=1.0), size=max(1, int(0.04 * rate)))
+            k = int(np.argmax(c))
+            r_, _, _ = peak_stats(c, k, excl=excl)
+            if r_ >= 1.3:
+                key = int(round((lo_c + k) / rate / 0.5))
+                votes[key] = votes.get(key, 0.0) + min(r_, 3.0)
+    for key, v in sorted(votes.items(), key=lambda kv: -kv[1]):
+        out.append((key * 0.5, 1.0 + v))
+    out.sort(key=lambda x: -x[1])
+    lags: list[float] = []
+    for lag, _ in out:
+        if all(abs(lag - x) > 0.5 for x in lags):
+            lags.append(lag)
+    return lags
 
 
 def _theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:

@@ -11,6 +11,7 @@ thread only, and ``should_stop()`` is polled between files, pairs and windows
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -23,6 +24,7 @@ from .features import SyncFeatureListener, SyncFeatures
 from .metadata import metadata_offset
 from .pairwise import MIN_OVERLAP_S, estimate_offset_features
 from .solve import GlobalSync, solve_global
+from .uncertainty import METADATA_UNCERTAINTY_S, Uncertainty, confidence, frame_s_of
 
 SCHEMA = "evidence-audit.sync/1"
 
@@ -209,7 +211,7 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
         ref = max(pool_ids, key=lambda i: durations.get(i, 0.0))
 
     pw = _match_pairs(paths, feats, audio_ok, progress=sub_progress(progress, 0.0, 0.7),
-                      should_stop=should_stop, workers=workers)
+                      should_stop=should_stop, workers=workers, probes=probes)
     check_cancel(should_stop, "sync")
     g = solve_global(pw, reference=ref, durations=durations, feeds=sorted(set(audio_ok) | {ref}))
     out: list[dict[str, Any]] = [dict() for _ in range(n)]
@@ -219,22 +221,115 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
         elif i in g.clocks:
             out[i] = _placed_by_audio(i, ref, g, pw, paths, probes)
     rest = [i for i in range(n) if not out[i]]
+    # islands: feeds audio links to each other but not to the reference -- placed together, the
+    # island anchored to the reference by its members' tags (labelled so)
+    for island in _islands(rest, pw):
+        placed = _place_island(island, ref, pw, paths, probes, durations)
+        for i, entry in placed.items():
+            out[i] = entry
+    rest = [i for i in range(n) if not out[i]]
     if rest:
         # feeds audio could not place: flashes against shots heard in placed feeds, then metadata
         placed_shots = _shared_shots({i: shots.get(i, []) for i in g.clocks}, g.clocks, paths)
+        placed_onsets = _shared_onsets(shots, feats, g.clocks)
         for k, i in enumerate(rest):
             check_cancel(should_stop, "sync")
             progress(0.7 + 0.3 * k / len(rest), f"placing {_name(paths[i])} without audio")
-            out[i] = _placed_otherwise(i, ref, g, paths, probes, has_audio, audio_ok, placed_shots,
+            out[i] = _placed_otherwise(i, ref, g, paths, probes, has_audio, audio_ok, placed_shots, placed_onsets,
                                        should_stop=should_stop)
     progress(1.0, "sync finished")
     return {"schema": SCHEMA, "reference": paths[ref], "feeds": out}
 
 
+def _islands(rest: Sequence[int], pw) -> list[list[int]]:
+    """Groups of at least two of ``rest`` that confident audio matches connect."""
+    rs = set(rest)
+    adj: dict[int, set] = {i: set() for i in rest}
+    for (a, b), e in pw.items():
+        if a in rs and b in rs and e is not None and not e.uncertain:
+            adj[a].add(b)
+            adj[b].add(a)
+    seen: set = set()
+    out = []
+    for i in rest:
+        if i in seen or not adj[i]:
+            continue
+        comp, todo = [], [i]
+        seen.add(i)
+        while todo:
+            x = todo.pop()
+            comp.append(x)
+            for y in adj[x] - seen:
+                seen.add(y)
+                todo.append(y)
+        out.append(sorted(comp))
+    return out
+
+
+def _place_island(island: list[int], ref: int, pw, paths, probes, durations) -> dict[int, dict[str, Any]]:
+    """Clocks of an island from its own audio matches, anchored by the median of its members' tags."""
+    import numpy as np
+
+    sub = {k: e for k, e in pw.items() if k[0] in island and k[1] in island}
+    local = max(island, key=lambda i: durations.get(i, 0.0))
+    g = solve_global(sub, reference=local, durations={i: durations.get(i, 0.0) for i in island}, feeds=island)
+    anchors = []
+    for i in g.clocks:
+        md = metadata_offset(probes[ref], probes[i]) if probes[ref] else None
+        if md is not None and md.offset_s is not None:
+            # local clock of i at its media 0 is g.clocks[i].offset_s; its tags say md.offset_s on ref
+            anchors.append(md.offset_s - g.clocks[i].offset_s)
+    if not anchors:
+        return {}
+    shift = float(np.median(anchors))
+    md_u = Uncertainty(0.0, METADATA_UNCERTAINTY_S / 1.645 / math.sqrt(len(anchors)), 0.0, 0.0, False)
+    out = {}
+    for i, c in g.clocks.items():
+        u = md_u if i == local else md_u.compound(g.uncertainty.get(i, md_u))
+        cl = Clock(shift, 0.0).compose(c)
+        out[i] = {"path": paths[i], "offset_s": round(cl.offset_s, 6), "drift_ppm": round(cl.drift_ppm, 3),
+                  "method": "metadata", "confidence": confidence(u, frame_s=frame_s_of(probes[ref], probes[i])),
+                  "uncertainty_ms": round(u.bound_s * 1e3, 1), "drift_ppm_uncertainty": None,
+                  "chain": [paths[x] for x in g.chain.get(i, [])],
+                  "label": (f"placed by audio within a group of {len(g.clocks)} feeds that no audio links to the "
+                            f"reference; the group placed by its tags ({len(anchors)} creation times)"),
+                  "evidence": {"method": "metadata", "algorithm_version": ALGORITHM_VERSION,
+                               "measurements": {"island": [paths[x] for x in sorted(g.clocks)],
+                                                "island_reference": paths[local],
+                                                "tag_anchors_s": [round(a, 3) for a in anchors]},
+                               "warnings": list(g.warnings)}}
+    return out
+
+
+#: pairs whose creation-time tags put them further apart than this are not matched (camera
+#: clocks are seconds off, rarely minutes; a release of dozens of feeds has hundreds of pairs)
+TAG_SPAN_MARGIN_S = 120.0
+
+
+def _tag_span(pr) -> tuple[float, float] | None:
+    from .metadata import _iso_seconds
+
+    t = _iso_seconds((pr or {}).get("creation_time"))
+    d = (pr or {}).get("duration_s")
+    return None if t is None or d is None else (t, t + float(d))
+
+
 def _match_pairs(paths, feats, ids, *, progress: Progress, should_stop: ShouldStop | None,
-                 workers: int) -> dict[tuple[int, int], SyncEstimate]:
-    """The audio estimate of every pair of ``ids``, a few at a time on a thread pool."""
+                 workers: int, probes=None) -> dict[tuple[int, int], SyncEstimate]:
+    """The audio estimate of every pair of ``ids``, a few at a time on a thread pool; pairs whose
+    tags say they cannot overlap (by more than :data:`TAG_SPAN_MARGIN_S`) are skipped.
+    """
     pairs = [(a, b) for ii, a in enumerate(ids) for b in ids[ii + 1:]]
+    if probes is not None:
+        spans = {i: _tag_span(probes[i]) for i in ids}
+
+        def may_overlap(a, b):
+            sa, sb = spans[a], spans[b]
+            return sa is None or sb is None or (sa[0] - TAG_SPAN_MARGIN_S < sb[1] and sb[0] - TAG_SPAN_MARGIN_S < sa[1])
+
+        pairs = [p for p in pairs if may_overlap(*p)]
+    if not pairs:
+        return {}
     pw: dict[tuple[int, int], SyncEstimate] = {}
 
     def work(pair):
@@ -263,13 +358,41 @@ def _placed_by_audio(i: int, ref: int, g: GlobalSync, pw, paths, probes) -> dict
                                     "source": md_guess.evidence["measurements"].get("source"),
                                     "audio_minus_metadata_s": round(c.offset_s - md_guess.offset_s, 3)}
     method = "reference" if i == ref else "audio"
-    return {"path": paths[i], "offset_s": round(c.offset_s, 6), "drift_ppm": round(c.drift_ppm, 3),
-            "method": method, "confidence": 1.0 if i == ref else g.confidence.get(i, 0.0),
-            "evidence": {"method": method, "algorithm_version": ALGORITHM_VERSION,
-                         "measurements": meas_i, "warnings": list(g.warnings)}}
+    out = {"path": paths[i], "offset_s": round(c.offset_s, 6), "drift_ppm": round(c.drift_ppm, 3),
+           "method": method, "confidence": 1.0,
+           "evidence": {"method": method, "algorithm_version": ALGORITHM_VERSION,
+                        "measurements": meas_i, "warnings": list(g.warnings)}}
+    if i == ref:
+        return out | {"uncertainty_ms": 0.0, "drift_ppm_uncertainty": 0.0, "chain": [paths[i]]}
+    u = g.uncertainty[i]
+    frame = frame_s_of(probes[ref], probes[i])
+    chain = [paths[x] for x in g.chain.get(i, [])]
+    meas_i["uncertainty"] = u.as_dict() | {"frame_ms": round(frame * 1e3, 2)}
+    meas_i["p_match_right"] = round(g.p_correct.get(i, 1.0), 4)
+    ru = [p["runner_up"] | {"with": p["with"]} for p in pairs_i if p.get("runner_up")]
+    dsd = _chain_drift_sigma(g, pw, i)
+    out.update(confidence=confidence(u, frame_s=frame, p_correct=g.p_correct.get(i, 1.0)),
+               uncertainty_ms=round(u.bound_s * 1e3, 2),
+               drift_ppm_uncertainty=None if dsd is None else round(dsd, 2), chain=chain)
+    if ru:
+        out["runner_up"] = ru[0]
+    return out
 
 
-def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio, audio_ok, placed_shots, *,
+def _chain_drift_sigma(g: GlobalSync, pw, i: int) -> float | None:
+    """The drift uncertainty (ppm) of feed ``i`` along its chain (quadrature), None if unfitted."""
+    path = g.chain.get(i, [])
+    tot = 0.0
+    for a, b in zip(path, path[1:]):
+        e = pw.get((a, b)) or pw.get((b, a))
+        if e is None or not math.isfinite(e.drift_sigma_ppm):
+            return None
+        tot += e.drift_sigma_ppm ** 2
+    return math.sqrt(tot)
+
+
+def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio, audio_ok, placed_shots,
+                      placed_onsets=(), *,
                       should_stop: ShouldStop | None) -> dict[str, Any]:
     """A feed audio could not place: by its flashes against shots heard in placed feeds, else by tags."""
     why = []
@@ -281,7 +404,7 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
     else:
         why.append("no audio stream")
     pr = probes[i]
-    if pr.get("video") is not None and len(placed_shots) >= 3:
+    if pr.get("video") is not None and (len(placed_shots) >= 3 or len(placed_onsets) >= 3):
         from media_core.analysis.flashes import detect_flashes, match_flashes
 
         try:
@@ -290,18 +413,46 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
             why.append(f"flashes: {exc.problem}")
         else:
             fps = float(pr["video"].get("avg_fps") or 30.0)
-            m = match_flashes([f["time_s"] for f in fl], placed_shots, fps=fps)
+            ft = [f["time_s"] for f in fl]
+            m = match_flashes(ft, placed_shots, fps=fps) if len(placed_shots) >= 3 else None
+            if m is None or m["uncertain_reason"] is not None:
+                # every impulsive onset the placed feeds heard (possible shots included)
+                m2 = match_flashes(ft, placed_onsets, fps=fps, tolerance_s=max(1.0 / fps, 0.025))
+                mm = m2["evidence"]["measurements"]
+                mm["matched_against"] = "audio onsets of placed feeds"
+                best, second = int(mm.get("matched") or 0), int(mm.get("runner_up_matched") or 0)
+                if m2["offset_s"] is not None and best >= 6 and best >= second + 2:
+                    # onsets are dense (speech, steps): judge by the margin over the runner-up
+                    m2["uncertain_reason"] = None
+                    m2["confidence"] = round(0.5 * (1.0 - 0.5 ** (best - second)), 3)
+                if m is not None:
+                    m2["evidence"]["measurements"]["against_shots"] = m["uncertain_reason"]
+                if m is None or m2["uncertain_reason"] is None or m["offset_s"] is None:
+                    m = m2
+            else:
+                m["evidence"]["measurements"]["matched_against"] = "shots heard in placed feeds"
             if m["offset_s"] is not None and m["uncertain_reason"] is None:
-                return {"path": paths[i], "offset_s": round(m["offset_s"], 6),
-                        "drift_ppm": round(m["drift_ppm"], 3), "method": "visual-flash",
-                        "confidence": m["confidence"], "evidence": m["evidence"] | {"audio": "; ".join(why)}}
+                u = _flash_uncertainty(m, fps, g)
+                out = {"path": paths[i], "offset_s": round(m["offset_s"], 6),
+                       "drift_ppm": round(m["drift_ppm"], 3), "method": "visual-flash",
+                       "confidence": round(min(m["confidence"] / 0.5, 1.0)
+                                           * confidence(u, frame_s=frame_s_of(probes[ref], pr)), 3),
+                       "uncertainty_ms": round(u.bound_s * 1e3, 2), "drift_ppm_uncertainty": None,
+                       "evidence": m["evidence"] | {"audio": "; ".join(why),
+                                                    "uncertainty": u.as_dict()}}
+                if m.get("runner_up"):
+                    out["runner_up"] = m["runner_up"]
+                return out
             why.append(f"flashes: {m['uncertain_reason']}")
     elif pr.get("video") is not None:
         why.append("flashes: fewer than 3 shots heard in placed feeds")
     md = metadata_offset(probes[ref], pr) if probes[ref] else None
     if md is not None and md.offset_s is not None:
+        u = Uncertainty(0.0, METADATA_UNCERTAINTY_S / 1.645, 0.0, 0.0, False)
         return {"path": paths[i], "offset_s": round(md.offset_s, 6), "drift_ppm": 0.0,
-                "method": "metadata", "confidence": md.confidence,
+                "method": "metadata", "confidence": confidence(u, frame_s=frame_s_of(probes[ref], pr)),
+                "uncertainty_ms": round(METADATA_UNCERTAINTY_S * 1e3, 1), "drift_ppm_uncertainty": None,
+                "label": "placed by its tags only (camera clocks are often seconds off)",
                 "evidence": md.evidence | {"why_not_better": "; ".join(why)}}
     why.append("metadata: " + (md.uncertain_reason if md else "no tags"))
     return _unplaced(paths[i], "; ".join(why))
@@ -313,14 +464,51 @@ def _pair_summary(e: SyncEstimate, other: str) -> dict[str, Any]:
             "drift_ppm": round(e.drift_ppm, 3), "confidence": e.confidence,
             "uncertain_reason": e.uncertain_reason,
             **{k: m.get(k) for k in ("overlap_s", "coarse_peak_ratio", "coarse_peak_z", "inlier_fraction",
-                                     "fine_windows_with_peak", "source_lag_spread_ms", "drift_fitted")
-               if k in m}}
+                                     "fine_windows_with_peak", "source_lag_spread_ms", "drift_fitted",
+                                     "line_from", "events_used", "event_sources", "events_span_s",
+                                     "drift_ppm_uncertainty", "runner_up")
+               if k in m},
+            "uncertainty_ms": (m.get("uncertainty") or {}).get("uncertainty_ms")}
 
 
 def _unplaced(path: str, reason: str) -> dict[str, Any]:
     return {"path": path, "offset_s": None, "drift_ppm": None, "method": None, "confidence": 0.0,
             "evidence": {"method": "none", "algorithm_version": ALGORITHM_VERSION, "measurements": {}},
             "reason": reason}
+
+
+def _flash_uncertainty(m: Mapping[str, Any], fps: float, g: GlobalSync) -> Uncertainty:
+    """A flash placement's uncertainty: frame quantisation, the matches' scatter, and the audio
+    placements the shot times came from (the worst placed feed's); muzzle-to-microphone travel is
+    the sound-travel part (bounded by the scatter of the matches).
+    """
+    n = max(1, int(m["evidence"]["measurements"].get("matched") or 1))
+    rms = float(m["evidence"]["measurements"].get("residual_rms_ms") or 0.0) * 1e-3
+    worst = max((u.sigma_s for u in g.uncertainty.values()), default=0.0)
+    return Uncertainty(peak_s=(1.0 / fps) / math.sqrt(12.0) / math.sqrt(n), scatter_s=rms / math.sqrt(n),
+                       drift_s=worst, acoustic_s=rms, drift_fitted=False)
+
+
+#: onsets strong enough to stand for a shot the detector was unsure of (robust z of the envelope)
+ONSET_Z_FOR_FLASHES = 12.0
+
+
+def _shared_onsets(shots: Mapping[int, list], feats: Mapping[int, SyncFeatures],
+                   clocks: Mapping[int, Clock]) -> list[float]:
+    """Every impulsive onset of the placed feeds on the shared clock: all their shots (possible
+    ones too) and the strong onsets of their sync features.
+    """
+    from .events import onset_times
+
+    out: list[float] = []
+    for i, c in clocks.items():
+        for s_ in shots.get(i, []) or []:
+            out.append(float(c.to_shared(float(s_["time_s"]))))
+        f = feats.get(i)
+        if f is not None:
+            t, _ = onset_times(f, z_min=ONSET_Z_FOR_FLASHES, min_gap_s=0.1, max_events=4000)
+            out.extend(float(x) for x in c.to_shared(t))
+    return sorted(out)
 
 
 def _shared_shots(shots: Mapping[int, list], clocks: Mapping[int, Clock], paths) -> list[float]:

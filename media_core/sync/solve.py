@@ -6,7 +6,7 @@ Loops whose pairwise offsets disagree are reported and their worst pair dropped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -28,6 +28,12 @@ class GlobalSync:
     warnings: list[str]
     residuals_ms: dict[tuple[Any, Any], float]
     edges_used: list[tuple[Any, Any]]
+    #: per placed feed: its :class:`~media_core.sync.uncertainty.Uncertainty` along its best chain
+    uncertainty: dict[Any, Any] = field(default_factory=dict)
+    #: per placed feed: the feeds its best chain passes through, reference first
+    chain: dict[Any, list] = field(default_factory=dict)
+    #: per placed feed: the probability that every match along its chain is right
+    p_correct: dict[Any, float] = field(default_factory=dict)
 
 
 def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=None,
@@ -91,6 +97,7 @@ def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=
     clocks = {x: sol[x] for x in placed}
     clocks[reference] = IDENTITY
     conf = _widest_paths(reference, edges)
+    unc, chain, p_ok = _best_chains(reference, edges)
     unplaced = {x: "no confident audio match links it to the reference" for x in ids if x not in placed}
     for (a, b), e in pairwise.items():
         if e is not None and e.uncertain and b in unplaced:
@@ -101,7 +108,7 @@ def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=
                       confidence={x: round(conf.get(x, 0.0), 3) for x in placed} | {reference: 1.0},
                       unplaced=unplaced, warnings=warnings,
                       residuals_ms={k: round(r * 1e3, 3) for k, r in res.items()},
-                      edges_used=list(edges))
+                      edges_used=list(edges), uncertainty=unc, chain=chain, p_correct=p_ok)
 
 
 def _reachable(ref, edges) -> set:
@@ -135,6 +142,38 @@ def _widest_paths(ref, edges) -> dict:
     return best
 
 
+def _best_chains(ref, edges):
+    """Per feed, the chain of matches from the reference with the smallest compounded uncertainty
+    (Dijkstra on the 90 % bound; errors along a chain add in quadrature).
+    """
+    import heapq
+
+    from .uncertainty import ZERO, of_estimate
+
+    adj: dict[Any, list] = {}
+    for (a, b), e in edges.items():
+        u = of_estimate(e)
+        adj.setdefault(a, []).append((b, u, e.p_correct))
+        adj.setdefault(b, []).append((a, u, e.p_correct))
+    best = {ref: (0.0, ZERO, [ref], 1.0)}
+    heap = [(0.0, 0, ref)]
+    tie = 1
+    while heap:
+        d, _, x = heapq.heappop(heap)
+        if d > best[x][0] + 1e-15:
+            continue
+        _, ux, path, px = best[x]
+        for y, u, p in adj.get(x, ()):
+            uy = ux.compound(u)
+            dy = uy.bound_s ** 2
+            if y not in best or dy < best[y][0] - 1e-15:
+                best[y] = (dy, uy, path + [y], px * p)
+                heapq.heappush(heap, (dy, tie, y))
+                tie += 1
+    return ({x: v[1] for x, v in best.items()}, {x: v[2] for x, v in best.items()},
+            {x: v[3] for x, v in best.items()})
+
+
 def _mid(e: SyncEstimate) -> float:
     return float(e.evidence.get("measurements", {}).get("overlap_mid_other_s", 0.0))
 
@@ -147,7 +186,9 @@ def _solve_ls(ref, placed: set, edges) -> dict[Any, Clock]:
     use = [(k, e) for k, e in edges.items() if k[0] in idx and k[1] in idx]
     if n == 1 or not use:
         return {ref: IDENTITY}
-    w = np.array([max(e.confidence, 1e-3) for _, e in use])
+    from .uncertainty import of_estimate
+
+    w = np.array([max(e.confidence, 1e-3) / max(of_estimate(e).sigma_s, 2e-4) ** 2 for _, e in use])
     # rates
     A = np.zeros((len(use), n - 1))
     y = np.zeros(len(use))
