@@ -40,6 +40,8 @@ INDEX_ALGORITHM = "video_index"
 INCIDENT_ALGORITHM = "incident_shots"
 ENVELOPE_PARAMS = {"step_s": 0.01}
 CACHE_DIR = "cache"
+# fields of an evidence-audit.sync/1 feed entry kept with the clock's evidence in the case
+PLACEMENT_FIELDS = ("uncertainty_ms", "drift_ppm_uncertainty", "chain", "runner_up", "label")
 
 __all__ = [
     "FeedAnalysis", "FeedPreparation", "analysis_params", "stored_analysis", "compute_feed_analysis",
@@ -363,9 +365,13 @@ def apply_sync_document(case: Case, doc: Mapping[str, Any]) -> None:
         f = by_path.get(os.path.abspath(entry["path"]))
         if f is None or entry.get("offset_s") is None:
             continue
+        evidence = dict(entry.get("evidence") or {})
+        for k in PLACEMENT_FIELDS:  # the placement's own uncertainty travels with its evidence
+            if entry.get(k) is not None:
+                evidence[k] = entry[k]
         case.set_clock(f.id, Clock(entry["offset_s"], entry.get("drift_ppm") or 0.0),
                        method=entry.get("method") or "sync", confidence=float(entry.get("confidence") or 0.0),
-                       evidence=dict(entry.get("evidence") or {}))
+                       evidence=evidence)
     if ref is not None:
         case.store_analysis(ref.id, algorithm=SYNC_ALGORITHM, version=doc.get("schema", ""), params={},
                             result=dict(doc))
