@@ -28,7 +28,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
 fi
 
-extras="test,test-gui,bench,gui"
+extras="test,test-gui,bench,gui,cluster"
 [ $core_only = 1 ] && extras="test"
 stamp="$venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-$extras"
 if [ ! -f "$stamp" ]; then
@@ -40,7 +40,7 @@ if [ ! -f "$stamp" ]; then
     echo "[setup] pip install failed; full log in $log" >&2
     exit 1
   fi
-  "$venv/bin/python" -c "import media_core, av, numpy, scipy, librosa, cv2" || { echo "[setup] install failed" >&2; exit 1; }
+  "$venv/bin/python" -c "import media_core, av, numpy, scipy, cv2" || { echo "[setup] install failed" >&2; exit 1; }
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi
@@ -101,6 +101,21 @@ if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || [ ! -f /us
       || echo "[setup] warning: fonts not installed: exports will draw CJK/Arabic text with a fallback font" >&2
   else
     echo "[setup] warning: apt-get is not available: install Noto Sans CJK and DejaVu Sans for exports' text" >&2
+  fi
+fi
+# Speech synthesizers for the test speech (sample_media/speech.py: spoken reasons before mutes): espeak-ng and
+# flite, two independent engines. Installed with apt-get when it is there and they are missing; without them the
+# speech tests and the demo's "Hey, mute" phrase are skipped (and truth.json says so).
+if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing speech synthesizers for test speech (espeak-ng, flite) with apt-get" >&2
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        espeak-ng flite; } >&2 \
+      || echo "[setup] warning: espeak-ng/flite not installed: the speech tests and the demo's spoken phrase are skipped" >&2
+  else
+    echo "[setup] warning: apt-get is not available: install espeak-ng and flite for the speech tests" >&2
   fi
 fi
 echo "$venv"

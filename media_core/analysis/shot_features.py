@@ -8,8 +8,8 @@ analysis window:
   crest factor, asymmetry, rise time, zero-crossing rate, how long the event stays within 6 dB
   of its own peak, the jump over the 2-12 ms before (full-band and differenced), and the level
   over the quiet part of the 0.3 s before.
-* **A log-band patch**: the power in 16 mel-spaced bands (100 Hz - 16 kHz, band edges from
-  :func:`librosa.mel_frequencies`) of a 6-ms window at the onset, as a shape (dB below the
+* **A log-band patch**: the power in 16 mel-spaced bands (100 Hz - 16 kHz, band edges on
+  Slaney's mel scale, as ``librosa.mel_frequencies``) of a 6-ms window at the onset, as a shape (dB below the
   strongest band) and as a rise over the 24 ms before the onset; and the decay of 4 broad
   bands over 5-15, 15-35, 35-75 and 75-150 ms. Bands above 0.45 times the sample rate are
   missing (NaN), so 8-kHz and 48-kHz audio share one vector.
@@ -39,11 +39,26 @@ N_COARSE = N_BANDS // 2
 HISTORY_S = 2.5
 
 
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (linear below 1 kHz, logarithmic above), as librosa's default."""
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_hz / f_sp + np.log(np.maximum(f, 1e-12) / min_log_hz) / logstep,
+                    f / f_sp)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
 @lru_cache(maxsize=1)
 def _band_edges() -> np.ndarray:
-    import librosa
-
-    return np.asarray(librosa.mel_frequencies(n_mels=N_BANDS + 1, fmin=100.0, fmax=16000.0), dtype=np.float64)
+    """17 band edges evenly spaced on the mel scale from 100 Hz to 16 kHz (bit-identical to
+    ``librosa.mel_frequencies(n_mels=17, fmin=100, fmax=16000)``, which the model was fitted with).
+    """
+    lo, hi = _hz_to_mel(np.array([100.0, 16000.0]))
+    return _mel_to_hz(np.linspace(lo, hi, N_BANDS + 1))
 
 
 BAND_EDGES_HZ = tuple(round(float(x), 1) for x in _band_edges())
