@@ -152,6 +152,12 @@ class MainWindow(QMainWindow):
         self.claims_panel = QtClaimsPanel()
         d_claims = self._dock(self.claims_panel, "Claims", Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(d_sync, d_claims)
+        from .qt_speech import make_dock as make_speech_dock
+
+        d_speech = make_speech_dock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d_speech)
+        self.tabifyDockWidget(d_claims, d_speech)
+        self.speech_panel = d_speech.widget()
         d_sync.raise_()
         self.resizeDocks([self.findChild(QDockWidget, "Timeline")], [300], Qt.Orientation.Vertical)
         self.resizeDocks([d_ann], [600], Qt.Orientation.Horizontal)

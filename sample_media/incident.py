@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.4.0"
+GENERATOR_VERSION = "1.5.0"  # 1.5: B says "Hey, mute" (espeak-ng) 3 s before he mutes
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
@@ -305,6 +305,13 @@ def _make_scene(seed: int, duration_s: float) -> _Scene:
         speech.append((T, speaker, "speech" if er.random() < 0.7 else "shouting", dur))
         who += 1
         T += dur + float(er.uniform(0.8, 2.5))
+    # a spoken reason (the Stephon Clark recording): B says "Hey, mute" 3 s before he mutes. Other
+    # talk that would overlap it is left out so that the phrase is heard alone. Needs espeak-ng
+    # (scripts/setup.sh installs it); without it the phrase is skipped and truth.json says so.
+    phrase_T = (D - 22.0) - 3.0
+    if _spoken_phrase_engine() is not None:
+        speech = [s for s in speech if not (s[0] < phrase_T + 1.6 and s[0] + (s[3] or 1.5) > phrase_T - 0.4)]
+        ev("spoken_phrase", phrase_T, "officer_B", ("tts", _PHRASE), -20.0, text=_PHRASE)
     for T, speaker, kind, dur in speech:
         if kind == "shouting":
             ev("shouting", T, speaker, ("distractor", "shouting"), -6.0)
@@ -358,11 +365,26 @@ def _add(buf: np.ndarray, sig: np.ndarray, k: int) -> None:
     buf[lo:hi] += sig[lo - k:hi - k]
 
 
+_PHRASE = "Hey, mute."
+
+
+def _spoken_phrase_engine() -> str | None:
+    """The synthesizer of the demo's spoken phrase (``"espeak-ng"``), or None where it is not installed."""
+    from .speech import available
+
+    return "espeak-ng" if available("espeak-ng") else None
+
+
 def _render_event(ev: dict, *, sr: int, rng: np.random.Generator, level_db: float) -> np.ndarray:
     from .audio import speech_like
     from .distractors import render_distractor
 
     kind, arg = ev["render"]
+    if kind == "tts":  # a real spoken phrase (espeak-ng, voice en-us, normal speed), RMS at level_db
+        from .speech import Voice, active_power, synthesize
+
+        y = synthesize(arg, Voice("espeak-ng", "en-us", 1.0), sr=sr).astype(np.float64)
+        return y * 10 ** (level_db / 20) / np.sqrt(max(active_power(y), 1e-20))
     if kind == "distractor":
         return render_distractor(arg, sr=sr, rng=rng, peak_dbfs=level_db).astype(np.float64)
     y = speech_like(arg, sr, level_dbfs=level_db, rng=rng).astype(np.float64)
@@ -1253,6 +1275,8 @@ def incident_up_to_date(out_dir, *, seed: int = 7, duration_s: float = 90.0, fas
         return False
     if truth.get("generator") != _generator_block(seed, duration_s, fast):
         return False
+    if bool((truth.get("incident") or {}).get("spoken_phrases")) != (_spoken_phrase_engine() is not None):
+        return False  # espeak-ng was installed or removed since: the spoken phrase comes or goes
     for f in truth.get("feeds", []):
         fp = pathlib.Path(out_dir) / f["file"]
         try:
@@ -1459,6 +1483,11 @@ def _assemble_truth(scene: _Scene, entries: list[dict], out: pathlib.Path, fast:
             "min_shot_spacing_s": round(float(np.min(np.diff(sorted(s["T"] for s in scene.shots)))), 6),
             "events": events,
             "mic_muted_incident_s": [round(v, 6) for v in scene.mute_B_T],
+            "spoken_phrases": [{"text": e["text"], "speaker": e["source"], "time_s": round(e["T"], 6),
+                                "engine": "espeak-ng", "voice": "en-us"}
+                               for e in scene.events if e["kind"] == "spoken_phrase"],
+            "spoken_phrases_note": ("" if _spoken_phrase_engine() else
+                                    "espeak-ng is not installed: the phrase \"Hey, mute\" before B's mute was skipped"),
             "actors": {k: [[round(float(v), 3) for v in row] for row in tr.keys]
                        for k, tr in scene.tracks.items()},
             "layout": ("metres: x east, y north; the road runs north-south along x = 0; "

@@ -10,7 +10,7 @@ import importlib
 import sys
 
 #: Subcommand modules under media_core.cli, in the order --help lists them.
-COMMAND_MODULES = ("info", "case", "analyze", "sync", "claims", "export", "imports", "demo", "key")
+COMMAND_MODULES = ("info", "case", "analyze", "sync", "claims", "mutes", "export", "imports", "audit", "demo", "key")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -67,6 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="for an export folder: a folder holding the source originals, checked by name and SHA-256")
     v.set_defaults(func=run_verify)
 
+    from media_core.cli import ingest
+
+    ingest.register(csub)  # case ingest
+
 
 def run_new(args) -> int:
     from media_core.case.store import Case

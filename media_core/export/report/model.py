@@ -98,6 +98,8 @@ def build_report(case, *, date: str | None = None, pre_event_buffers: dict[str, 
             "sync_uncertainty_ms": round(clock_uncertainty_s(f) * 1000.0, 1),
         })
 
+    # the analyst's findings on spoken reasons (never the speech leads: leads are not findings)
+    findings = {(r["feed_id"], r["mute_key"]): r for r in case.mute_findings()}
     mutes = []
     for m in tl.mutes:
         f = tl.feed(m.feed_id)
@@ -114,7 +116,7 @@ def build_report(case, *, date: str | None = None, pre_event_buffers: dict[str, 
             "after_last_shot_s": None if last is None else round(m.start_s - last, 3),
             "evidence": {k: meas[k] for k in sorted(meas) if isinstance(meas[k], (int, float, str))},
             "method": (m.evidence or {}).get("method"),
-            "spoken_reason": None,
+            "spoken_reason": _spoken_reason(findings.get((m.feed_id, case.mute_key(m.kind, m.media_start_s)))),
             "note": (f"audio began {m.duration_s:.1f} s after video, longer than a pre-event buffer "
                      f"({buf:.0f} s)") if cls == "late start beyond buffer" else "",
             "uncertainty_s": round(0.025 + clock_uncertainty_s(f), 3) if f is not None else None,
@@ -143,6 +145,10 @@ def build_report(case, *, date: str | None = None, pre_event_buffers: dict[str, 
         "muted_after_first_shot_s": per_feed_after,
         "muted_after_first_shot_total_s": round(sum(per_feed_after.values()), 3),
         "first_mute_after_shooting": first_after,
+        "mutes_with_stated_reason": {
+            "stated": sum(1 for m in counted if m["spoken_reason"].startswith("reason stated")),
+            "reviewed": sum(1 for m in counted if not m["spoken_reason"].startswith("not reviewed")),
+            "counted": len(counted)},
     }
 
     inc = tl.incident or {}
@@ -185,6 +191,17 @@ def build_report(case, *, date: str | None = None, pre_event_buffers: dict[str, 
         "annotations": annotations,
         "method_and_limits": [{"topic": t, "text": x} for t, x in METHOD_AND_LIMITS],
     }
+
+
+def _spoken_reason(row: dict | None) -> str:
+    """The analyst's finding on a mute as the report shows it: ``reason stated: "..."``, ``no reason``,
+    ``inaudible`` or ``not reviewed`` (with the text as heard when there is one).
+    """
+    if row is None:
+        return "not reviewed"
+    label = str(row.get("finding", "not-reviewed")).replace("-", " ")
+    text = str(row.get("text") or "").strip()
+    return f'{label}: "{text}"' if text else label
 
 
 def _volleys(shots, gap_s: float = 2.0) -> list[dict]:

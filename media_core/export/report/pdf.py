@@ -80,6 +80,9 @@ def display_data(report: dict) -> dict:
             f"{k}: {v['kind']} at {_t(v['start_shared_s'])} shared ({_s(v['after_first_shot_s'], 1)} s after the "
             f"first shot, {_s(v['after_last_shot_s'], 1)} s after the last)" for k, v in first.items()) or "none"],
         ["Shots (incident)", report["shots"]["incident"]["text"] or "none detected"],
+        ["Mutes with a spoken reason", (lambda r: f"{r['stated']} of {r['counted']} counted mutes "
+                                        f"({r['reviewed']} reviewed by the analyst; speech leads are not counted)")(
+            sm.get("mutes_with_stated_reason") or {"stated": 0, "counted": 0, "reviewed": 0})],
     ]
     feeds = {"header": ["Feed", "Kind", "Camera", "Duration", "Start (shared)", "Start (wall)", "Sync",
                         "± ms", "SHA-256 (first 16)"],
@@ -101,7 +104,7 @@ def display_data(report: dict) -> dict:
             mutes["rows"].append([mu["feed"], mu["kind"], _t(mu["start_shared_s"]), _t(mu["end_shared_s"]),
                                   _t(mu["start_media_s"]), _wall(mu["start_wall"]), _t(mu["duration_s"]),
                                   _s(mu["after_first_shot_s"], 1), _s(mu["after_last_shot_s"], 1), ev,
-                                  mu["spoken_reason"] or "—"])
+                                  mu.get("spoken_reason") or "not reviewed"])
         else:
             label = {"pre-event buffer": "pre-event buffer", "no audio": "no audio recorded", "damage": "damage",
                      "late start beyond buffer": "late audio start"}.get(mu["class"], mu["class"])
