@@ -25,9 +25,22 @@ def ensure_sample_media(out_dir: str | os.PathLike = SAMPLE_DIR, *, seed: int = 
 
 
 def build_case(truth_path: str | os.PathLike, case_path: str | os.PathLike) -> Case:
-    """Open (or create) the demo case and add the incident's feeds with their labels and kinds."""
+    """Open (or create) the demo case and add the incident's feeds with their labels and kinds.
+
+    The demo case is derived output: when it holds feeds that are not this incident's files (the
+    generator was updated and re-rendered them), it is rebuilt from scratch rather than given a
+    second copy of every feed.
+    """
+    import shutil
+
     truth_path = Path(truth_path)
     truth = json.loads(truth_path.read_text())
+    want = {f.get("sha256") for f in truth["feeds"]}
+    if (Case.normalize_path(case_path) / "case.sqlite").is_file() and None not in want:
+        with Case.open(case_path) as old:
+            stale = {f.sha256 for f in old.feeds} - want
+        if stale:
+            shutil.rmtree(Case.normalize_path(case_path))
     case = Case.create(case_path, exist_ok=True)
     for f in truth["feeds"]:
         case.add_feed(truth_path.parent / f["file"], label=f["label"], kind=f["kind"])

@@ -200,3 +200,21 @@ def test_cancelled_preparation_stores_nothing(two_feeds, tmp_path):
         assert pipeline.preparation_needed(case, a) == (True, True)
         with pytest.raises(Cancelled):
             case.verify(should_stop=lambda: True)
+
+
+def test_demo_case_is_rebuilt_when_the_incident_was_regenerated(demo, tmp_path):
+    """A demo case holding feeds that are not the incident's files is rebuilt, never doubled."""
+    from sample_media.demo import build_case
+
+    d, res, truth = demo
+    gen = d / "gen"
+    t2 = json.loads((gen / "truth.json").read_text())
+    with build_case(gen / "truth.json", tmp_path / "demo.evcase") as case:
+        first_id = case.case_id
+        assert len(case.feeds) == len(t2["feeds"])
+    t2["feeds"][0]["sha256"] = "0" * 64  # as if the generator had re-rendered this file
+    (tmp_path / "truth.json").write_text(json.dumps(t2))
+    for f in t2["feeds"]:
+        (tmp_path / f["file"]).symlink_to(gen / f["file"])
+    with build_case(tmp_path / "truth.json", tmp_path / "demo.evcase") as case:
+        assert case.case_id != first_id and len(case.feeds) == len(t2["feeds"])
