@@ -45,6 +45,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -1275,8 +1276,9 @@ def incident_up_to_date(out_dir, *, seed: int = 7, duration_s: float = 90.0, fas
         return False
     if truth.get("generator") != _generator_block(seed, duration_s, fast):
         return False
-    if bool((truth.get("incident") or {}).get("spoken_phrases")) != (_spoken_phrase_engine() is not None):
-        return False  # espeak-ng was installed or removed since: the spoken phrase comes or goes
+    if not (truth.get("incident") or {}).get("spoken_phrases") and _spoken_phrase_engine() is not None:
+        return False  # espeak-ng was installed since: the spoken phrase can be added now
+    # (an incident that has the phrase stays valid where espeak-ng is missing, e.g. in the bundle)
     for f in truth.get("feeds", []):
         fp = pathlib.Path(out_dir) / f["file"]
         try:
@@ -1336,6 +1338,8 @@ def build_incident(out_dir, *, seed: int = 7, duration_s: float = 90.0, fast: bo
     keys = [f.key for f in scene.feeds]
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
+    if getattr(sys, "frozen", False):
+        workers = 1  # a frozen bundle has no `python -m` to run child renderers: render here
     args = [(int(seed), float(duration_s), bool(fast), k, os.fspath(out)) for k in keys]
     entries: dict[str, dict] = {}
     if workers > 1:
