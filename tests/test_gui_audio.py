@@ -138,14 +138,18 @@ def test_audio_plays_through_a_real_device_when_there_is_one(qtbot, win, feeds, 
     qtbot.waitUntil(lambda: worker._pcm is not None and worker._playing, timeout=5000)
     qtbot.wait(300)
     p0, t0 = worker._pcm.position_s, win.clock.now()
-    qtbot.wait(1200)
     sink = worker._sink
-    p1, t1 = worker._pcm.position_s, win.clock.now()
-    buffered_s = (sink.bufferSize() - sink.bytesFree()) / worker._bpf / worker.sr
-    heard_s = p1 - buffered_s  # the feed time now leaving our buffer for the device
+    offsets = []  # feed time leaving our buffer for the device, minus the master clock
+    for _ in range(6):
+        qtbot.wait(200)
+        p1, t1 = worker._pcm.position_s, win.clock.now()
+        buffered_s = (sink.bufferSize() - sink.bytesFree()) / worker._bpf / worker.sr
+        offsets.append((p1 - buffered_s) - t1)
     win.pause()
     assert win.audio.available and win.audio_feed_id() == a_id
     # the device drains what we write: the producer advances with the clock (a sink nobody
     # drains would stay full and stop it after 150 ms)
     assert (p1 - p0) > 0.7 * (t1 - t0), (p0, p1, t0, t1)
-    assert abs(heard_s - t1) < 0.1, (heard_s, t1)  # on the master clock (re-synced past 40 ms)
+    # on the master clock: re-synced whenever it is more than 40 ms off (every 250 ms), so some
+    # reading must be within 100 ms even on a loaded machine, where one reading may lag
+    assert min(abs(d) for d in offsets) < 0.1, offsets
