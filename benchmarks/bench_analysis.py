@@ -74,11 +74,7 @@ def child(task: str, path: str) -> None:
     import numpy  # noqa: F401
     import scipy.signal  # noqa: F401
 
-    from media_core.analysis.feed import feed as analysis  # noqa: F401
-    from media_core.analysis.feed import (
-        mutes,  # noqa: F401
-        shots,  # noqa: F401
-    )
+    from media_core.analysis import feed, mutes, shots  # noqa: F401
     from media_core.io import decode  # noqa: F401
 
     r0 = resource.getrusage(resource.RUSAGE_SELF)

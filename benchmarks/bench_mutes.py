@@ -176,7 +176,7 @@ def child(task: str, path: str) -> None:
     import av  # noqa: F401  (imports are not what we time)
     import imageio_ffmpeg  # noqa: F401
 
-    from media_core.analysis.feed import mutes  # noqa: F401
+    from media_core.analysis import mutes  # noqa: F401
     from media_core.io import decode  # noqa: F401
 
     r0, k0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
