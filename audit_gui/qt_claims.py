@@ -149,6 +149,9 @@ class QtClaimsPanel(QWidget):
                     it.setBackground(STATUS_COLORS.get(k.status, QColor(255, 255, 255)))
                     it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(r, col, it)
+        self.table.resizeColumnsToContents()
+        for col in range(self.table.columnCount() - 1):  # long quotes stay readable in their tooltip
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), 220))
 
     def add_dialog(self) -> None:
         if self.state is None:
