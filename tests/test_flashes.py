@@ -4,7 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_core.analysis.flashes import FlashDetector, detect_flashes, detect_flashes_in_frames, match_flashes
+from media_core.analysis.flashes import (
+    FlashDetector,
+    area_mean,
+    area_weights,
+    detect_flashes,
+    detect_flashes_in_frames,
+    match_flashes,
+)
 from media_core.errors import MediaError, ParameterError
 
 FPS = 30.0
@@ -145,3 +152,24 @@ def test_silent_helicopter_placed_by_flashes_on_audio_onsets_without_confident_s
     travel = float(min(((sc["cams"] - sc["shooter"]) ** 2).sum(axis=1) ** 0.5)) / SPEED_OF_SOUND_M_S
     assert err <= 1 / fps + travel, (err, h)
     assert h["uncertainty_ms"] > 0 and "runner_up_matched" in h["evidence"]["measurements"]
+
+
+@pytest.mark.parametrize("shape_in, shape_out", [((120, 160), (30, 40)), ((90, 160), (22, 40)),
+                                                 ((7, 5), (1, 1)), ((270, 480), (67, 120))])
+def test_area_mean_is_the_mean_over_each_covered_area(shape_in, shape_out):
+    # reference: repeat every pixel so both sizes divide (n_out times), then plain block means
+    (H, W), (h, w) = shape_in, shape_out
+    g = np.random.default_rng(4).integers(0, 256, shape_in).astype(np.uint8)
+    up = np.repeat(np.repeat(g.astype(np.float64), h, axis=0), w, axis=1)
+    ref = up.reshape(h, H, w, W).mean(axis=(1, 3))
+    got = area_mean(g, shape_out)
+    assert got.shape == shape_out and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, atol=1e-3)
+
+
+def test_area_weights_rows_sum_to_one_and_cover_their_span():
+    w = area_weights(10, 4)   # spans of 2.5 input pixels
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    np.testing.assert_allclose(w[1, :5], [0, 0, 0.2, 0.4, 0.4])
+    with pytest.raises(ParameterError, match="sizes"):
+        area_weights(0, 3)
