@@ -17,8 +17,8 @@ What is burned in, and by what:
   "UTC from Officer A body cam's camera clock (creation_time tag)"): never on a camera's own
   picture, so they cannot be mistaken for a camera's watermark (which stays untouched inside its
   tile); every tile's strip gives the feed's own media time and frame number of the frame shown;
-* the numbers that change every frame (clocks, media times) are drawn with OpenCV into the raw
-  frames (ASCII digits only);
+* the numbers that change every frame (clocks, media times) are drawn with Pillow into the raw
+  frames (:mod:`media_core.export.raster_text`: matplotlib's DejaVu Sans; ASCII digits only);
 * everything else (labels, slates, the AUDIO MUTED badge with the mute's kind, shot markers and
   the running shot number, annotation captions) is one generated ASS file burned by FFmpeg's
   ``subtitles`` filter (libass: CJK, Arabic and right-to-left text shaped), each event starting
@@ -403,12 +403,11 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
     Progress messages carry the frame count, the speed and an ETA. A cancel (``should_stop()``)
     stops FFmpeg, removes everything this export wrote and raises :class:`Cancelled`.
     """
-    import cv2
-
     from media_core.export.ass import AssDocument, find_fonts
     from media_core.export.ffmpeg import Graph, finish_ffmpeg, kill, start_ffmpeg
     from media_core.export.manifest import build_manifest, output_record, write_manifest
     from media_core.export.output import ExportFolder
+    from media_core.export.raster_text import draw_text, text_width
     from media_core.io.video import VideoIndex, build_index
     from media_core.timefmt import format_time
 
@@ -481,8 +480,7 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
         end_all = n / fps + 1.0
         for t in tiles:
             f = by_id[t.feed_id]
-            right_w = cv2.getTextSize("media -00:00:00.000  #000000", cv2.FONT_HERSHEY_SIMPLEX,
-                                      _scale(t.strip_h * 0.55), 1)[0][0]
+            right_w = text_width("media -00:00:00.000  #000000", _cap(t.strip_h * 0.55))
             ass.add(0.0, end_all, "label", f.label, pos=(t.x + 6, t.y + max(1, (t.strip_h - fs_label) // 2 - 1)),
                     clip=(t.x, t.y, max(t.x + 20, t.x + t.w - right_w - 14), t.y + t.strip_h))
             px, py, pw, ph = t.pic
@@ -538,9 +536,8 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
 
         tz, zone_label = _wall_zone(plan.wall_zone)
         wall0 = _dt.datetime.fromisoformat(plan.wall_origin) if plan.wall_origin else None
-        sc_top = _scale(top * 0.30)
-        wall_w = cv2.getTextSize("WALL CLOCK  0000-00-00 00:00:00.000 XXXXX", cv2.FONT_HERSHEY_DUPLEX,
-                                 _scale(top * 0.22), 1)[0][0]
+        cap_top, cap_wall = _cap(top * 0.30), _cap(top * 0.22)
+        wall_w = text_width("WALL CLOCK  0000-00-00 00:00:00.000 XXXXX", cap_wall, bold=True)
         src_text = (f"zone {zone_label}; {plan.wall_source}" if wall0 is not None
                     else "no wall clock: no feed of the case carries a camera clock")
         ass.add(0.0, end_all, "source", src_text, pos=(12 + wall_w + 14, int(top * 0.80)),
@@ -603,9 +600,6 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
             else:
                 cursors.append(None)
         pool = ThreadPoolExecutor(max_workers=max(1, sum(c is not None for c in cursors)))
-        font = cv2.FONT_HERSHEY_SIMPLEX
-        duplex = cv2.FONT_HERSHEY_DUPLEX
-        sc_wall = _scale(top * 0.22)
         last_report = 0.0
         canvas = np.empty_like(base)
         for k in range(n):
@@ -617,11 +611,11 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
                 futs.append(pool.submit(c.get, i) if (c is not None and i >= 0) else None)
             np.copyto(canvas, base)
             Tk = float(T[k])
-            cv2.putText(canvas, f"SHARED CLOCK  {format_time(Tk, hours=True)}", (12, int(top * 0.44)), duplex,
-                        sc_top, AMBER, 1, cv2.LINE_AA)
+            draw_text(canvas, f"SHARED CLOCK  {format_time(Tk, hours=True)}", (12, int(top * 0.44)),
+                      cap_px=cap_top, colour=AMBER, bold=True)
             wall_txt = f"WALL CLOCK  {_fmt_wall(wall0 + _dt.timedelta(seconds=Tk), tz)}" if wall0 is not None \
                 else "WALL CLOCK  unknown"
-            cv2.putText(canvas, wall_txt, (12, int(top * 0.86)), duplex, sc_wall, (150, 220, 255), 1, cv2.LINE_AA)
+            draw_text(canvas, wall_txt, (12, int(top * 0.86)), cap_px=cap_wall, colour=(150, 220, 255), bold=True)
             for t, fut in zip(tiles, futs):
                 f = by_id[t.feed_id]
                 px, py, pw, ph = t.pic
@@ -633,10 +627,9 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
                 else:
                     canvas[py:py + ph, px:px + pw] = slate_img[t.feed_id]
                     media = "media -"
-                sc = _scale(t.strip_h * 0.55)
-                tw = cv2.getTextSize(media, font, sc, 1)[0][0]
-                cv2.putText(canvas, media, (t.x + t.w - tw - 8, t.y + int(t.strip_h * 0.75)), font, sc,
-                            (190, 230, 190), 1, cv2.LINE_AA)
+                cap = _cap(t.strip_h * 0.55)
+                draw_text(canvas, media, (t.x + t.w - text_width(media, cap) - 8, t.y + int(t.strip_h * 0.75)),
+                          cap_px=cap, colour=(190, 230, 190))
             try:
                 proc.stdin.write(canvas.data)
             except (BrokenPipeError, OSError):
@@ -694,9 +687,9 @@ def render_review(plan: ReviewPlan, *, progress: Progress | None = None,
                 c.close()
 
 
-def _scale(px: float) -> float:
-    """OpenCV font scale for text about ``px`` pixels tall (Hershey fonts are ~22 px at scale 1)."""
-    return max(0.3, float(px) / 22.0)
+def _cap(px: float) -> float:
+    """Cap height in pixels for text about ``px`` pixels tall (never below a legible 7 px)."""
+    return max(7.0, float(px))
 
 
 def _write_audio(plan: ReviewPlan, path: Path, duration_s: float, *, should_stop=None, progress=None) -> None:
