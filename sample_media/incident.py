@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1.5.0"  # 1.5: B says "Hey, mute" (espeak-ng) 3 s before he mutes
+GENERATOR_VERSION = "1.6.0"  # 1.6: drawn with Pillow (DejaVu Sans text), not OpenCV; 1.5: B says "Hey, mute"
 TRUTH_SCHEMA = "evidence-audit.truth/1"
 TRUTH_FILE = "truth.json"
 SPEED_OF_SOUND_M_S = 343.0
@@ -700,12 +700,11 @@ class _Street:
         """Draw one frame. ``seen`` (optional) collects ``(shot_id, x, y)`` of every full-strength
         muzzle flash drawn inside the picture.
         """
-        import cv2
+        from PIL import Image, ImageDraw
 
         pos, R = cam
         W, H, f = self.W, self.H, self.f
         cr, sr_ = math.cos(math.radians(roll_deg)), math.sin(math.radians(roll_deg))
-        img = self.sky.copy()
         items = []  # (layer, depth, kind, payload)
 
         def proj(c):  # camera coords (k,3) -> screen (k,2) with roll
@@ -788,48 +787,45 @@ class _Street:
                     if seen is not None and strength == 1.0 and 0 <= q[0] < W and 0 <= q[1] < H:
                         seen.append((sid, float(q[0]), float(q[1])))
         items.sort(key=lambda it: (it[0] > 0, -it[1]))
+        im = Image.fromarray(self.sky)
+        d = ImageDraw.Draw(im)
         for layer, depth, kind, pay in items:
             if kind == "poly":
                 p, col = pay
-                pts = np.clip(p * 16, -1e6, 1e6).astype(np.int32)
-                cv2.fillConvexPoly(img, pts, col, lineType=cv2.LINE_8, shift=4)
+                _poly(d, p, col)
             elif kind == "line":
                 p, col, th = pay
-                a, b = np.clip(p, -1e5, 1e5).astype(int)
-                cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), col, th)
+                _line(d, p[0], p[1], col, th)
             elif kind == "glow":
                 q, rad = pay
-                q = (int(q[0]), int(q[1]))
-                cv2.circle(img, q, rad * 3, (70, 58, 40), -1)
-                cv2.circle(img, q, rad * 2, (150, 120, 80), -1)
-                cv2.circle(img, q, rad, (255, 226, 170), -1)
+                _disc(d, q, rad * 3, (70, 58, 40))
+                _disc(d, q, rad * 2, (150, 120, 80))
+                _disc(d, q, rad, (255, 226, 170))
             elif kind == "dot":
                 q, rad, col = pay
-                cv2.circle(img, (int(q[0]), int(q[1])), rad, col, -1)
+                _disc(d, q, rad, col)
             elif kind == "person":
                 p, w, torso, lying = pay
                 (bx, by), (tx, ty) = p
                 hgt = by - ty
                 if lying:
-                    cv2.ellipse(img, (int(bx), int(by - 0.05 * hgt)), (int(0.5 * hgt), max(1, int(0.08 * hgt))),
-                                0, 0, 360, torso, -1)
+                    _oval(d, (bx, by - 0.05 * hgt), (int(0.5 * hgt), max(1, int(0.08 * hgt))), 0.0, torso)
                     continue
                 legs = np.array([[bx - w * 0.35, by], [bx + w * 0.35, by], [bx + w * 0.4, by - 0.48 * hgt],
                                  [bx - w * 0.4, by - 0.48 * hgt]])
                 body = np.array([[bx - w * 0.5, by - 0.47 * hgt], [bx + w * 0.5, by - 0.47 * hgt],
                                  [bx + w * 0.45, by - 0.85 * hgt], [bx - w * 0.45, by - 0.85 * hgt]])
-                cv2.fillConvexPoly(img, np.clip(legs * 16, -1e6, 1e6).astype(np.int32), (20, 20, 24), shift=4)
-                cv2.fillConvexPoly(img, np.clip(body * 16, -1e6, 1e6).astype(np.int32), torso, shift=4)
+                _poly(d, legs, (20, 20, 24))
+                _poly(d, body, torso)
                 if torso[2] > torso[0]:  # officers: a reflective stripe
                     yy = int(by - 0.7 * hgt)
-                    cv2.line(img, (int(bx - w * 0.45), yy), (int(bx + w * 0.45), yy), (190, 200, 90), max(1, int(hgt * 0.03)))
-                cv2.circle(img, (int(bx), int(by - 0.92 * hgt)), max(1, int(0.08 * hgt)), (150, 115, 95), -1)
+                    _line(d, (bx - w * 0.45, yy), (bx + w * 0.45, yy), (190, 200, 90), max(1, int(hgt * 0.03)))
+                _disc(d, (bx, by - 0.92 * hgt), max(1, int(0.08 * hgt)), (150, 115, 95))
             elif kind == "flash":
                 q, rad = pay
-                q = (int(q[0]), int(q[1]))
-                cv2.circle(img, q, rad * 2, (255, 170, 80), -1)
-                cv2.circle(img, q, rad, (255, 250, 225), -1)
-        return img
+                _disc(d, q, rad * 2, (255, 170, 80))
+                _disc(d, q, rad, (255, 250, 225))
+        return np.asarray(im).copy()
 
 
 def _clip_near(c: np.ndarray, near: float) -> np.ndarray:
@@ -857,13 +853,50 @@ def _shake(ph: np.ndarray, T: float, moving: float) -> tuple[float, float, float
     return sway + trem[0], bob + trem[1], moving * 1.2 * math.sin(2 * math.pi * 0.95 * T + ph[6]) + trem[2]
 
 
-def _text(img, s, org, scale, col=(255, 255, 255), th=1):
-    import cv2
+# Drawing with Pillow's ImageDraw (on RGB or grey images): shapes are not anti-aliased, text is.
+_FAR_PX = 1e5  # projected points are clamped here (a vertex just past the near plane lands far off)
 
-    x, y = org
-    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (1, 1)):  # a dark outline, same glyph spacing
-        cv2.putText(img, s, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), th, cv2.LINE_AA)
-    cv2.putText(img, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, col, th, cv2.LINE_AA)
+
+def _pt(q) -> tuple[int, int]:
+    return (int(round(min(_FAR_PX, max(-_FAR_PX, float(q[0]))))),
+            int(round(min(_FAR_PX, max(-_FAR_PX, float(q[1]))))))
+
+
+def _poly(d, pts, col) -> None:
+    """A filled polygon through the (k, 2) points ``pts`` (pixels, sub-pixel positions rounded)."""
+    d.polygon(np.rint(np.clip(pts, -_FAR_PX, _FAR_PX)).astype(int).ravel().tolist(), fill=col)
+
+
+def _line(d, a, b, col, width: int = 1) -> None:
+    d.line([_pt(a), _pt(b)], fill=col, width=int(width))
+
+
+def _disc(d, q, rad: int, col) -> None:
+    """A filled circle of radius ``rad`` pixels around ``q`` (2 * rad + 1 pixels across)."""
+    x, y = _pt(q)
+    d.ellipse((x - rad, y - rad, x + rad, y + rad), fill=col)
+
+
+def _oval(d, c, axes, angle_deg: float, col) -> None:
+    """A filled ellipse with half-axes ``axes`` (pixels) turned by ``angle_deg`` (clockwise on screen)."""
+    a = np.linspace(0.0, 2 * np.pi, 36, endpoint=False)
+    t = math.radians(angle_deg)
+    ex, ey = axes[0] * np.cos(a), axes[1] * np.sin(a)
+    pts = np.stack([c[0] + ex * math.cos(t) - ey * math.sin(t), c[1] + ex * math.sin(t) + ey * math.cos(t)], axis=1)
+    _poly(d, pts, col)
+
+
+#: Cap height in pixels per unit of a text ``scale`` (scale 0.42 at 480 px wide: 8 px capitals).
+_CAP_PER_SCALE = 20.0
+
+
+def _text(img: np.ndarray, s, org, scale, col=(255, 255, 255)) -> None:
+    """A camera's burned-in text into ``img`` (RGB, in place): DejaVu Sans with a 1 px dark outline;
+    ``org`` is the left end of the baseline.
+    """
+    from media_core.export.raster_text import draw_text
+
+    draw_text(img, s, org, cap_px=_CAP_PER_SCALE * scale, colour=col, outline=1)
 
 
 def _flash_frames(scene: _Scene, feed: _Feed, fps: float) -> dict[int, list[tuple[dict, float]]]:
@@ -904,7 +937,7 @@ def _dynamic_objects(scene: _Scene, T: float, flashes, *, skip: str | None = Non
 
 
 def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, float], np.ndarray]:
-    import cv2
+    from PIL import Image, ImageDraw
 
     W, H = size
     dash = feed.kind == "dashcam"
@@ -915,9 +948,9 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
     sc = W / 480.0
     # screen-space masks: the dash cam's hood; body cam A's dashboard while in the car
     hood = np.array([[0, H], [0, int(H * 0.86)], [int(W * 0.25), int(H * 0.80)], [int(W * 0.75), int(H * 0.80)],
-                     [W, int(H * 0.86)], [W, H]], np.int32)
+                     [W, int(H * 0.86)], [W, H]])
     dashb = np.array([[0, H], [0, int(H * 0.70)], [int(W * 0.3), int(H * 0.64)], [int(W * 0.7), int(H * 0.64)],
-                      [W, int(H * 0.70)], [W, H]], np.int32)
+                      [W, int(H * 0.70)], [W, H]])
 
     visible: list[dict] = []
 
@@ -940,15 +973,19 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
             seen: list = []
             img = street.render(cam, roll, _dynamic_objects(scene, T, fl), hide_patrol=True, seen=seen)
             log(i, seen)
-            cv2.fillPoly(img, [hood], (18, 18, 22))
-            cv2.line(img, (int(W * 0.25), int(H * 0.80)), (int(W * 0.75), int(H * 0.80)), (70, 70, 78), 1)
+            # the lights' glow on the windscreen (above the hood's top edge, so before drawing it)
             img[: int(H * 0.8)] = np.maximum(img[: int(H * 0.8)], (np.array(lights[blink]) * 0.12).astype(np.uint8))
+            im = Image.fromarray(img)
+            d = ImageDraw.Draw(im)
+            _poly(d, hood, (18, 18, 22))
+            _line(d, (int(W * 0.25), int(H * 0.80)), (int(W * 0.75), int(H * 0.80)), (70, 70, 78))
+            if int(t * 2) % 2 == 0:
+                _disc(d, (W - int(40 * sc), int(12 * sc)), max(2, int(5 * sc)), (230, 20, 20))
+            img = np.array(im)
             wall = INCIDENT_EPOCH + _dt.timedelta(seconds=feed.start_T + feed.wallclock_error_s + t)
             loc = wall.astimezone(_dt.timezone(_dt.timedelta(hours=-8)))
             _text(img, f"{loc:%m/%d/%Y %H:%M:%S}  UNIT 14  0 MPH", (int(6 * sc), H - int(8 * sc)), 0.42 * sc)
             _text(img, "WATCHGUARD 4RE  FRONT", (int(6 * sc), int(16 * sc)), 0.4 * sc)
-            if int(t * 2) % 2 == 0:
-                cv2.circle(img, (W - int(40 * sc), int(12 * sc)), max(2, int(5 * sc)), (230, 20, 20), -1)
             _text(img, "REC", (W - int(32 * sc), int(16 * sc)), 0.4 * sc)
             return img
         who = feed.owner
@@ -963,15 +1000,20 @@ def _frame_fn_street(scene: _Scene, feed: _Feed, size, fps) -> Callable[[int, fl
         img = street.render(cam, dr, _dynamic_objects(scene, T, fl, skip=who), hide_patrol=in_car,
                             patrol_lights=lights, seen=seen)
         log(i, seen + [(s["id"], W * 0.56, H * 0.82) for s in own], own={s["id"] for s in own})
+        im = Image.fromarray(img)
+        d = ImageDraw.Draw(im)
         if in_car:
-            cv2.fillPoly(img, [dashb], (16, 16, 18))
-            cv2.line(img, (int(W * 0.08), 0), (int(W * 0.16), int(H * 0.66)), (10, 10, 12), max(2, int(18 * sc)))
-            cv2.line(img, (int(W * 0.92), 0), (int(W * 0.84), int(H * 0.66)), (10, 10, 12), max(2, int(18 * sc)))
+            _poly(d, dashb, (16, 16, 18))
+            _line(d, (int(W * 0.08), 0), (int(W * 0.16), int(H * 0.66)), (10, 10, 12), max(2, int(18 * sc)))
+            _line(d, (int(W * 0.92), 0), (int(W * 0.84), int(H * 0.66)), (10, 10, 12), max(2, int(18 * sc)))
         if own:  # the officer's own muzzle flash overexposes the frame
-            img = cv2.add(img, np.full_like(img, 70))
+            a = np.asarray(im)
+            im = Image.fromarray(a + np.minimum(255 - a, 70).astype(np.uint8))  # + 70, saturating
+            d = ImageDraw.Draw(im)
             c = (int(W * 0.56), int(H * 0.82))
-            cv2.circle(img, c, int(H * 0.22), (255, 190, 90), -1)
-            cv2.circle(img, c, int(H * 0.11), (255, 255, 235), -1)
+            _disc(d, c, int(H * 0.22), (255, 190, 90))
+            _disc(d, c, int(H * 0.11), (255, 255, 235))
+        img = np.array(im)
         wall = INCIDENT_EPOCH + _dt.timedelta(seconds=feed.start_T + feed.wallclock_error_s + t)
         _text(img, f"{wall:%Y-%m-%d T%H:%M:%S}Z", (W - int(212 * sc), int(16 * sc)), 0.42 * sc)
         _text(img, f"AXON BODY 3 {feed.tags['serial']}", (W - int(212 * sc), int(32 * sc)), 0.42 * sc)
@@ -988,16 +1030,18 @@ class _IRMap:
     X0, X1, Y0, Y1 = -45.0, 55.0, -60.0, 100.0
 
     def __init__(self, seed: int):
-        import cv2
+        from PIL import Image, ImageDraw
+        from scipy.ndimage import gaussian_filter
 
         P = self.PPM
         w, h = int((self.X1 - self.X0) * P), int((self.Y1 - self.Y0) * P)
-        m = np.full((h, w), 62, np.uint8)
+        im = Image.new("L", (w, h), 62)
+        d = ImageDraw.Draw(im)
         r = _rng(seed, 11)
 
         def rect(x0, x1, y0, y1, val):
-            a, b = self.to_px(x0, y1), self.to_px(x1, y0)
-            cv2.rectangle(m, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), int(val), -1)
+            a, b = self.to_px(x0, y1), self.to_px(x1, y0)   # top left, bottom right (corners included)
+            d.rectangle((int(a[0]), int(a[1]), int(b[0]), int(b[1])), fill=int(val))
 
         rect(-7, 7, -200, 300, 78)      # sidewalks
         rect(-4, 4, -200, 300, 92)      # asphalt keeps the day's heat
@@ -1011,15 +1055,16 @@ class _IRMap:
             x, y = r.uniform(-40, 50), r.uniform(-55, 95)
             if abs(x) < 8:
                 continue
-            cv2.circle(m, tuple(int(v) for v in self.to_px(x, y)), int(r.uniform(1.5, 3.5) * P), 34, -1)
+            _disc(d, self.to_px(x, y), int(r.uniform(1.5, 3.5) * P), 34)
         for (x, y) in _LAMPS:
-            cv2.circle(m, tuple(int(v) for v in self.to_px(x, y)), 2, 190, -1)
+            _disc(d, self.to_px(x, y), 2, 190)
         for (x, y, _c) in _PARKED:
             rect(x - 0.9, x + 0.9, y - 2.3, y + 2.3, 58)
         pc = _PATROL_CAR
         rect(pc["x"] - pc["w"] / 2, pc["x"] + pc["w"] / 2, pc["y"] - pc["l"] / 2, pc["y"] + pc["l"] / 2, 120)
         rect(pc["x"] - pc["w"] / 2, pc["x"] + pc["w"] / 2, pc["y"] + 1.2, pc["y"] + pc["l"] / 2, 185)  # hot engine
-        self.map = cv2.GaussianBlur(m, (0, 0), 1.2)
+        blurred = gaussian_filter(np.asarray(im, np.float32), 1.2, mode="mirror", truncate=3.0)
+        self.map = Image.fromarray(np.clip(np.rint(blurred), 0, 255).astype(np.uint8))  # grey ("L")
 
     def to_px(self, x, y):
         return np.array([(x - self.X0) * self.PPM, (self.Y1 - y) * self.PPM])
@@ -1039,7 +1084,7 @@ class _IRMap:
 
 
 def _frame_fn_ir(scene: _Scene, feed: _Feed, size, fps) -> tuple[Callable[[int, float], np.ndarray], _IRMap]:
-    import cv2
+    from PIL import Image, ImageDraw
 
     W, H = size
     irm = _IRMap(scene.seed)
@@ -1056,8 +1101,14 @@ def _frame_fn_ir(scene: _Scene, feed: _Feed, size, fps) -> tuple[Callable[[int, 
     def frame(i: int, t: float) -> np.ndarray:
         T = float(feed.to_T(t))
         A = irm.view(T, size)
-        M = (np.vstack([A, [0, 0, 1]]) @ Mw)[:2]
-        g = cv2.warpAffine(irm.map, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=50)
+        # map pixel -> output pixel (pixel centres at whole numbers); Pillow wants output -> map,
+        # in coordinates whose pixel centres are at +0.5
+        Minv = np.linalg.inv(np.vstack([A, [0, 0, 1]]) @ Mw)
+        off = Minv[:2, 2] + 0.5 - Minv[:2, :2] @ np.array([0.5, 0.5])
+        coeffs = (Minv[0, 0], Minv[0, 1], off[0], Minv[1, 0], Minv[1, 1], off[1])
+        gi = irm.map.transform((W, H), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR,
+                               fillcolor=50)
+        d = ImageDraw.Draw(gi)
 
         def px(x, y):
             q = A @ np.array([x, y, 1.0])
@@ -1072,37 +1123,36 @@ def _frame_fn_ir(scene: _Scene, feed: _Feed, size, fps) -> tuple[Callable[[int, 
             q = px(*scene.tracks[who].pos(T))
             if who == "suspect" and T > scene.suspect_down_T:
                 ang = math.degrees(math.atan2(A[1, 0], A[0, 0]))
-                cv2.ellipse(g, q, (max(2, int(0.9 * zoom)), max(1, int(0.3 * zoom))), ang + 30, 0, 360, 200, -1)
+                _oval(d, q, (max(2, int(0.9 * zoom)), max(1, int(0.3 * zoom))), ang + 30, 200)
                 continue
-            cv2.circle(g, q, max(2, int(0.6 * zoom)), 160, -1)
-            cv2.circle(g, q, max(1, int(0.35 * zoom)), 228, -1)
+            _disc(d, q, max(2, int(0.6 * zoom)), 160)
+            _disc(d, q, max(1, int(0.35 * zoom)), 228)
         cp = scene.car_pass
         if cp["T0"] <= T <= cp["T1"]:
             x, y = scene.tracks["passing_car"].pos(T)
-            body = np.array([px(x - 0.9, y - 2.3), px(x + 0.9, y - 2.3), px(x + 0.9, y + 2.3), px(x - 0.9, y + 2.3)], np.int32)
-            cv2.fillConvexPoly(g, body, 130)
-            hot = np.array([px(x - 0.9, y + 1.0), px(x + 0.9, y + 1.0), px(x + 0.9, y + 2.3), px(x - 0.9, y + 2.3)], np.int32)
-            cv2.fillConvexPoly(g, hot, 215)
+            _poly(d, np.array([px(x - 0.9, y - 2.3), px(x + 0.9, y - 2.3), px(x + 0.9, y + 2.3), px(x - 0.9, y + 2.3)]), 130)
+            _poly(d, np.array([px(x - 0.9, y + 1.0), px(x + 0.9, y + 1.0), px(x + 0.9, y + 2.3), px(x - 0.9, y + 2.3)]), 215)
         for s, strength in flashes.get(i, []):
             q = px(s["pos"][0], s["pos"][1])
             rad = max(2, int(0.8 * zoom * strength))
-            cv2.circle(g, q, rad * 2, int(170 + 60 * strength), -1)
-            cv2.circle(g, q, rad, 255, -1)
-        f = g.astype(np.float32) * vign + fpn
-        g = np.clip(f, 0, 255).astype(np.uint8)
+            _disc(d, q, rad * 2, int(170 + 60 * strength))
+            _disc(d, q, rad, 255)
+        f = np.asarray(gi, np.float32) * vign + fpn
+        gi = Image.fromarray(np.clip(f, 0, 255).astype(np.uint8))
+        d = ImageDraw.Draw(gi)
         # reticle and telemetry
         cx, cy = W // 2, H // 2
         L, gap = int(22 * sc), int(7 * sc)
         for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            cv2.line(g, (cx + dx * gap, cy + dy * gap), (cx + dx * L, cy + dy * L), 255, 1)
+            _line(d, (cx + dx * gap, cy + dy * gap), (cx + dx * L, cy + dy * L), 255)
         for sx in (-1, 1):
             for sy in (-1, 1):
                 x0, y0 = cx + sx * int(60 * sc), cy + sy * int(40 * sc)
-                cv2.line(g, (x0, y0), (x0 - sx * int(12 * sc), y0), 230, 1)
-                cv2.line(g, (x0, y0), (x0, y0 - sy * int(12 * sc)), 230, 1)
+                _line(d, (x0, y0), (x0 - sx * int(12 * sc), y0), 230)
+                _line(d, (x0, y0), (x0, y0 - sy * int(12 * sc)), 230)
         wall = INCIDENT_EPOCH + _dt.timedelta(seconds=feed.start_T + feed.wallclock_error_s + t)
         hdg = (212.0 + 0.9 * (T - 21.0)) % 360
-        img = cv2.cvtColor(g, cv2.COLOR_GRAY2RGB)
+        img = np.repeat(np.asarray(gi)[:, :, None], 3, axis=2)  # grey to RGB
         fs = 0.38 * sc
         _text(img, "AIR 1  FLIR 380-HDc  WHT  NFOV", (int(6 * sc), int(14 * sc)), fs)
         _text(img, f"ALT 1450FT  HDG {hdg:05.1f}  SLR {410 + 20 * math.sin(0.05 * T):.0f}M", (int(6 * sc), int(28 * sc)), fs)

@@ -334,3 +334,20 @@ def test_true_clock_for_any_reference(built):
         assert fired_b == pytest.approx(fired_d, abs=0.001)
     with pytest.raises(ParameterError, match="not a feed of this incident"):
         inc.true_clock(truth, "nope.mp4")
+
+
+def test_drawing_helpers_fill_the_shapes_asked_for():
+    from PIL import Image, ImageDraw
+
+    im = Image.new("L", (60, 40), 0)
+    d = ImageDraw.Draw(im)
+    inc._disc(d, (20.4, 20.0), 5, 255)                    # 11 pixels across, centred on (20, 20)
+    inc._oval(d, (45, 20), (12, 3), 90.0, 128)            # long axis turned upright
+    a = np.asarray(im)
+    disc = np.nonzero(a == 255)
+    assert disc[1].min() == 15 and disc[1].max() == 25 and disc[0].min() == 15 and disc[0].max() == 25
+    oval = np.nonzero(a == 128)
+    tall, wide = np.ptp(oval[0]) + 1, np.ptp(oval[1]) + 1
+    assert 22 <= tall <= 25 and 5 <= wide <= 7
+    inc._poly(d, np.array([[0.0, 0.0], [1e9, 0.0], [0.0, 1e9]]), 7)  # far-off vertices are clamped
+    assert np.asarray(im)[0, 0] == 7

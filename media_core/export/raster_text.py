@@ -50,15 +50,20 @@ def text_width(text: str, cap_px: float, *, bold: bool = False) -> int:
     return int(round(font(cap_px, bold=bold).getlength(text)))
 
 
+@lru_cache(maxsize=512)
 def _mask(text: str, f, stroke: int) -> tuple[np.ndarray, int, int]:
-    """Coverage (0..1 float32) of ``text`` anchored at its baseline's left end, and its offset."""
+    """Coverage (0..1 float32, read-only: cached) of ``text`` anchored at its baseline's left end,
+    and its offset; cached, since most burned-in text repeats from frame to frame.
+    """
     from PIL import Image, ImageDraw
 
     left, top, right, bottom = f.getbbox(text, anchor="ls", stroke_width=stroke)
     w, h = max(1, right - left), max(1, bottom - top)
     m = Image.new("L", (w, h), 0)
     ImageDraw.Draw(m).text((-left, -top), text, font=f, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255)
-    return np.asarray(m, dtype=np.float32) * np.float32(1 / 255), left, top
+    cover = np.asarray(m, dtype=np.float32) * np.float32(1 / 255)
+    cover.flags.writeable = False
+    return cover, left, top
 
 
 def _blend(img: np.ndarray, cover: np.ndarray, x: int, y: int, colour) -> None:
