@@ -40,7 +40,7 @@ if [ ! -f "$stamp" ]; then
     echo "[setup] pip install failed; full log in $log" >&2
     exit 1
   fi
-  "$venv/bin/python" -c "import media_core, av, numpy, scipy, cv2" || { echo "[setup] install failed" >&2; exit 1; }
+  "$venv/bin/python" -c "import media_core, av, numpy, scipy, PIL.ImageFont" || { echo "[setup] install failed" >&2; exit 1; }
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi
