@@ -457,11 +457,17 @@ def _cache_key(name: str, n: int) -> str:
     from media_core.analysis.shot_candidates import CandidateParams
     from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
-    src = [ROOT / "media_core" / f for f in ("shot_candidates.py", "shot_features.py")] + [pathlib.Path(__file__)]
+    src = [ROOT / "media_core" / "analysis" / f for f in ("shot_candidates.py", "shot_features.py", "shots.py")]
+    src.append(pathlib.Path(__file__))
     if name.startswith(("a_",)):
-        src += [ROOT / "media_core" / "synthetic" / f for f in ("gunshot.py", "distractors.py", "incident.py")]
+        src += [ROOT / "sample_media" / f for f in ("gunshot.py", "distractors.py", "scenes.py", "audio.py")]
+    if name == "a_incidents":
+        src.append(ROOT / "sample_media" / "incident.py")
     if name.startswith("b_") or "rerendered" in name:
-        src += [ROOT / "media_core" / "synthetic" / f for f in ("gunfire_b.py", "distractors_b.py", "chains.py")]
+        src += [ROOT / "sample_media" / f for f in ("gunfire_b.py", "distractors_b.py", "chains.py")]
+    missing = [str(f) for f in src if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"shot_data cache key: source file(s) moved: {', '.join(missing)}")
     h = hashlib.sha256(json.dumps([name, n, FEATURE_VERSION, list(FEATURE_NAMES), repr(CandidateParams())]).encode())
     for f in src:
         if f.is_file():

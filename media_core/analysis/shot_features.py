@@ -30,7 +30,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_EDGES_HZ", "candidate_features"]
+__all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_FEATURES", "SCREEN_FEATURES", "BAND_EDGES_HZ",
+           "candidate_features", "add_band_features"]
 
 FEATURE_VERSION = "shot-features-3"
 N_BANDS = 16
@@ -82,6 +83,11 @@ FEATURE_NAMES: tuple[str, ...] = tuple(
     + _CONTEXT
 )
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
+#: the band patch's rise, background and decay columns: most of the features' cost, computed
+#: only for the candidates the model's screen passes (:func:`add_band_features`)
+BAND_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n.startswith(("band_rise_", "band_bg_", "decay_")))
+#: every other column: what the screen decides on
+SCREEN_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not in BAND_FEATURES)
 
 
 def _db(x):
@@ -161,8 +167,11 @@ def _coarse(bdb: np.ndarray) -> np.ndarray:
 
 
 def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h: int,
-                       cands: list[tuple[int, int]], onsets: np.ndarray) -> np.ndarray:
+                       cands: list[tuple[int, int]], onsets: np.ndarray, *, bands: bool = True) -> np.ndarray:
     """The feature matrix (candidates x :data:`FEATURE_NAMES`) of ``cands`` in ``y``.
+
+    With ``bands=False`` the :data:`BAND_FEATURES` columns (most of the cost) are left NaN, for
+    the model's screen to pick the candidates that need them (:func:`add_band_features`).
 
     Parameters
     ----------
@@ -177,6 +186,8 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     cands : list of (onset_frame, peak_frame)
     onsets : np.ndarray
         Refined onset sample of each candidate.
+    bands : bool
+        Compute the :data:`BAND_FEATURES` too.
     """
     n = len(cands)
     F = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float64)
@@ -212,8 +223,8 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     # ---- frame-level jumps and background
     c = np.concatenate([[0.0], np.cumsum(e)])
     cd = np.concatenate([[0.0], np.cumsum(ed)])
-    pk_e = np.array([e[p: p + 3].max() if p < nf else 1e-20 for p in pf])
-    pk_d = np.array([ed[o: max(p, o) + 3].max() if o < nf else 1e-20 for o, p in zip(of, pf)])
+    pk_e = _span_max(e, pf, pf + 3)
+    pk_d = _span_max(ed, of, np.maximum(pf, of) + 3)
     lo_ = np.clip(of - 12, 0, nf)
     hi_ = np.clip(of - 2, 0, nf)
     cnt = np.maximum(hi_ - lo_, 1)
@@ -237,21 +248,26 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
             bgd[i] = np.percentile(ed[a:b], 25)
     col("snr_db", _db(pk_e) - _db(bg))
     col("hf_snr_db", _db(pk_d) - _db(bgd))
-    blast = np.zeros(n)
-    for i, (o, p) in enumerate(zip(of, pf)):
-        k = max(p, o)
-        lim = min(nf - 1, k + 200)
-        thr = 0.1 * pk_d[i]
-        seg = ed[k + 1: lim + 1] < thr
-        k2 = k + (int(np.argmax(seg)) if seg.any() else seg.size)
-        blast[i] = k2 - o + 1
-    col("blast_ms", blast)
+    # blast: frames from the onset until the differenced energy first falls below a tenth of its
+    # peak (within 200 frames of the peak)
+    k = np.maximum(pf, of)
+    idx = k[:, None] + 1 + np.arange(200)[None, :]
+    inside = idx <= np.minimum(nf - 1, k + 200)[:, None]
+    below = (ed[np.minimum(idx, nf - 1)] < 0.1 * pk_d[:, None]) & inside
+    col("blast_ms", k + np.where(below.any(axis=1), np.argmax(below, axis=1), inside.sum(axis=1)) - of + 1)
 
-    # ---- ring-down
+    # ---- ring-down: mean power of sample windows after the onset (NaN where none exists)
+    y2 = np.empty(y.size + 1)
+    np.multiply(y, y, out=y2[:-1], dtype=np.float64)
+    y2[-1] = 0.0
+
     def pw(a_ms, b_ms):
-        r, ok = _gather(y, s0, int(a_ms * ms), max(int(b_ms * ms), int(a_ms * ms) + 1))
-        cnt_ = ok.sum(axis=1)
-        return np.where(cnt_ > 0, (r ** 2).sum(axis=1) / np.maximum(cnt_, 1), np.nan)
+        a_, b_ = int(a_ms * ms), max(int(b_ms * ms), int(a_ms * ms) + 1)
+        lo = np.clip(s0 + a_, 0, y.size)
+        hi = np.clip(s0 + b_, 0, y.size)
+        sums = np.add.reduceat(y2, np.stack([lo, hi], axis=1).ravel())[0::2]
+        cnt_ = hi - lo
+        return np.where(cnt_ > 0, sums / np.maximum(cnt_, 1), np.nan)
 
     p_on = pw(0, 3)
     p10, p40, p100 = pw(8, 18), pw(35, 55), pw(90, 130)
@@ -263,7 +279,8 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     col("tail_100_over_bg_db", _db(p100) - _db(bgs))
     col("nyquist_khz", np.full(n, sr / 2000.0))
 
-    # ---- spectra: onset window, pre-onset windows, decay windows (a log-band patch)
+    # ---- spectra: the onset window's log-band shape (the band patch's rise, background and decay
+    # windows are :func:`add_band_features`, computed only where they are needed)
     won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
     _, _, M, valid = _spec_setup(sr, won.shape[1])
     Pon, fr = _psd(won, sr)
@@ -271,13 +288,8 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     vmask = np.where(valid, 1.0, np.nan)[None, :]
     top = np.nanmax(np.where(valid[None, :], Bdb_on, -np.inf), axis=1, keepdims=True)
     F[:, [_IDX[f"band_shape_{i}"] for i in range(N_BANDS)]] = (Bdb_on - top) * vmask
-    F[:, [_IDX[f"band_rise_{i}"] for i in range(N_BANDS)]] = (Bdb_on - _band_db(y, s0, sr, -31.0, -7.0, 3)) * vmask
-    F[:, [_IDX[f"band_bg_{i}"] for i in range(N_BANDS)]] = (Bdb_on - _band_db(y, s0, sr, -250.0, -50.0, 4)) * vmask
-    on_c = _coarse(Bdb_on + 0 * vmask)
-    for wi, (a_ms, b_ms) in enumerate(DECAY_WINDOWS_MS):
-        d = _coarse(_band_db(y, s0, sr, a_ms, b_ms, 3 if b_ms - a_ms > 12 else 1) + 0 * vmask) - on_c
-        for bi in range(N_COARSE):
-            F[:, _IDX[f"decay_{bi}_{wi}"]] = d[:, bi]
+    if bands:
+        add_band_features(F, y, sr, s0, np.arange(n))
     tot = Pon[:, fr >= 100].sum(axis=1) + 1e-20
     col("hf_share", Pon[:, fr >= 2000].sum(axis=1) / tot)
     col("centroid_khz", (Pon[:, fr >= 100] * fr[fr >= 100][None, :]).sum(axis=1) / tot / 1000.0)
@@ -294,42 +306,122 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     # ---- context among candidates (times in ms, levels in dB of the peak-frame energy)
     t = s0 / ms
     lev = _db(pk_e)
-    for i in range(n):
-        if i > 0:
-            if t[i] - t[i - 1] <= 2000.0:
-                F[i, _IDX["dt_prev_ms"]] = t[i] - t[i - 1]
-                F[i, _IDX["prev_rel_db"]] = lev[i] - lev[i - 1]
-            j = i - 1
-            while j >= 0 and t[i] - t[j] <= 500.0:
-                if lev[j] > lev[i]:
-                    F[i, _IDX["dt_prev_stronger_ms"]] = t[i] - t[j]
-                    F[i, _IDX["prev_stronger_rel_db"]] = lev[i] - lev[j]
-                    break
-                j -= 1
-        if i + 1 < n:
-            if t[i + 1] - t[i] <= 2000.0:
-                F[i, _IDX["dt_next_ms"]] = t[i + 1] - t[i]
-                F[i, _IDX["next_rel_db"]] = lev[i] - lev[i + 1]
+    _context(F, t, lev)
     lo250 = np.searchsorted(t, t - 250.0)
     hi250 = np.searchsorted(t, t + 250.0, side="right")
     col("n_250ms", hi250 - lo250 - 1)
     lo1 = np.searchsorted(t, t - 1000.0)
     hi1 = np.searchsorted(t, t + 1000.0, side="right")
     col("n_1s", hi1 - lo1 - 1)
-    for i in range(n):
-        a = np.searchsorted(t, t[i] - 300.0)
-        b = np.searchsorted(t, t[i] + 300.0, side="right")
-        if b - a >= 5:
-            d = np.diff(t[a:b])
-            F[i, _IDX["spacing_cv"]] = float(np.std(d) / max(np.mean(d), 1e-6))
-    # crack over the loudest / median 50-ms block of the differenced energy before it
-    blk = 50
-    for i, o in enumerate(of):
-        end = o - 20
-        nblk = min(int(HISTORY_S * 1000 / blk), max(end, 0) // blk)
-        F[i, _IDX["history_s"]] = nblk * blk / 1000.0
-        if nblk >= 6:
-            peaks = ed[end - nblk * blk: end].reshape(nblk, blk).max(axis=1)
-            F[i, _IDX["over_recent_db"]] = _db(pk_d[i]) - _db(peaks.max())
-            F[i, _IDX["over_median_db"]] = _db(pk_d[i]) - _db(np.median(peaks))
+    col("spacing_cv", _spacing_cv(t))
+    _history(F, ed, of, pk_d)
     return F
+
+
+def _span_max(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``x[lo:hi].max()`` per pair (``hi`` clipped to the array; 1e-20 where ``lo`` is past it)."""
+    nf = x.size
+    out = np.full(lo.size, 1e-20)
+    if lo.size == 0 or nf == 0:
+        return out
+    span = int(max(np.max(hi - lo), 1))
+    idx = lo[:, None] + np.arange(span)[None, :]
+    ok = (idx < np.minimum(hi, nf)[:, None])
+    v = np.where(ok, x[np.minimum(idx, nf - 1)], -np.inf).max(axis=1)
+    has = lo < nf
+    out[has] = v[has]
+    return out
+
+
+def _context(F: np.ndarray, t: np.ndarray, lev: np.ndarray) -> None:
+    """Previous, previous stronger (within 500 ms) and next candidate: time (ms) and level (dB)."""
+    n = t.size
+    if n > 1:
+        dt = np.diff(t)
+        near = dt <= 2000.0
+        i = np.flatnonzero(near) + 1                      # rows with a previous candidate near
+        F[i, _IDX["dt_prev_ms"]] = dt[i - 1]
+        F[i, _IDX["prev_rel_db"]] = lev[i] - lev[i - 1]
+        j = np.flatnonzero(near)                          # rows with a next candidate near
+        F[j, _IDX["dt_next_ms"]] = dt[j]
+        F[j, _IDX["next_rel_db"]] = lev[j] - lev[j + 1]
+    lo = np.searchsorted(t, t - 500.0)
+    found = np.zeros(n, dtype=bool)
+    rows = np.arange(n)
+    for k in range(1, int(np.max(rows - lo, initial=0)) + 1):
+        j = rows - k
+        hit = ~found & (j >= lo) & (lev[np.maximum(j, 0)] > lev)
+        if hit.any():
+            r = rows[hit]
+            F[r, _IDX["dt_prev_stronger_ms"]] = t[r] - t[r - k]
+            F[r, _IDX["prev_stronger_rel_db"]] = lev[r] - lev[r - k]
+            found |= hit
+
+
+def _spacing_cv(t: np.ndarray) -> np.ndarray:
+    """Coefficient of variation of the spacing of the candidates within +-300 ms (>= 5 of them)."""
+    n = t.size
+    out = np.full(n, np.nan)
+    a = np.searchsorted(t, t - 300.0)
+    b = np.searchsorted(t, t + 300.0, side="right")
+    rows = np.flatnonzero(b - a >= 5)
+    if rows.size == 0:
+        return out
+    d = np.diff(t)
+    m = b[rows] - a[rows] - 1                             # spacings in each window
+    idx = a[rows][:, None] + np.arange(int(m.max()))[None, :]
+    ok = idx < (a[rows] + m)[:, None]
+    D = np.where(ok, d[np.minimum(idx, d.size - 1)], 0.0)
+    mean = D.sum(axis=1) / m
+    std = np.sqrt((np.where(ok, D - mean[:, None], 0.0) ** 2).sum(axis=1) / m)
+    out[rows] = std / np.maximum(mean, 1e-6)
+    return out
+
+
+def _history(F: np.ndarray, ed: np.ndarray, of: np.ndarray, pk_d: np.ndarray, blk: int = 50) -> None:
+    """The crack over the loudest and the median ``blk``-frame block of the differenced energy
+    in the up to :data:`HISTORY_S` before each candidate (ending 20 ms before its onset).
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    end = of - 20
+    nblk = np.minimum(int(HISTORY_S * 1000 / blk), np.maximum(end, 0) // blk)
+    F[:, _IDX["history_s"]] = nblk * blk / 1000.0
+    rows = np.flatnonzero(nblk >= 6)
+    if rows.size == 0:
+        return
+    # bmax[s] = ed[s : s + blk].max()
+    bmax = maximum_filter1d(ed, size=blk, origin=-(blk // 2), mode="nearest")
+    for nb in np.unique(nblk[rows]):
+        r = rows[nblk[rows] == nb]
+        starts = (end[r] - nb * blk)[:, None] + blk * np.arange(nb)[None, :]
+        peaks = bmax[starts]
+        F[r, _IDX["over_recent_db"]] = _db(pk_d[r]) - _db(peaks.max(axis=1))
+        F[r, _IDX["over_median_db"]] = _db(pk_d[r]) - _db(np.median(peaks, axis=1))
+
+
+def add_band_features(F: np.ndarray, y: np.ndarray, sr: int, onsets: np.ndarray, rows: np.ndarray) -> None:
+    """Fill the :data:`BAND_FEATURES` columns of ``F[rows]`` in place: the band patch's rise over
+    the 24 ms and over the 50-250 ms before the onset, and its decay over the six windows after.
+
+    Each is a pure function of the audio around that candidate's onset, so computing it for a
+    subset of rows gives the same values as for all of them.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        return
+    ms = sr / 1000.0
+    s0 = np.asarray(onsets, dtype=np.int64)[rows]
+    won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
+    _, _, M, valid = _spec_setup(sr, won.shape[1])
+    Pon, _ = _psd(won, sr)
+    Bdb_on = _db(Pon @ M)
+    vmask = np.where(valid, 1.0, np.nan)[None, :]
+    F[np.ix_(rows, [_IDX[f"band_rise_{i}"] for i in range(N_BANDS)])] = (
+        (Bdb_on - _band_db(y, s0, sr, -31.0, -7.0, 3)) * vmask)
+    F[np.ix_(rows, [_IDX[f"band_bg_{i}"] for i in range(N_BANDS)])] = (
+        (Bdb_on - _band_db(y, s0, sr, -250.0, -50.0, 4)) * vmask)
+    on_c = _coarse(Bdb_on + 0 * vmask)
+    for wi, (a_ms, b_ms) in enumerate(DECAY_WINDOWS_MS):
+        d = _coarse(_band_db(y, s0, sr, a_ms, b_ms, 3 if b_ms - a_ms > 12 else 1) + 0 * vmask) - on_c
+        F[np.ix_(rows, [_IDX[f"decay_{bi}_{wi}"] for bi in range(N_COARSE)])] = d

@@ -20,7 +20,7 @@ import json
 import os
 import pathlib
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +28,8 @@ import numpy as np
 
 from media_core.errors import ModelError
 
-__all__ = ["ShotModel", "load_model", "default_model_path", "export_hist_gradient_boosting", "MODEL_DIR"]
+__all__ = ["ShotModel", "load_model", "model_from_npz", "default_model_path", "export_hist_gradient_boosting",
+           "MODEL_DIR"]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "shots-2.0.npz"
@@ -57,6 +58,11 @@ class ShotModel:
     meta: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     path: str = ""
+    #: the screen: a small ensemble on :data:`~media_core.analysis.shot_features.SCREEN_FEATURES`
+    #: (``screen_columns`` of the full vector) that passes the candidates worth the band features
+    screen: "ShotModel | None" = None
+    screen_columns: tuple[int, ...] = ()
+    screen_threshold: float = 0.0
 
     @property
     def version(self) -> str:
@@ -100,6 +106,27 @@ class ShotModel:
         """P(gunshot) for each row (logistic of the ensemble's raw score)."""
         return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
 
+    def screen_proba(self, X: np.ndarray) -> np.ndarray:
+        """The screen's P(gunshot) per row of the full vector (its band columns may be NaN);
+        all ones for a model without a screen (every candidate gets the band features).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if self.screen is None:
+            return np.ones(X.shape[0])
+        return self.screen.predict_proba(X[:, list(self.screen_columns)])
+
+    def cascade_proba(self, X: np.ndarray, screen_p: np.ndarray) -> np.ndarray:
+        """P(gunshot) per row: the full model where the screen passed (``screen_p`` at or above
+        ``screen_threshold``: those rows have every feature), ``screen_p`` itself elsewhere (below
+        the threshold, so never reported at the thresholds the model was fitted for).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        out = np.array(screen_p, dtype=np.float64, copy=True)
+        passed = out >= self.screen_threshold
+        if passed.any():
+            out[passed] = self.predict_proba(X[passed])
+        return out
+
 
 def recorded_hashes() -> dict[str, str]:
     """``MODELS.json``: model file name -> SHA-256 recorded when it was trained."""
@@ -121,20 +148,38 @@ def _load(path: pathlib.Path, expect_sha: str | None) -> ShotModel:
         raise ModelError(path, f"shot model file does not match its recorded SHA-256 (found {sha[:16]}..., "
                                f"recorded {expect_sha[:16]}...): damaged or replaced")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            arrs = {k: np.asarray(z[k]) for k in _ARRAYS}
-            baseline = float(np.asarray(z["baseline"]).ravel()[0])
-            meta = json.loads(bytes(np.asarray(z["meta"]).tobytes()).decode("utf-8"))
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, IndexError, zipfile.BadZipFile) as exc:
+        return model_from_npz(data, sha=sha, path=str(path))
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, IndexError, TypeError,
+            zipfile.BadZipFile) as exc:
         raise ModelError(path, f"shot model file is damaged ({type(exc).__name__}: {exc})") from None
+
+
+def _ensemble(z: Any, prefix: str, meta: dict[str, Any]) -> ShotModel:
+    arrs = {k: np.asarray(z[prefix + k]) for k in _ARRAYS}
     nn = arrs["feature"].size
     if any(arrs[k].size != nn for k in _ARRAYS if k != "roots") or (arrs["roots"].size and arrs["roots"].max() >= nn):
-        raise ModelError(path, "shot model file is damaged (node arrays of different lengths)")
+        raise ValueError("node arrays of different lengths")
     return ShotModel(feature=arrs["feature"].astype(np.int64), threshold=arrs["threshold"].astype(np.float64),
                      left=arrs["left"].astype(np.int64), right=arrs["right"].astype(np.int64),
                      missing_left=arrs["missing_left"].astype(bool), is_leaf=arrs["is_leaf"].astype(bool),
                      value=arrs["value"].astype(np.float64), roots=arrs["roots"].astype(np.int64),
-                     baseline=baseline, meta=meta, sha256=sha, path=str(path))
+                     baseline=float(np.asarray(z[prefix + "baseline"]).ravel()[0]), meta=meta)
+
+
+def model_from_npz(data: bytes, *, sha: str | None = None, path: str = "") -> ShotModel:
+    """A model (with its screen, if it has one) from the bytes of its ``.npz``."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        meta = json.loads(bytes(np.asarray(z["meta"]).tobytes()).decode("utf-8"))
+        main = _ensemble(z, "", meta)
+        screen, cols, thr = None, (), 0.0
+        if "screen_roots" in z.files:
+            sm = dict(meta.get("screen") or {})
+            names = list(meta.get("feature_names", ()))
+            cols = tuple(names.index(c) for c in sm["columns"])
+            thr = float(sm["threshold"])
+            screen = _ensemble(z, "screen_", {"max_depth_seen": sm.get("max_depth_seen", 64)})
+    return replace(main, sha256=sha if sha is not None else hashlib.sha256(data).hexdigest(), path=path,
+                   screen=screen, screen_columns=cols, screen_threshold=thr)
 
 
 @lru_cache(maxsize=8)
@@ -164,8 +209,8 @@ def load_model(path: str | os.PathLike | None = None, *, verify: bool = True) ->
     return _load_cached(str(p), st.st_mtime_ns, st.st_size, expect)
 
 
-def export_hist_gradient_boosting(clf: Any, meta: dict[str, Any]) -> bytes:
-    """The ``.npz`` bytes of a fitted binary ``HistGradientBoostingClassifier`` (training side)."""
+def _flat(clf: Any) -> tuple[dict[str, np.ndarray], int]:
+    """Flat node arrays of a fitted binary ``HistGradientBoostingClassifier`` and its depth."""
     feats, thr, left, right, miss, leaf, val, roots = [], [], [], [], [], [], [], []
     off = 0
     max_depth = 0
@@ -181,12 +226,27 @@ def export_hist_gradient_boosting(clf: Any, meta: dict[str, Any]) -> bytes:
         val.append(nodes["value"].astype(np.float64))
         max_depth = max(max_depth, int(nodes["depth"].max()))
         off += nodes.size
+    arrs = dict(feature=np.concatenate(feats), threshold=np.concatenate(thr), left=np.concatenate(left),
+                right=np.concatenate(right), missing_left=np.concatenate(miss), is_leaf=np.concatenate(leaf),
+                value=np.concatenate(val), roots=np.asarray(roots, dtype=np.int64),
+                baseline=np.asarray([float(np.ravel(clf._baseline_prediction)[0])]))
+    return arrs, max_depth
+
+
+def export_hist_gradient_boosting(clf: Any, meta: dict[str, Any],
+                                  screen: tuple[Any, list[str], float] | None = None) -> bytes:
+    """The ``.npz`` bytes of a fitted binary ``HistGradientBoostingClassifier`` (training side),
+    with an optional screen: ``(classifier fitted on those columns, column names, threshold)``.
+    """
+    arrs, max_depth = _flat(clf)
     meta = dict(meta, max_depth_seen=max_depth)
+    if screen is not None:
+        sclf, cols, sthr = screen
+        sarrs, sdepth = _flat(sclf)
+        meta["screen"] = dict(meta.get("screen") or {}, columns=list(cols), threshold=float(sthr),
+                              max_depth_seen=sdepth)
+        arrs.update({"screen_" + k: v for k, v in sarrs.items()})
     buf = io.BytesIO()
-    np.savez_compressed(buf, feature=np.concatenate(feats), threshold=np.concatenate(thr),
-                        left=np.concatenate(left), right=np.concatenate(right),
-                        missing_left=np.concatenate(miss), is_leaf=np.concatenate(leaf),
-                        value=np.concatenate(val), roots=np.asarray(roots, dtype=np.int64),
-                        baseline=np.asarray([float(np.ravel(clf._baseline_prediction)[0])]),
+    np.savez_compressed(buf, **arrs,
                         meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8))
     return buf.getvalue()

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from media_core.analysis.shot_candidates import CandidateParams, find_candidates, frame_energies, refine_onset
-from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION, candidate_features
+from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION, add_band_features, candidate_features
 from media_core.analysis.shot_model import ShotModel, load_model
 from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
@@ -96,27 +96,46 @@ def _thresholds(p: ShotParams, model: ShotModel) -> tuple[float, float]:
 # ----------------------------------------------------------------------------------------------
 # candidates and their features for one array
 
-def candidate_table(y: np.ndarray, sr: int, p: ShotParams | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Onset times (s) and feature matrix of every candidate in a mono array (training, evidence)."""
-    p = p or ShotParams()
+def _candidates(y: np.ndarray, sr: int, p: ShotParams) -> tuple[np.ndarray, int, tuple, list, np.ndarray]:
+    """Mono audio, frame size, frame energies, candidates and refined onset samples."""
     x = _mono(y)
     h = max(1, int(round(sr / 1000)))
     en = frame_energies(x, h)
     cp = CandidateParams(jump_db=p.jump_db, snr_db=p.snr_db, floor_dbfs=p.floor_dbfs)
     cands = find_candidates(x, sr, cp, en)
     onsets = np.array([refine_onset(x, j * h, min((pk + 1) * h, x.size)) for j, pk in cands], dtype=np.int64)
+    return x, h, en, cands, onsets
+
+
+def candidate_table(y: np.ndarray, sr: int, p: ShotParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Onset times (s) and the full feature matrix of every candidate in a mono array (training,
+    evidence): the band features too, screen or not.
+    """
+    x, h, en, cands, onsets = _candidates(y, sr, p or ShotParams())
     F = candidate_features(x, sr, en[0], en[1], h, cands, onsets)
     return onsets / float(sr), F
 
 
 def _detect_window(y: np.ndarray, sr: int, p: ShotParams, model: ShotModel) -> list[dict[str, Any]]:
-    """Scored candidates of one array (times from its first sample), unmerged."""
-    t, F = candidate_table(y, sr, p)
-    if t.size == 0:
+    """Scored candidates of one array (times from its first sample), unmerged.
+
+    The model's screen decides on the features without the band patch's rise, background and
+    decay; only the candidates it passes get those (most of the cost) and the full model's
+    probability. The others keep the screen's probability, below ``screen_threshold`` and so
+    below any reporting threshold the model was fitted for.
+    """
+    x, h, en, cands, onsets = _candidates(y, sr, p)
+    if not cands:
         return []
-    prob = model.predict_proba(F)
-    return [{"time_s": float(t[i]), "onset_sample": int(round(t[i] * sr)), "p": float(prob[i]), "_x": F[i]}
-            for i in range(t.size)]
+    F = candidate_features(x, sr, en[0], en[1], h, cands, onsets, bands=model.screen is None)
+    ps = model.screen_proba(F)
+    passed = ps >= model.screen_threshold
+    if model.screen is not None:
+        add_band_features(F, x, sr, onsets, np.flatnonzero(passed))
+    prob = model.cascade_proba(F, ps)
+    t = onsets / float(sr)
+    return [{"time_s": float(t[i]), "onset_sample": int(onsets[i]), "p": float(prob[i]), "_x": F[i],
+             "_screen": float(ps[i])} for i in range(t.size)]
 
 
 class _Decider:
@@ -138,6 +157,14 @@ class _Decider:
     def finish(self) -> list[dict[str, Any]]:
         self._close()
         return self.out
+
+    def _screen(self, ev: dict[str, Any]) -> dict[str, Any]:
+        if self.model.screen is None:
+            return {}
+        ps = ev.get("_screen")
+        return {"screen": {"probability": None if ps is None else round(float(ps), 4),
+                           "threshold": self.model.screen_threshold,
+                           "passed": ps is None or ps >= self.model.screen_threshold}}
 
     def _close(self) -> None:
         g, self.group = self.group, []
@@ -172,7 +199,8 @@ class _Decider:
             "evidence": {"method": METHOD, "algorithm_version": ALGORITHM_VERSION,
                          "model": {"version": self.model.version, "sha256": self.model.sha256,
                                    "features": FEATURE_VERSION, "probability": round(conf, 4),
-                                   "threshold_confident": self.conf, "threshold_possible": self.rep},
+                                   "threshold_confident": self.conf, "threshold_possible": self.rep,
+                                   **self._screen(best)},
                          "uncertainty": ("model probability; calibrated on held-out families (README, "
                                          "'Gunshots')"),
                          "measurements": meas, "features": feats, "notes": note}})
