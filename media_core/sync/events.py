@@ -141,12 +141,12 @@ def _peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
     return out
 
 
-def _audio_window(f: SyncFeatures, t0: float, n: int) -> np.ndarray:
-    from .pairwise import _audio_at, _muted_at
+def _audio_window(f: SyncFeatures, t0: float, n: int, sr: float) -> np.ndarray:
+    """``n`` samples of the feed's audio at ``sr`` from media time ``t0``, zero where muted."""
+    from .pairwise import _audio_grid, _muted_at
 
-    t = t0 + np.arange(n) / f.sr
-    x = _audio_at(f, t)
-    x[_muted_at(f, t)] = 0.0
+    x = _audio_grid(f, t0, n, sr)
+    x[_muted_at(f, t0 + np.arange(n) / sr)] = 0.0
     return x
 
 
@@ -161,16 +161,17 @@ def measure_event(ref: SyncFeatures, other: SyncFeatures, u: float, line: Clock,
     sr = min(ref.sr, other.sr)
     nwin = int(round((EVENT_PRE_S + EVENT_POST_S) * sr))
     M = int(math.ceil(search_s * sr))
-    xo = _audio_window(other, u - EVENT_PRE_S, nwin)
+    xo = _audio_window(other, u - EVENT_PRE_S, nwin, sr)
     if not np.any(xo):
         return None
     # (over half a second even 300 ppm stretch the window by 0.15 ms: no resampling needed)
     r0 = line.to_shared(u - EVENT_PRE_S) - M / sr
-    xr = _audio_window(ref, r0, nwin + 2 * M)
+    xr = _audio_window(ref, r0, nwin + 2 * M, sr)
     if not np.any(xr):
         return None
-    taper = np.hanning(nwin).astype(np.float32)
-    curve = lag_curve(xr, xo * taper, 0, 2 * M, beta=PHAT_BETA, band=(150.0, 0.45 * sr), rate=sr)
+    from .pairwise import _hanning
+
+    curve = lag_curve(xr, xo * _hanning(nwin), 0, 2 * M, beta=PHAT_BETA, band=(150.0, 0.45 * sr), rate=sr)
     k = int(np.argmax(curve))
     pk = float(curve[k])
     med = float(np.median(curve))

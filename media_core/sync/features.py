@@ -380,6 +380,45 @@ class SyncFeatureListener:
         return self._ex.finish(self._path, excluded=self.exclude + self._muted_spans)
 
 
+def save_features(path: str | os.PathLike, feats: SyncFeatures) -> None:
+    """Write ``feats`` to ``path`` (``.npz``, replaced atomically): the cache format of a case."""
+    p = os.fspath(path)
+    tmp = p[:-4] + ".tmp.npz" if p.endswith(".npz") else p + ".tmp.npz"
+    np.savez(tmp, audio=feats.audio, feat=feats.feat, muted=feats.muted,
+             meta=np.array([feats.sr, feats.start_s, feats.native_sr], dtype=np.float64))
+    os.replace(tmp, p)
+
+
+def load_features(path: str | os.PathLike, *, feed_path: str | None = None) -> SyncFeatures | None:
+    """The :class:`SyncFeatures` written by :func:`save_features`, or None (missing or damaged:
+    a damaged cache is recomputed, never trusted).
+    """
+    if not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path) as z:
+            sr, start_s, native_sr = z["meta"].tolist()
+            return SyncFeatures(path=feed_path, sr=sr, audio=z["audio"], start_s=start_s, feat=z["feat"],
+                                muted=z["muted"], native_sr=int(native_sr))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
+class StoredFeatures:
+    """A feed's :class:`SyncFeatures` on disk, read only when a match needs them.
+
+    Sync accepts one wherever it accepts features: a release's full-rate features never all sit
+    in memory at once (a few feeds at a time are), and it pickles as two paths.
+    """
+
+    path: str
+    feed_path: str | None = None
+
+    def load(self) -> SyncFeatures | None:
+        return load_features(self.path, feed_path=self.feed_path)
+
+
 def features_from_array(y, sr: int, *, start_s: float = 0.0, exclude: Iterable[tuple[float, float]] = (),
                         path: str | None = None) -> SyncFeatures:
     """:class:`SyncFeatures` of an array ``y`` (shape ``(n,)`` or ``(channels, n)``) at ``sr``."""

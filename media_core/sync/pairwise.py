@@ -15,6 +15,7 @@ against the noise floor) and from how many windows agree with the line. Below
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Iterable
 
@@ -66,6 +67,25 @@ def _audio_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
     return out
 
 
+def _audio_grid(f: SyncFeatures, t0: float, n: int, sr: float) -> np.ndarray:
+    """The kept audio at media times ``t0 + k / sr``, ``k < n`` (as :func:`_audio_at`; at the
+    feed's own rate the fraction between samples is the same for every ``k``, so two slices).
+    """
+    if sr != f.sr:
+        return _audio_at(f, t0 + np.arange(n) / sr)
+    pos = (t0 - f.start_s) * f.sr
+    i0 = math.floor(pos)
+    fr = np.float32(pos - i0)
+    m = f.audio.size
+    out = np.zeros(n, np.float32)
+    k0, k1 = max(0, -i0), min(n, m - 1 - i0)       # both neighbours inside the feed
+    if k1 > k0:
+        a = expand(f.audio[i0 + k0: i0 + k1])
+        b = expand(f.audio[i0 + k0 + 1: i0 + k1 + 1])
+        out[k0:k1] = a + (b - a) * fr
+    return out
+
+
 def _muted_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
     """Whether media times ``t`` fall in muted frames (outside the feed counts as muted)."""
     i = np.round((t - f.start_s) * FEATURE_RATE).astype(np.int64)
@@ -73,6 +93,14 @@ def _muted_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
     out = np.ones(t.size, bool)
     out[ok] = f.muted[i[ok]]
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _hanning(n: int) -> np.ndarray:
+    """A Hann taper of ``n`` samples (float32, read-only: shared between calls)."""
+    w = np.hanning(n).astype(np.float32)
+    w.flags.writeable = False
+    return w
 
 
 def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
@@ -213,7 +241,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     if nf > MAX_FINE_WINDOWS:     # long overlaps: evenly spread subset keeps the cost bounded
         fstarts = fstarts[np.unique(np.round(np.linspace(0, nf - 1, MAX_FINE_WINDOWS)).astype(int))]
     nwin_s = int(round(fwin * sr))
-    taper = np.hanning(nwin_s).astype(np.float32)
+    taper = _hanning(nwin_s)
     f_u, f_mid, f_w = [], [], []
     all_u, all_off, all_z = [], [], []
     n_tried = 0
@@ -230,7 +258,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         mo = _muted_at(other, uu)
         if mr.mean() > 0.6 or mo.mean() > 0.6:
             continue
-        xr = _audio_at(ref, tr)
+        xr = _audio_grid(ref, float(tr[0]), tr.size, sr)
         xr[mr] = 0.0
         xo = _audio_at(other, uu)
         xo[mo] = 0.0

@@ -106,20 +106,24 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
 
 def sync_features(feeds: Sequence[Mapping[str, Any]], *, reference: str | os.PathLike | None = None,
                   progress: Progress | None = None, should_stop: ShouldStop | None = None,
-                  workers: int = 2) -> dict[str, Any]:
+                  workers: int = 2, on_flashes: Callable[[int, list], None] | None = None) -> dict[str, Any]:
     """:func:`sync_files` from analyses already made in each feed's one shared decode.
 
     Parameters
     ----------
     feeds : sequence of dict
         Per feed: ``path``; ``probe`` (:func:`media_core.io.probe.probe`'s dict); ``features``
-        (what :class:`~media_core.sync.features.SyncFeatureListener` returned, None without audio);
+        (what :class:`~media_core.sync.features.SyncFeatureListener` returned, or a
+        :class:`~media_core.sync.features.StoredFeatures` read when needed; None without audio);
         optionally ``shots`` (:class:`media_core.analysis.shots.ShotListener`'s result or its list,
-        for flash sync of silent feeds) and ``error`` (why the file could not be read).
+        for flash sync of silent feeds), ``flashes`` (:func:`media_core.analysis.flashes.detect_flashes`'
+        result, when already made) and ``error`` (why the file could not be read).
     progress : callable(fraction, message), optional
         Fraction 0..1 over matching the pairs and placing the feeds.
     should_stop : callable() -> bool, optional
         Polled between pairs, windows and feeds; True raises :class:`~media_core.errors.Cancelled`.
+    on_flashes : callable(index, flashes), optional
+        Hears the flashes detected here (feeds given without ``flashes``), so they can be kept.
 
     Returns
     -------
@@ -139,8 +143,10 @@ def sync_features(feeds: Sequence[Mapping[str, Any]], *, reference: str | os.Pat
     for i, f in enumerate(feeds):
         sh = f.get("shots") or []
         shots[i] = list(sh.get("shots", []) if isinstance(sh, Mapping) else sh)
+    flashes = {i: list(f["flashes"]) for i, f in enumerate(feeds) if f.get("flashes") is not None}
     return _sync_prepared(paths, probes, feats, shots, errors, reference=reference,
-                          progress=progress or no_progress, should_stop=should_stop, workers=workers)
+                          progress=progress or no_progress, should_stop=should_stop, workers=workers,
+                          flashes=flashes, on_flashes=on_flashes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,21 +157,27 @@ def _name(path: str) -> str:
 
 
 def _each_on_pool(work: Callable[[Any], Any], items: Sequence[Any], done: Callable[[int, Any, Any], None], *,
-                  workers: int) -> None:
-    """``work(item)`` for every item on a pool of ``workers`` threads; ``done(k, item, result)`` in
-    item order on the calling thread. When ``work`` or ``done`` raises, work not yet started is
-    dropped and the running work is waited for before the exception goes on.
+                  workers: int, pool=None) -> None:
+    """``work(item)`` for every item on a pool of ``workers`` threads (or on ``pool``, an executor
+    of the caller's: then ``work`` and the items must pickle); ``done(k, item, result)`` in item
+    order on the calling thread. When ``work`` or ``done`` raises, work not yet started is dropped
+    and the running work is waited for before the exception goes on.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, wait
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(work, x) for x in items]
-        try:
-            for k, (x, fut) in enumerate(zip(items, futures)):
-                done(k, x, fut.result())
-        finally:
-            for fut in futures:
-                fut.cancel()
+    own = pool is None
+    ex = ThreadPoolExecutor(max_workers=max(1, workers)) if own else pool
+    futures = [ex.submit(work, x) for x in items]
+    try:
+        for k, (x, fut) in enumerate(zip(items, futures)):
+            done(k, x, fut.result())
+    finally:
+        for fut in futures:
+            fut.cancel()
+        if own:
+            ex.shutdown(wait=True)
+        else:
+            wait(futures)
 
 
 def _decode_one(path: str, want_shots: bool, should_stop: ShouldStop | None = None):
@@ -186,12 +198,22 @@ def _decode_one(path: str, want_shots: bool, should_stop: ShouldStop | None = No
 
 
 def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: Progress,
-                   should_stop: ShouldStop | None, workers: int) -> dict[str, Any]:
+                   should_stop: ShouldStop | None, workers: int, flashes: Mapping[int, list] | None = None,
+                   on_flashes: Callable[[int, list], None] | None = None) -> dict[str, Any]:
+    from .candidates import PLAN_ABOVE_PAIRS
+
     n = len(paths)
     ok = [i for i in range(n) if i not in errors]
     has_audio = [i for i in ok if probes[i].get("audio") is not None]
-    audio_ok = [i for i in has_audio if i not in errors and feats.get(i) is not None
-                and feats[i].active_fraction * feats[i].duration_s >= MIN_OVERLAP_S]
+    bank = _FeatureBank(feats, keep=2 * max(1, workers) + 2)
+    with_feats = [i for i in has_audio if i in bank]
+    bank.summarise(with_feats, screen=len(with_feats) * (len(with_feats) - 1) // 2 > PLAN_ABOVE_PAIRS,
+                   should_stop=should_stop)
+    for i, why in bank.unreadable.items():
+        errors[i] = why
+    ok = [i for i in range(n) if i not in errors]
+    has_audio = [i for i in ok if probes[i].get("audio") is not None]
+    audio_ok = [i for i in has_audio if bank.active_s.get(i, 0.0) >= MIN_OVERLAP_S]
     durations = {i: float(probes[i]["duration_s"]) for i in ok if i not in errors}
 
     # reference: the user's, else the longest feed with usable audio, else the longest feed
@@ -210,16 +232,21 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
                     "feeds": [_unplaced(paths[i], errors.get(i, "no usable audio or video")) for i in range(n)]}
         ref = max(pool_ids, key=lambda i: durations.get(i, 0.0))
 
-    pw = _match_pairs(paths, feats, audio_ok, progress=sub_progress(progress, 0.0, 0.7),
-                      should_stop=should_stop, workers=workers, probes=probes)
+    matching: dict[str, Any] = {}
+    pw = _match_pairs(paths, bank, audio_ok, reference=ref if ref in audio_ok else None,
+                      progress=sub_progress(progress, 0.0, 0.7), should_stop=should_stop, workers=workers,
+                      probes=probes, matching=matching)
     check_cancel(should_stop, "sync")
-    g = solve_global(pw, reference=ref, durations=durations, feeds=sorted(set(audio_ok) | {ref}))
+    g = solve_global(pw, reference=ref, durations=durations, feeds=sorted(set(audio_ok) | {ref}),
+                     names={i: _name(paths[i]) for i in range(n)})
     out: list[dict[str, Any]] = [dict() for _ in range(n)]
     for i in range(n):
         if i in errors:
             out[i] = _unplaced(paths[i], errors[i])
         elif i in g.clocks:
             out[i] = _placed_by_audio(i, ref, g, pw, paths, probes)
+            if i == ref:
+                out[i]["evidence"]["measurements"]["matching"] = matching
     rest = [i for i in range(n) if not out[i]]
     # islands: feeds audio links to each other but not to the reference -- placed together, the
     # island anchored to the reference by its members' tags (labelled so)
@@ -231,12 +258,32 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
     if rest:
         # feeds audio could not place: flashes against shots heard in placed feeds, then metadata
         placed_shots = _shared_shots({i: shots.get(i, []) for i in g.clocks}, g.clocks, paths)
-        placed_onsets = _shared_onsets(shots, feats, g.clocks)
+        placed_onsets = _shared_onsets(shots, bank, g.clocks)
+        flashes = dict(flashes or {})
+        if len(placed_shots) >= 3 or len(placed_onsets) >= 3:
+            look = [i for i in rest if probes[i].get("video") is not None and i not in flashes]
+
+            def find(i):
+                from media_core.analysis.flashes import detect_flashes
+
+                check_cancel(should_stop, "sync")
+                try:
+                    return detect_flashes(paths[i], should_stop=should_stop)
+                except MediaError as exc:
+                    return exc
+
+            def found(k: int, i: int, fl) -> None:
+                progress(0.7 + 0.25 * (k + 1) / len(look), f"looked for flashes in {_name(paths[i])}")
+                flashes[i] = fl
+                if on_flashes is not None and isinstance(fl, list):
+                    on_flashes(i, fl)
+
+            _each_on_pool(find, look, found, workers=workers)   # the decoder runs without the GIL
         for k, i in enumerate(rest):
             check_cancel(should_stop, "sync")
-            progress(0.7 + 0.3 * k / len(rest), f"placing {_name(paths[i])} without audio")
+            progress(0.95 + 0.05 * k / len(rest), f"placing {_name(paths[i])} without audio")
             out[i] = _placed_otherwise(i, ref, g, paths, probes, has_audio, audio_ok, placed_shots, placed_onsets,
-                                       should_stop=should_stop)
+                                       flashes=flashes.get(i))
     progress(1.0, "sync finished")
     return {"schema": SCHEMA, "reference": paths[ref], "feeds": out}
 
@@ -272,7 +319,8 @@ def _place_island(island: list[int], ref: int, pw, paths, probes, durations) -> 
 
     sub = {k: e for k, e in pw.items() if k[0] in island and k[1] in island}
     local = max(island, key=lambda i: durations.get(i, 0.0))
-    g = solve_global(sub, reference=local, durations={i: durations.get(i, 0.0) for i in island}, feeds=island)
+    g = solve_global(sub, reference=local, durations={i: durations.get(i, 0.0) for i in island}, feeds=island,
+                     names={i: _name(paths[i]) for i in island})
     anchors = []
     for i in g.clocks:
         md = metadata_offset(probes[ref], probes[i]) if probes[ref] else None
@@ -314,12 +362,20 @@ def _tag_span(pr) -> tuple[float, float] | None:
     return None if t is None or d is None else (t, t + float(d))
 
 
-def _match_pairs(paths, feats, ids, *, progress: Progress, should_stop: ShouldStop | None,
-                 workers: int, probes=None) -> dict[tuple[int, int], SyncEstimate]:
-    """The audio estimate of every pair of ``ids``, a few at a time on a thread pool; pairs whose
-    tags say they cannot overlap (by more than :data:`TAG_SPAN_MARGIN_S`) are skipped.
+def _match_pairs(paths, bank: "_FeatureBank", ids, *, reference: int | None, progress: Progress,
+                 should_stop: ShouldStop | None, workers: int, probes=None,
+                 matching: dict | None = None) -> dict[tuple[int, int], SyncEstimate]:
+    """The audio estimates of the pairs of ``ids`` that placing them needs, a few at a time on a
+    thread pool. Pairs whose tags say they cannot overlap (by more than
+    :data:`TAG_SPAN_MARGIN_S`) are never matched. Up to
+    :data:`~media_core.sync.candidates.PLAN_ABOVE_PAIRS` candidate pairs are all matched in full;
+    more (a release) are screened and only the planned ones matched
+    (:mod:`~media_core.sync.candidates`). ``matching`` hears what was done.
     """
+    from .candidates import PLAN_ABOVE_PAIRS, first_pairs, more_pairs, screen_pairs
+
     pairs = [(a, b) for ii, a in enumerate(ids) for b in ids[ii + 1:]]
+    n_all = len(pairs)
     if probes is not None:
         spans = {i: _tag_span(probes[i]) for i in ids}
 
@@ -328,23 +384,215 @@ def _match_pairs(paths, feats, ids, *, progress: Progress, should_stop: ShouldSt
             return sa is None or sb is None or (sa[0] - TAG_SPAN_MARGIN_S < sb[1] and sb[0] - TAG_SPAN_MARGIN_S < sa[1])
 
         pairs = [p for p in pairs if may_overlap(*p)]
+    info = matching if matching is not None else {}
+    info.update(feeds=len(ids), pairs=n_all, candidate_pairs=len(pairs))
     if not pairs:
+        info.update(screened=0, matched=0)
         return {}
     pw: dict[tuple[int, int], SyncEstimate] = {}
+    screens: dict = {}
 
     def work(pair):
         check_cancel(should_stop, "sync")
         a, b = pair
-        return estimate_offset_features(feats[a], feats[b], should_stop=should_stop)
+        return estimate_offset_features(bank.get(a), bank.get(b), should_stop=should_stop)
+
+    expected = [len(pairs)]
 
     def done(k: int, pair, e: SyncEstimate) -> None:
+        a, b = pair
+        if pair in screens:
+            e.evidence.setdefault("measurements", {})["screen"] = screens[pair].as_dict()
+        if probes is not None:
+            _check_against_tags(e, probes[a], probes[b])
         pw[pair] = e
-        progress((k + 1) / len(pairs),
-                 f"matched {_name(paths[pair[0]])} with {_name(paths[pair[1]])} ({k + 1} of {len(pairs)})")
+        n = len(pw)
+        progress(0.1 + 0.9 * min(1.0, n / max(expected[0], n + 1)),
+                 f"matched {_name(paths[a])} with {_name(paths[b])} ({n} so far)")
         check_cancel(should_stop, "sync")
 
-    _each_on_pool(work, pairs, done, workers=workers)
+    if len(pairs) <= PLAN_ABOVE_PAIRS:
+        _each_on_pool(work, pairs, done, workers=workers)
+        info.update(screened=0, matched=len(pw))
+        return pw
+    progress(0.0, f"screening {len(pairs)} pairs")
+    screens.update(screen_pairs({i: bank.screen(i) for i in ids}, pairs, should_stop=should_stop))
+    todo = first_pairs(screens, ids)
+    expected[0] = int(len(todo) * 1.15) + 2
+    extra: dict[int, int] = {}
+    rounds = 0
+    # features read from disk are matched in worker processes that read them themselves (the
+    # match is numpy with Python between: threads would share one interpreter lock)
+    pool = _process_pool(workers) if workers > 1 and all(bank.stored(i) for i in ids) else None
+    try:
+        while todo:
+            rounds += 1
+            todo.sort()                 # neighbours share a feed: each worker keeps a few loaded
+            if pool is not None:
+                from concurrent.futures.process import BrokenProcessPool
+
+                try:
+                    _each_on_pool(_estimate_stored, [(p, bank.stored(p[0]), bank.stored(p[1])) for p in todo],
+                                  lambda k, item, e: done(k, item[0], e), workers=workers, pool=pool)
+                except BrokenProcessPool:   # e.g. a script without a __main__ guard: threads instead
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = None
+                    info["processes_failed"] = True
+                    todo = [p for p in todo if p not in pw]
+            if pool is None:
+                _each_on_pool(work, todo, done, workers=workers)
+            accepted = [p for p, e in pw.items() if not e.uncertain]
+            todo = more_pairs(screens, ids, reference, pw, accepted, extra)
+            expected[0] = max(expected[0], len(pw) + len(todo))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    info.update(screened=len(screens), strong=sum(1 for s in screens.values() if s.strong),
+                matched=len(pw), rounds=rounds, processes=workers if pool is not None else 0)
     return pw
+
+
+def _process_pool(workers: int):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, never fork: the caller may hold SQLite connections and threads
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+
+_WORKER_FEATURES: dict[str, SyncFeatures] = {}
+_WORKER_KEEP = 4
+
+
+def _worker_features(src) -> SyncFeatures | None:
+    """In a worker process: the stored features, the last few kept loaded."""
+    key = src.path
+    f = _WORKER_FEATURES.pop(key, None)
+    if f is None:
+        f = src.load()
+    if f is not None:
+        _WORKER_FEATURES[key] = f
+        while len(_WORKER_FEATURES) > _WORKER_KEEP:
+            _WORKER_FEATURES.pop(next(iter(_WORKER_FEATURES)))
+    return f
+
+
+def _estimate_stored(item) -> SyncEstimate:
+    """In a worker process: ``estimate_offset_features`` of a pair given as stored features."""
+    from .estimate import uncertain
+
+    _, a, b = item
+    fa, fb = _worker_features(a), _worker_features(b)
+    if fa is None or fb is None:
+        return uncertain("stored sync features cannot be read", {"method": "audio",
+                                                                 "algorithm_version": ALGORITHM_VERSION,
+                                                                 "measurements": {}})
+    return estimate_offset_features(fa, fb)
+
+
+#: a weak audio match (no distinct whole-feed peak, no dense window line) further than this from
+#: where both files' tags put the feed is refused: three times the tags' stated 90 % bound
+TAGS_AGREE_S = 3 * METADATA_UNCERTAINTY_S
+#: a whole-feed correlation peak this many times its runner-up is distinct on its own
+DISTINCT_PEAK_RATIO = 1.5
+
+
+def _check_against_tags(e: SyncEstimate, probe_ref, probe_other) -> None:
+    """Refuse a weak match that its files' tags contradict (look-elsewhere: a release tries many
+    pairs, and a line through a few chance coincidences of unrelated sounds is found somewhere).
+
+    A match is weak when its whole-feed peak is under :data:`DISTINCT_PEAK_RATIO` times the
+    runner-up and its windows do not agree on dense sound: it rests on an event line alone. Strong
+    matches stand against the tags (camera clocks can be minutes off); the difference is kept.
+    """
+    if e.uncertain or not probe_ref or not probe_other:
+        return
+    md = metadata_offset(probe_ref, probe_other)
+    if md.offset_s is None:
+        return
+    m = e.evidence.setdefault("measurements", {})
+    gap = float(e.offset_s) - float(md.offset_s)
+    m["audio_minus_tags_s"] = round(gap, 3)
+    ratio = float(m.get("coarse_peak_ratio") or 0.0)
+    if ratio >= DISTINCT_PEAK_RATIO or m.get("dense_sound") or abs(gap) <= TAGS_AGREE_S:
+        return
+    e.uncertain_reason = (f"the audio match is weak (whole-feed peak {ratio:.2f}x the runner-up; "
+                          f"{m.get('events_used') or 0} shared events) and puts the feed {gap:+.0f} s from where "
+                          f"both files' {md.evidence['measurements'].get('source', 'tags')} put it")
+    e.p_correct = 0.0
+    e.confidence = 0.0
+
+
+class _FeatureBank:
+    """Every feed's sync features, read when a match needs them: :class:`SyncFeatures` given as such
+    are used as they are; :class:`~media_core.sync.features.StoredFeatures` are loaded on demand
+    and at most ``keep`` of them stay loaded (a release's full-rate features never all sit in
+    memory). What the screen and placement need of every feed is summarised on the first read.
+    """
+
+    def __init__(self, feats: Mapping[int, Any], *, keep: int = 6):
+        import threading
+        from collections import OrderedDict
+
+        self._src = {i: f for i, f in feats.items() if f is not None}
+        self._lru: "OrderedDict[int, SyncFeatures]" = OrderedDict()
+        self._lock = threading.Lock()
+        self._keep = max(2, int(keep))
+        self.active_s: dict[int, float] = {}
+        self._screen: dict[int, Any] = {}
+        self.unreadable: dict[int, str] = {}
+
+    def __contains__(self, i) -> bool:
+        return i in self._src and i not in self.unreadable
+
+    def stored(self, i: int):
+        """The feed's features as stored on disk (they pickle as paths), or None when given in memory."""
+        src = self._src.get(i)
+        return None if src is None or isinstance(src, SyncFeatures) else src
+
+    def get(self, i: int) -> SyncFeatures | None:
+        src = self._src.get(i)
+        if src is None or isinstance(src, SyncFeatures):
+            return src
+        with self._lock:
+            f = self._lru.get(i)
+            if f is not None:
+                self._lru.move_to_end(i)
+                return f
+            try:
+                f = src.load()
+            except MediaError as exc:
+                self.unreadable[i] = exc.problem
+                return None
+            if f is None:
+                self.unreadable[i] = "its stored sync features cannot be read (analyse it again)"
+                return None
+            self._lru[i] = f
+            while len(self._lru) > self._keep:
+                self._lru.popitem(last=False)
+            return f
+
+    def summarise(self, ids: Iterable[int], *, screen: bool, should_stop: ShouldStop | None = None) -> None:
+        """Read every feed once: its live audio length (and its screen envelope when ``screen``)."""
+        from .candidates import ScreenFeed
+
+        for i in ids:
+            check_cancel(should_stop, "sync")
+            if i in self.active_s:
+                continue
+            f = self.get(i)
+            if f is None:
+                continue
+            self.active_s[i] = f.active_fraction * f.duration_s
+            if screen:
+                self._screen[i] = ScreenFeed.of(f)
+
+    def screen(self, i: int):
+        from .candidates import ScreenFeed
+
+        if i not in self._screen:
+            self._screen[i] = ScreenFeed.of(self.get(i))
+        return self._screen[i]
 
 
 def _placed_by_audio(i: int, ref: int, g: GlobalSync, pw, paths, probes) -> dict[str, Any]:
@@ -392,9 +640,11 @@ def _chain_drift_sigma(g: GlobalSync, pw, i: int) -> float | None:
 
 
 def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio, audio_ok, placed_shots,
-                      placed_onsets=(), *,
-                      should_stop: ShouldStop | None) -> dict[str, Any]:
-    """A feed audio could not place: by its flashes against shots heard in placed feeds, else by tags."""
+                      placed_onsets=(), *, flashes: list | MediaError | None = None) -> dict[str, Any]:
+    """A feed audio could not place: by its flashes (``flashes``: what
+    :func:`~media_core.analysis.flashes.detect_flashes` found, or the error it raised) against shots
+    heard in placed feeds, else by tags.
+    """
     why = []
     if i in has_audio and i not in audio_ok:
         why.append("its audio is muted (digital silence) or shorter than "
@@ -405,12 +655,13 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
         why.append("no audio stream")
     pr = probes[i]
     if pr.get("video") is not None and (len(placed_shots) >= 3 or len(placed_onsets) >= 3):
-        from media_core.analysis.flashes import detect_flashes, match_flashes
+        from media_core.analysis.flashes import match_flashes
 
-        try:
-            fl = detect_flashes(paths[i], should_stop=should_stop)
-        except MediaError as exc:
-            why.append(f"flashes: {exc.problem}")
+        fl = flashes
+        if isinstance(fl, MediaError):
+            why.append(f"flashes: {fl.problem}")
+        elif fl is None:
+            why.append("flashes: not looked for")
         else:
             fps = float(pr["video"].get("avg_fps") or 30.0)
             ft = [f["time_s"] for f in fl]
@@ -466,7 +717,7 @@ def _pair_summary(e: SyncEstimate, other: str) -> dict[str, Any]:
             **{k: m.get(k) for k in ("overlap_s", "coarse_peak_ratio", "coarse_peak_z", "inlier_fraction",
                                      "fine_windows_with_peak", "source_lag_spread_ms", "drift_fitted",
                                      "line_from", "events_used", "event_sources", "events_span_s",
-                                     "drift_ppm_uncertainty", "runner_up")
+                                     "drift_ppm_uncertainty", "runner_up", "screen", "audio_minus_tags_s")
                if k in m},
             "uncertainty_ms": (m.get("uncertainty") or {}).get("uncertainty_ms")}
 
@@ -493,7 +744,7 @@ def _flash_uncertainty(m: Mapping[str, Any], fps: float, g: GlobalSync) -> Uncer
 ONSET_Z_FOR_FLASHES = 12.0
 
 
-def _shared_onsets(shots: Mapping[int, list], feats: Mapping[int, SyncFeatures],
+def _shared_onsets(shots: Mapping[int, list], feats: "_FeatureBank",
                    clocks: Mapping[int, Clock]) -> list[float]:
     """Every impulsive onset of the placed feeds on the shared clock: all their shots (possible
     ones too) and the strong onsets of their sync features.
@@ -504,7 +755,7 @@ def _shared_onsets(shots: Mapping[int, list], feats: Mapping[int, SyncFeatures],
     for i, c in clocks.items():
         for s_ in shots.get(i, []) or []:
             out.append(float(c.to_shared(float(s_["time_s"]))))
-        f = feats.get(i)
+        f = feats.get(i) if i in feats else None
         if f is not None:
             t, _ = onset_times(f, z_min=ONSET_Z_FOR_FLASHES, min_gap_s=0.1, max_events=4000)
             out.extend(float(x) for x in c.to_shared(t))

@@ -38,7 +38,7 @@ class GlobalSync:
 
 def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=None,
                  durations: Mapping[Any, float] | None = None, feeds: Sequence[Any] | None = None,
-                 tolerance_s: float = 0.015) -> GlobalSync:
+                 tolerance_s: float = 0.015, names: Mapping[Any, str] | None = None) -> GlobalSync:
     """Solve every feed's clock from pairwise estimates by weighted least squares.
 
     Parameters
@@ -54,6 +54,8 @@ def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=
     tolerance_s : float
         Loops whose pairwise offsets disagree by more than this are reported in ``warnings``;
         the worst contradicting pair is dropped while the rest still connects the feeds.
+    names : mapping feed id -> str, optional
+        How warnings and reasons name the feeds (default: the ids).
 
     Returns
     -------
@@ -78,21 +80,27 @@ def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=
     edges = {k: e for k, e in pairwise.items()
              if e is not None and not e.uncertain and k[0] != k[1] and k[0] in ids and k[1] in ids}
     warnings: list[str] = []
+
+    def nm(x) -> str:
+        return str((names or {}).get(x, x))
+
+    only_links: set = set()
     while True:
         placed = _reachable(reference, edges)
         sol = _solve_ls(reference, placed, edges)
         res = {k: _edge_residual(sol, k, e) for k, e in edges.items() if k[0] in placed}
-        bad = {k: r for k, r in res.items() if abs(r) > tolerance_s}
+        bad = {k: r for k, r in res.items() if abs(r) > tolerance_s and k not in only_links}
         if not bad:
             break
         worst = max(bad, key=lambda k: abs(bad[k]) / max(edges[k].confidence, 1e-3))
-        warnings.append(f"pairwise results contradict: {worst[0]} vs {worst[1]} is off the joint "
+        warnings.append(f"pairwise results contradict: {nm(worst[0])} vs {nm(worst[1])} is off the joint "
                         f"solution by {res[worst] * 1e3:.1f} ms (loop inconsistency); pair dropped")
         trial = dict(edges)
         trial.pop(worst)
         if _reachable(reference, trial) != placed:
             warnings[-1] = warnings[-1].replace("pair dropped", "kept: it is the only link")
-            break
+            only_links.add(worst)     # the other contradictions are still looked at
+            continue
         edges = trial
     clocks = {x: sol[x] for x in placed}
     clocks[reference] = IDENTITY
@@ -101,9 +109,9 @@ def solve_global(pairwise: Mapping[tuple[Any, Any], SyncEstimate], *, reference=
     unplaced = {x: "no confident audio match links it to the reference" for x in ids if x not in placed}
     for (a, b), e in pairwise.items():
         if e is not None and e.uncertain and b in unplaced:
-            unplaced[b] = f"audio match to {a} uncertain: {e.uncertain_reason}"
+            unplaced[b] = f"audio match to {nm(a)} uncertain: {e.uncertain_reason}"
         elif e is not None and e.uncertain and a in unplaced:
-            unplaced[a] = f"audio match to {b} uncertain: {e.uncertain_reason}"
+            unplaced[a] = f"audio match to {nm(b)} uncertain: {e.uncertain_reason}"
     return GlobalSync(reference=reference, clocks=clocks,
                       confidence={x: round(conf.get(x, 0.0), 3) for x in placed} | {reference: 1.0},
                       unplaced=unplaced, warnings=warnings,
