@@ -1,6 +1,6 @@
 """The bundle's size and its largest parts: ``python packaging/sizes.py BUNDLE_DIR [--top N] [--json]``.
 
-A part is a top-level entry of ``_internal/`` (a package folder such as ``cv2`` or
+A part is a top-level entry of ``_internal/`` (a package folder such as ``scipy`` or
 ``PySide6``, a ``*.libs`` folder of vendored libraries) or an executable; loose shared
 libraries at the top of ``_internal/`` (libpython, OpenSSL, ...) are summed as one part.
 Used by ``build.sh`` and ``benchmarks/bench_bundle.py``; needs only the standard library.
