@@ -457,7 +457,11 @@ def _cache_key(name: str, n: int) -> str:
     from media_core.analysis.shot_candidates import CandidateParams
     from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
-    src = [ROOT / "media_core" / "analysis" / f for f in ("shot_candidates.py", "shot_features.py", "shots.py")]
+    import inspect
+
+    from media_core.analysis import shots
+
+    src = [ROOT / "media_core" / "analysis" / f for f in ("shot_candidates.py", "shot_features.py")]
     src.append(pathlib.Path(__file__))
     if name.startswith(("a_",)):
         src += [ROOT / "sample_media" / f for f in ("gunshot.py", "distractors.py", "scenes.py", "audio.py")]
@@ -469,6 +473,9 @@ def _cache_key(name: str, n: int) -> str:
     if missing:
         raise FileNotFoundError(f"shot_data cache key: source file(s) moved: {', '.join(missing)}")
     h = hashlib.sha256(json.dumps([name, n, FEATURE_VERSION, list(FEATURE_NAMES), repr(CandidateParams())]).encode())
+    # of shots.py only the code that makes a table (not its version string or decision step)
+    for fn in (shots._candidates, shots.candidate_table, shots._mono, shots._loudest_channel):
+        h.update(inspect.getsource(fn).encode())
     for f in src:
         if f.is_file():
             h.update(f.read_bytes())

@@ -413,3 +413,35 @@ def test_short_library_clips_need_no_history(seed, sr, codec):
     # the pistol's own mechanism and casing sounds are not gunshots; one of them may still be
     # counted (seed 502: a casing 0.49 s later; see the README's limits)
     assert len(shots) - len(hits) <= 1, shots
+
+
+def test_screen_keeps_what_the_full_model_reports():
+    """The shipped model's screen gives the band features only to the candidates it passes; on
+    generated volleys and on speech-like distractors the shots reported are those of the same
+    model scoring every candidate with every feature (the screen loses no reported shot), while
+    it passes only a fraction of the candidates."""
+    from dataclasses import replace
+
+    from media_core.analysis.shots import ShotParams, _Decider, _detect_window
+
+    model = load_model()
+    assert model.screen is not None and 0.0 < model.screen_threshold < model.threshold_possible
+    unscreened = replace(model, screen=None)
+    p = ShotParams()
+    passed = total = 0
+    for seed in range(3):
+        rng = np.random.default_rng(500 + seed)
+        y, _ = two_shooter_incident(rng, sr=SR)
+        talk = render_distractor("shouting", sr=SR, rng=rng)
+        y = np.concatenate([y, 0.3 * talk[: 5 * SR]]).astype(np.float32)
+        ev = _detect_window(y, SR, p, model)
+        full = _detect_window(y, SR, p, unscreened)
+        total += len(ev)
+        passed += sum(e["_screen"] >= model.screen_threshold for e in ev)
+        a, b = _Decider(p, model), _Decider(p, unscreened)
+        a.add(ev)
+        b.add(full)
+        got = [(s["time_s"], s["confident"]) for s in a.finish()]
+        want = [(s["time_s"], s["confident"]) for s in b.finish()]
+        assert got == want
+    assert 0 < passed < total
