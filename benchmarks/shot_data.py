@@ -454,12 +454,11 @@ def clip_table(c: Clip) -> dict[str, Any]:
 
 
 def _cache_key(name: str, n: int) -> str:
-    from media_core.analysis.shot_candidates import CandidateParams
-    from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
-
     import inspect
 
     from media_core.analysis import shots
+    from media_core.analysis.shot_candidates import CandidateParams
+    from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
     src = [ROOT / "media_core" / "analysis" / f for f in ("shot_candidates.py", "shot_features.py")]
     src.append(pathlib.Path(__file__))
