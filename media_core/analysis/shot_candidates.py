@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CandidateParams", "frame_energies", "find_candidates", "refine_onset"]
+__all__ = ["CandidateParams", "frame_energies", "find_candidates", "refine_onset", "refine_onsets"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,21 @@ def refine_onset(y: np.ndarray, s_lo: int, s_hi: int) -> int:
     if d.size == 0:
         return s_lo
     return s_lo + int(np.argmax(d >= 0.25 * d.max()))
+
+
+def refine_onsets(y: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray) -> np.ndarray:
+    """:func:`refine_onset` for many regions at once (the same samples)."""
+    s_lo = np.maximum(np.asarray(s_lo, dtype=np.int64), 1)
+    s_hi = np.asarray(s_hi, dtype=np.int64)
+    n = s_lo.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    L = s_hi - s_lo                                 # slopes in each region (may be <= 0)
+    width = int(max(L.max(), 1))
+    idx = s_lo[:, None] + np.arange(width)[None, :]
+    ok = np.arange(width)[None, :] < L[:, None]
+    cur = y[np.clip(idx, 0, y.size - 1)].astype(np.float64)
+    prev = y[np.clip(idx - 1, 0, y.size - 1)].astype(np.float64)
+    d = np.where(ok, np.abs(cur - prev), -1.0)
+    first = np.argmax(d >= 0.25 * d.max(axis=1, keepdims=True), axis=1)
+    return np.where(L > 0, s_lo + first, s_lo)

@@ -88,19 +88,20 @@ class ShotModel:
         raw = np.full(n, self.baseline, dtype=np.float64)
         if n == 0 or self.roots.size == 0:
             return raw
-        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
-        rows = np.arange(n)[:, None]
-        depth = int(self.meta.get("max_depth_seen", 64))
-        for _ in range(depth + 1):
-            leaf = self.is_leaf[node]
-            if leaf.all():
-                break
-            f = self.feature[node]
-            x = X[rows, f]
-            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
-            nxt = np.where(go_left, self.left[node], self.right[node])
-            node = np.where(leaf, node, nxt)
-        return raw + self.value[node].sum(axis=1)
+        T = self.roots.size
+        node = np.tile(self.roots, n)                 # (row, tree) flattened, row-major
+        row = np.repeat(np.arange(n), T)
+        act = np.flatnonzero(~self.is_leaf[node])     # walk only the entries not yet at a leaf
+        Xf = np.ascontiguousarray(X).ravel()
+        width = X.shape[1]
+        while act.size:
+            nd = node[act]
+            x = Xf[row[act] * width + self.feature[nd]]
+            go_left = np.where(np.isnan(x), self.missing_left[nd], x <= self.threshold[nd])
+            nxt = np.where(go_left, self.left[nd], self.right[nd])
+            node[act] = nxt
+            act = act[~self.is_leaf[nxt]]
+        return raw + self.value[node].reshape(n, T).sum(axis=1)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(gunshot) for each row (logistic of the ensemble's raw score)."""

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from media_core.analysis.shot_candidates import CandidateParams, find_candidates, frame_energies, refine_onset
+from media_core.analysis.shot_candidates import CandidateParams, find_candidates, frame_energies, refine_onsets
 from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION, add_band_features, candidate_features
 from media_core.analysis.shot_model import ShotModel, load_model
 from media_core.errors import ParameterError
@@ -103,7 +103,8 @@ def _candidates(y: np.ndarray, sr: int, p: ShotParams) -> tuple[np.ndarray, int,
     en = frame_energies(x, h)
     cp = CandidateParams(jump_db=p.jump_db, snr_db=p.snr_db, floor_dbfs=p.floor_dbfs)
     cands = find_candidates(x, sr, cp, en)
-    onsets = np.array([refine_onset(x, j * h, min((pk + 1) * h, x.size)) for j, pk in cands], dtype=np.int64)
+    c = np.asarray(cands, dtype=np.int64).reshape(-1, 2)
+    onsets = refine_onsets(x, c[:, 0] * h, np.minimum((c[:, 1] + 1) * h, x.size))
     return x, h, en, cands, onsets
 
 
