@@ -130,7 +130,8 @@ def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarra
 def _bands(P: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Band means ``P @ M`` (each band a run of bins, equally weighted) as sums over each run;
     no BLAS, whose threads cost far more than these small products (15x slower in a
-    listener thread next to the decoder, on 2 cores)."""
+    listener thread next to the decoder, on 2 cores).
+    """
     lo, hi, inv = _runs(M.tobytes(), M.shape)
     if P.shape[0] == 0:
         return np.zeros((0, lo.size))
