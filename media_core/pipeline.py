@@ -32,12 +32,14 @@ from media_core.case.store import Case, Feed
 from media_core.clock import Clock
 from media_core.errors import Cancelled, MediaCoreError, MediaError
 from media_core.progress import Progress, ShouldStop, check_cancel, no_progress, sub_progress
+from media_core.sync.features import StoredFeatures
 
 ANALYSIS_ALGORITHM = "analysis"
 SYNC_ALGORITHM = "sync"
 ENVELOPE_ALGORITHM = "envelope"
 INDEX_ALGORITHM = "video_index"
 INCIDENT_ALGORITHM = "incident_shots"
+FLASHES_ALGORITHM = "flashes"
 ENVELOPE_PARAMS = {"step_s": 0.01}
 CACHE_DIR = "cache"
 # fields of an evidence-audit.sync/1 feed entry kept with the clock's evidence in the case
@@ -142,14 +144,15 @@ def store_feed_analysis(case: Case, fa: FeedAnalysis) -> None:
     from media_core.analysis.envelope import ALGORITHM_VERSION as ENVELOPE_VERSION
 
     case.check_identity(fa.feed_id)
-    case.store_analysis(fa.feed_id, algorithm=ANALYSIS_ALGORITHM, version=fa.version, params=fa.params,
-                        result=fa.result)
     if fa.envelope is not None or case.feed(fa.feed_id).has_audio is False:
         env = fa.envelope.to_dict() if fa.envelope is not None else {"schema": None, "error": "no audio"}
         case.store_analysis(fa.feed_id, algorithm=ENVELOPE_ALGORITHM, version=ENVELOPE_VERSION,
                             params=ENVELOPE_PARAMS, result=env)
     if fa.sync_features is not None:
         save_sync_features(case, case.feed(fa.feed_id), fa.sync_features)
+    # last: a stored analysis means the feed's whole decode is kept (a killed ingest resumes right)
+    case.store_analysis(fa.feed_id, algorithm=ANALYSIS_ALGORITHM, version=fa.version, params=fa.params,
+                        result=fa.result)
 
 
 def analyze_feeds(case: Case, *, feed_ids: Sequence[int] | None = None, min_mute_s: float = 0.5,
@@ -197,6 +200,8 @@ class FeedPreparation:
     feed_id: int
     video_index: dict | None = None
     analysis: FeedAnalysis | None = None
+    #: a feed with video and no audio: its flashes (what sync places it by), or None
+    flashes: dict | None = None
 
 
 def stored_video_index(case: Case, feed_id: int) -> dict | None:
@@ -213,11 +218,26 @@ def stored_envelope(case: Case, feed_id: int) -> dict | None:
     return case.get_analysis(feed_id, algorithm=ENVELOPE_ALGORITHM, version=ENVELOPE_VERSION)
 
 
+def stored_flashes(case: Case, feed_id: int) -> dict | None:
+    """The stored flashes of a feed made by today's detector (``{"flashes": [...]}`` or its error)."""
+    from media_core.analysis.flashes import ALGORITHM_VERSION as FLASHES_VERSION
+
+    return case.get_analysis(feed_id, algorithm=FLASHES_ALGORITHM, version=FLASHES_VERSION)
+
+
+def _wants_flashes(feed: Feed) -> bool:
+    """A feed with video and no audio is placed by its flashes: they are found while preparing it."""
+    return bool(feed.has_video) and feed.has_audio is False
+
+
 def preparation_needed(case: Case, feed: Feed, *, min_mute_s: float = 0.5) -> tuple[bool, bool]:
-    """``(needs a video index, needs the analysis decode)`` for this feed."""
+    """``(needs a video index, needs the analysis decode)`` for this feed (for a feed with video
+    and no audio the analysis includes looking for its flashes).
+    """
     need_index = stored_video_index(case, feed.id) is None
     need_analysis = (stored_analysis(case, feed.id, min_mute_s=min_mute_s) is None
-                     or stored_envelope(case, feed.id) is None)
+                     or stored_envelope(case, feed.id) is None
+                     or (_wants_flashes(feed) and stored_flashes(case, feed.id) is None))
     return need_index, need_analysis
 
 
@@ -242,7 +262,29 @@ def compute_preparation(feed: Feed, *, video_index: bool = True, analysis: bool 
     if analysis:
         out.analysis = compute_feed_analysis(feed, min_mute_s=min_mute_s, should_stop=should_stop,
                                              progress=sub_progress(progress, split, 1.0, f"analysing {feed.label}"))
+        if _wants_flashes(feed):
+            out.flashes = compute_flashes(feed, should_stop=should_stop)
     return out
+
+
+def compute_flashes(feed: Feed, *, should_stop: ShouldStop | None = None) -> dict:
+    """The feed's flashes (:func:`media_core.analysis.flashes.detect_flashes`) as a storable record:
+    ``{"flashes": [...]}``, or ``{"flashes": None, "error": ...}`` when its video cannot be read.
+    """
+    from media_core.analysis.flashes import detect_flashes
+
+    try:
+        return {"flashes": detect_flashes(feed.path, should_stop=should_stop)}
+    except MediaError as exc:
+        return {"flashes": None, "error": exc.problem}
+
+
+def store_flashes(case: Case, feed_id: int, record: Mapping[str, Any]) -> None:
+    """Keep a feed's flashes (:func:`compute_flashes`) in the case."""
+    from media_core.analysis.flashes import ALGORITHM_VERSION as FLASHES_VERSION
+
+    case.store_analysis(feed_id, algorithm=FLASHES_ALGORITHM, version=FLASHES_VERSION, params={},
+                        result=dict(record))
 
 
 def store_preparation(case: Case, prep: FeedPreparation) -> None:
@@ -252,6 +294,8 @@ def store_preparation(case: Case, prep: FeedPreparation) -> None:
     if prep.video_index is not None:
         case.store_analysis(prep.feed_id, algorithm=INDEX_ALGORITHM, version=INDEX_VERSION, params={},
                             result=prep.video_index)
+    if prep.flashes is not None:   # before the analysis, whose record marks the feed as prepared
+        store_flashes(case, prep.feed_id, prep.flashes)
     if prep.analysis is not None:
         store_feed_analysis(case, prep.analysis)
 
@@ -305,19 +349,25 @@ def sync_inputs(case: Case, *, fresh: Mapping[int, FeedAnalysis] | None = None,
         else:
             res = case.get_analysis(f.id, algorithm=ANALYSIS_ALGORITHM)
             shots = res.get("shots", []) if res is not None else None
-            feats = load_sync_features(case, f) if f.has_audio and with_cached_features else None
-        out.append({"feed_id": f.id, "path": f.path, "probe": f.probe, "has_audio": f.has_audio,
-                    "features": feats, "shots": shots})
+            feats = cached_sync_features(case, f) if f.has_audio and with_cached_features else None
+        entry = {"feed_id": f.id, "path": f.path, "probe": f.probe, "has_audio": f.has_audio,
+                 "features": feats, "shots": shots}
+        fl = stored_flashes(case, f.id) if f.has_video else None
+        if fl is not None and fl.get("flashes") is not None:
+            entry["flashes"] = fl["flashes"]
+        out.append(entry)
     return out
 
 
 def compute_sync(inputs: Sequence[Mapping[str, Any]], *, reference: str | os.PathLike | None = None,
                  progress: Progress | None = None, should_stop: ShouldStop | None = None,
-                 on_features: Callable[[int, Any], None] | None = None) -> dict[str, Any]:
+                 on_features: Callable[[int, Any], None] | None = None,
+                 on_flashes: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """The ``evidence-audit.sync/1`` document for :func:`sync_inputs` (no case writes).
 
     A feed with audio whose features are not cached is decoded once here; ``on_features(feed_id,
-    features)`` hears of it so the caller can cache them.
+    features)`` hears of it so the caller can cache them. Flashes looked for here (feeds that
+    audio could not place) are heard by ``on_flashes(feed_id, record)`` (see :func:`store_flashes`).
     """
     from media_core.sync import features_from_file, sync_features
 
@@ -328,6 +378,8 @@ def compute_sync(inputs: Sequence[Mapping[str, Any]], *, reference: str | os.Pat
         e: dict[str, Any] = {"path": entry["path"], "probe": entry["probe"], "features": entry.get("features")}
         if entry.get("shots") is not None:
             e["shots"] = entry["shots"]
+        if entry.get("flashes") is not None:
+            e["flashes"] = entry["flashes"]
         if e["features"] is None and entry.get("has_audio"):
             report(0.5 * k / len(inputs), f"reading {os.path.basename(entry['path'])} for sync")
             try:
@@ -338,7 +390,12 @@ def compute_sync(inputs: Sequence[Mapping[str, Any]], *, reference: str | os.Pat
                 if e["features"] is not None and on_features is not None:
                     on_features(entry["feed_id"], e["features"])
         prepared.append(e)
-    doc = sync_features(prepared, reference=reference, should_stop=should_stop,
+    heard = None
+    if on_flashes is not None:
+        def heard(k: int, flashes: list) -> None:
+            if inputs[k].get("feed_id") is not None:
+                on_flashes(inputs[k]["feed_id"], {"flashes": flashes})
+    doc = sync_features(prepared, reference=reference, should_stop=should_stop, on_flashes=heard,
                         progress=sub_progress(report, 0.5, 1.0, "synchronising feeds"))
     report(1.0, "sync done")
     return doc
@@ -394,7 +451,8 @@ def sync_case(case: Case, *, reference_feed_id: int | None = None, progress: Pro
         raise MediaCoreError(f"{case.path}: the case has no feeds to sync")
     doc = compute_sync(sync_inputs(case), reference=_reference_path(case, reference_feed_id),
                        progress=progress, should_stop=should_stop,
-                       on_features=lambda fid, feats: save_sync_features(case, case.feed(fid), feats))
+                       on_features=lambda fid, feats: save_sync_features(case, case.feed(fid), feats),
+                       on_flashes=lambda fid, rec: store_flashes(case, fid, rec))
     apply_sync_document(case, doc)
     incident_shots(case)
     return doc
@@ -454,6 +512,9 @@ def compute_case_work(feeds: Sequence[Feed], *, sync: Sequence[Mapping[str, Any]
             fa = fresh.get(entry["feed_id"])
             if fa is not None:
                 entry = {**entry, "features": fa.sync_features, "shots": fa.result.get("shots", [])}
+            fl = (out["preparation"].get(entry["feed_id"]) or FeedPreparation(0)).flashes
+            if fl is not None and fl.get("flashes") is not None:
+                entry = {**entry, "flashes": fl["flashes"]}
             inputs.append(entry)
         try:
             doc = compute_sync(inputs, reference=reference, should_stop=should_stop,
@@ -577,29 +638,36 @@ def _features_path(case: Case, feed: Feed) -> Path:
 
 def save_sync_features(case: Case, feed: Feed, feats) -> None:
     """Keep a feed's sync features next to the case (derived data, keyed by the file's SHA-256)."""
-    import numpy as np
+    from media_core.sync.features import save_features
 
     p = _features_path(case, feed)
     p.parent.mkdir(exist_ok=True)
-    tmp = p.with_suffix(".tmp.npz")
-    np.savez(tmp, audio=feats.audio, feat=feats.feat, muted=feats.muted,
-             meta=np.array([feats.sr, feats.start_s, feats.native_sr], dtype=np.float64))
-    os.replace(tmp, p)
+    save_features(p, feats)
 
 
 def load_sync_features(case: Case, feed: Feed):
-    """The cached :class:`~media_core.sync.SyncFeatures` of a feed, or None."""
-    import numpy as np
+    """The cached :class:`~media_core.sync.SyncFeatures` of a feed, or None (a damaged cache is
+    recomputed, never trusted).
+    """
+    from media_core.sync.features import load_features
 
-    from media_core.sync import SyncFeatures
+    return load_features(_features_path(case, feed), feed_path=feed.path)
 
+
+class CachedSyncFeatures(StoredFeatures):
+    """A feed's cached sync features, read only when sync needs them (a release's features never
+    all sit in memory); a cache that cannot be read is replaced by decoding the feed again.
+    Pickles as two paths (the app sends :func:`sync_inputs` to a child process).
+    """
+
+    def load(self):
+        from media_core.sync import features_from_file
+
+        f = super().load()
+        return f if f is not None or not self.feed_path else features_from_file(self.feed_path)
+
+
+def cached_sync_features(case: Case, feed: Feed) -> CachedSyncFeatures | None:
+    """A :class:`CachedSyncFeatures` for the feed when its sync features are cached, else None."""
     p = _features_path(case, feed)
-    if not p.is_file():
-        return None
-    try:
-        with np.load(p) as z:
-            sr, start_s, native_sr = z["meta"].tolist()
-            return SyncFeatures(path=feed.path, sr=sr, audio=z["audio"], start_s=start_s, feat=z["feat"],
-                                muted=z["muted"], native_sr=int(native_sr))
-    except (OSError, ValueError, KeyError):
-        return None  # a damaged cache is recomputed, never trusted
+    return CachedSyncFeatures(str(p), feed.path) if p.is_file() else None

@@ -51,7 +51,13 @@ def long_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
     mask = np.asarray(mask, bool)
     starts, ends = runs(mask)
     keep = (ends - starts) >= int(min_len)
-    edges = np.zeros(mask.size + 1, np.int64)
-    np.add.at(edges, starts[keep], 1)
-    np.add.at(edges, ends[keep], -1)
-    return np.cumsum(edges[:-1]) > 0
+    s, e = starts[keep], ends[keep]
+    out = np.zeros(mask.size, bool)
+    if s.size == 0:
+        return out
+    step = 1 << 18           # a chunk at a time: no int64 array as long as the mask (a feed-hour: 29 MB)
+    for c0 in range(0, mask.size, step):
+        idx = np.arange(c0, min(mask.size, c0 + step))
+        k = np.searchsorted(s, idx, side="right") - 1      # the last kept run starting at or before
+        out[c0:c0 + idx.size] = (k >= 0) & (idx < e[np.maximum(k, 0)])
+    return out

@@ -83,7 +83,15 @@ def test_one_decode_feeds_sync_and_timeline(demo, monkeypatch):
     monkeypatch.setattr("media_core.sync.features.features_from_file", boom)
     monkeypatch.setattr("media_core.sync.sync_files", boom)
     monkeypatch.setattr("media_core.sync.placement.sync_files", boom)
+    # the helicopter's flashes were looked for once (the first sync) and kept in the case
+    monkeypatch.setattr("media_core.analysis.flashes.detect_flashes", boom)
     with Case.open(res["case"]) as case:
+        heli = [f for f in case.feeds if not f.has_audio]
+        assert heli and all(pipeline.stored_flashes(case, f.id)["flashes"] is not None for f in heli)
+        inputs = pipeline.sync_inputs(case)
+        # features are handed over as references to the case's cache, read when a match needs them
+        assert all(isinstance(e["features"], pipeline.CachedSyncFeatures) for e in inputs if e["has_audio"])
+        assert all("flashes" in e for e in inputs if not e["has_audio"])
         before = {f.id: case.clock(f.id) for f in case.feeds}
         doc = pipeline.sync_case(case)
         after = {f.id: case.clock(f.id) for f in case.feeds}
@@ -167,6 +175,21 @@ def test_case_prepare_cli_prepares_everything_once(two_feeds, tmp_path, capsys, 
     monkeypatch.setattr("media_core.pipeline.compute_feed_analysis", boom)
     monkeypatch.setattr("media_core.io.video.build_index", boom)
     assert cli_main(["case", "prepare", str(case_path), "--no-sync"]) == 0
+
+
+def test_damaged_feature_cache_is_decoded_again_not_trusted(two_feeds, tmp_path):
+    case_path = tmp_path / "d.evcase"
+    with Case.create(case_path) as case:
+        case.add_feeds(two_feeds)
+        assert pipeline.prepare_case(case) == []
+        first = pipeline.sync_case(case)
+        f0 = case.feeds[0]
+        cached = pipeline.cached_sync_features(case, f0)
+        with open(cached.path, "r+b") as fh:     # a torn write: the archive's directory is gone
+            fh.truncate(100)
+        assert pipeline.load_sync_features(case, f0) is None
+        again = pipeline.sync_case(case)
+    assert [e["offset_s"] for e in again["feeds"]] == [e["offset_s"] for e in first["feeds"]]
 
 
 def test_cancelled_analysis_keeps_the_feeds_already_done(two_feeds, tmp_path):

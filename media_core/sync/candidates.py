@@ -80,11 +80,9 @@ def screen_envelope(f: SyncFeatures) -> np.ndarray:
     """The feed's onset envelope less its live mean, zero where muted, summed over
     :data:`SCREEN_POOL` frames (float32, at :data:`SCREEN_RATE`).
     """
-    from .pairwise import _feat_centered
+    from .pairwise import _pooled
 
-    x = _feat_centered(f)
-    n = x.size // SCREEN_POOL * SCREEN_POOL
-    return x[:n].reshape(-1, SCREEN_POOL).sum(axis=1, dtype=np.float32)
+    return _pooled(f, SCREEN_POOL, keep=False)
 
 
 @dataclass

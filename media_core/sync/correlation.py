@@ -17,15 +17,19 @@ def gcc_phat(a: np.ndarray, b: np.ndarray, *, beta: float = 1.0, band: tuple[flo
 
     n = next_fast_len(a.size + b.size - 1, real=True)
     A = rfft(a, n)
-    B = rfft(b, n)
-    R = A * np.conj(B)
-    mag = np.abs(R)
+    W = rfft(b, n)
+    if W.dtype != A.dtype:
+        W = W.astype(np.result_type(A, W))
+    np.conj(W, out=W)
+    W *= A                           # A * conj(B), in place (the products commute exactly)
+    del A
+    mag = np.abs(W)
     eps = mag.dtype.type(1e-3 * float(mag.mean()) + 1e-30)
     mag += eps
-    if beta == 1.0:
-        W = R / mag
-    else:
-        W = R / mag ** mag.dtype.type(beta)
+    if beta != 1.0:
+        mag **= mag.dtype.type(beta)
+    W /= mag
+    del mag
     if band is not None:
         f = np.arange(W.size) * rate / n
         W[(f < band[0]) | (f > band[1])] = 0
@@ -45,14 +49,14 @@ def parabolic(y: np.ndarray, i: int) -> float:
 def peak_stats(score: np.ndarray, i: int, excl: int) -> tuple[float, float, float]:
     """(ratio of peak to the best value outside +-excl, z-score vs a robust floor, floor)."""
     pk = float(score[i])
-    mask = np.ones(score.size, bool)
-    mask[max(0, i - excl): i + excl + 1] = False
-    rest = score[mask]
+    rest = np.concatenate([score[:max(0, i - excl)], score[i + excl + 1:]])   # a copy, used up below
     if rest.size == 0:
         return 1.0, 0.0, 0.0
     second = float(rest.max())
-    med = float(np.median(rest))
-    mad = float(np.median(np.abs(rest - med))) * 1.4826 + 1e-12
+    med = float(np.median(rest, overwrite_input=True))
+    rest -= rest.dtype.type(med)
+    np.abs(rest, out=rest)
+    mad = float(np.median(rest, overwrite_input=True)) * 1.4826 + 1e-12
     ratio = (pk - med) / max(second - med, 1e-12)
     return ratio, (pk - med) / mad, med
 
@@ -62,6 +66,10 @@ def lag_curve(a: np.ndarray, b: np.ndarray, lo: int, hi: int, *, beta: float = 1
     """GCC values for lags ``lo..hi`` (inclusive; lag = index in a minus index in b)."""
     cc = gcc_phat(a, b, beta=beta, band=band, rate=rate)
     n = cc.size
+    if hi - lo + 1 <= n and lo > -n and hi < n:     # at most one wrap: two slices, no index array
+        if lo >= 0 or hi < 0:
+            return cc[lo % n: lo % n + hi - lo + 1].copy()
+        return np.concatenate([cc[lo % n:], cc[: hi + 1]])
     lags = np.arange(lo, hi + 1)
     return cc[lags % n]
 

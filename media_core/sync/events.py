@@ -21,7 +21,7 @@ import numpy as np
 from media_core.clock import Clock, fraction_to_ppm
 
 from .correlation import lag_curve, parabolic
-from .features import FEATURE_RATE, SyncFeatures
+from .features import FEATURE_RATE, TRANSIENT_LOCK, SyncFeatures
 
 MIN_EVENT_SPAN_S = 60.0     # drift is fitted from events spanning at least this long
 MIN_EVENTS = 6              # consistent events needed before the event line is used
@@ -118,27 +118,35 @@ def onset_times(f: SyncFeatures, *, min_gap_s: float = 0.25, z_min: float = 6.0,
 
 def _peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Local maxima of the smoothed onset envelope (index, robust z >= 5), cached on the features."""
-    from scipy.ndimage import maximum_filter1d, uniform_filter1d
-
     cache = f.__dict__.setdefault("_peak_cache", {})
     if min_gap_s in cache:
         return cache[min_gap_s]
     if f.feat.size < 32:
         return np.zeros(0, np.int64), np.zeros(0)
-    s = uniform_filter1d(f.feat.astype(np.float32), size=8, mode="constant")
+    with TRANSIENT_LOCK:
+        if min_gap_s not in cache:
+            cache[min_gap_s] = _find_peaks(f, min_gap_s)
+    return cache[min_gap_s]
+
+
+def _find_peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    s = f.feat.astype(np.float32)
+    uniform_filter1d(s, size=8, mode="constant", output=s)
     live = ~f.muted
-    ref = s[live] if live.any() else s
-    med = float(np.median(ref))
-    mad = float(np.median(np.abs(ref - med))) * 1.4826 + 1e-9
+    ref = s[live] if live.any() else s.copy()       # a copy, reordered and overwritten below
+    med = float(np.median(ref, overwrite_input=True))
+    ref -= np.float32(med)
+    np.abs(ref, out=ref)
+    mad = float(np.median(ref, overwrite_input=True)) * 1.4826 + 1e-9
     del ref
     g = max(1, int(min_gap_s * FEATURE_RATE))
     peak = s == maximum_filter1d(s, size=2 * g + 1, mode="constant")
     peak &= live
     peak &= s >= med + 5.0 * mad
     idx = np.flatnonzero(peak)
-    out = (idx, (s[idx] - med) / mad)
-    cache[min_gap_s] = out
-    return out
+    return idx, (s[idx] - med) / mad
 
 
 def _audio_window(f: SyncFeatures, t0: float, n: int, sr: float) -> np.ndarray:

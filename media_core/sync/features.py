@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -19,6 +20,8 @@ import numpy as np
 from media_core.errors import Cancelled, ParameterError
 from media_core.progress import Progress, ShouldStop, check_cancel, sub_progress
 from media_core.runs import long_runs
+
+from .heap import pin_mmap_threshold, release_freed_memory
 
 FEATURE_RATE = 1000.0          # Hz, onset envelope rate used for correlation
 TARGET_AUDIO_SR = 8000         # audio kept for fine refinement: native rate // k >= this
@@ -249,11 +252,21 @@ class _Extractor:
         n_exp = -(-self._n_in // self.k)
         self._audio.n = min(self._audio.n, n_exp)
         audio = self._audio.take()
-        energy = [g.take() for g in self._energy]     # one row per band
+        energy = [g.take() for g in self._energy]     # one row per band (emptied by _onset_envelope)
+        self._energy = []
         mute = self._mute.take()
-        feat, muted = _onset_envelope(energy, mute, self.fr, excluded=excluded, start_s=self.start_s)
+        with TRANSIENT_LOCK:    # one feed's envelope at a time: decode threads' transients never add up
+            feat, muted = _onset_envelope(energy, mute, self.fr, excluded=excluded, start_s=self.start_s)
+            del energy, mute
+            release_freed_memory()
         return SyncFeatures(path=path, sr=self.sr_d, audio=audio, start_s=self.start_s, feat=feat,
                             muted=muted, native_sr=self.sr)
+
+
+#: held around the few steps that briefly need several whole-feed float32 copies (a feed's onset
+#: envelope, its onset peaks, a pair's whole-feed correlation), so that threads decoding or
+#: matching side by side never hold those transients at the same time
+TRANSIENT_LOCK = threading.RLock()
 
 
 def _spans_mask(n: int, rate: float, start_s: float, spans: Iterable[tuple[float, float]]) -> np.ndarray:
@@ -275,8 +288,12 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
     return maximum_filter1d(mask.view(np.uint8), size=2 * r + 1, mode="constant").view(bool)
 
 
-def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
-    """Band energies per frame -> onset envelope at FEATURE_RATE, zero in muted spans."""
+def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
+    """Band energies per frame -> onset envelope at FEATURE_RATE, zero in muted spans.
+
+    ``energy`` is a list of per-band log energies; its items are dropped (set to None) as they
+    are used, so a band's memory is returned before the next is expanded.
+    """
     from scipy.ndimage import uniform_filter1d
 
     nb, nf = len(energy), (energy[0].size if len(energy) else mute.size)
@@ -289,19 +306,29 @@ def _onset_envelope(energy: np.ndarray, mute: np.ndarray, fr: float, *, excluded
     size = max(1, int(round(0.006 * fr)))
     lag = max(1, int(round(0.004 * fr)))
     onset = np.zeros(nf, np.float32)
+    d = None
     for b in range(nb):                      # band by band: memory stays a few rows
-        es = np.exp(energy[b].astype(np.float32))
+        es = energy[b].astype(np.float32)
+        energy[b] = None                     # the caller's list: each band is let go once used
+        np.exp(es, out=es)
         es -= np.float32(LOG_EPS)
         np.maximum(es, 0.0, out=es)
         uniform_filter1d(es, size=size, mode="nearest", output=es)
-        ref = es[live] if live.any() else es
-        floor = np.float32(0.03 * float(np.median(ref)) + 1e-12) if ref.size else np.float32(1e-12)
+        if live.all() or not live.any():
+            ref = es.copy()
+        else:
+            ref = es[live]
+        # the median of a copy made for it (overwrite_input: no second copy)
+        floor = np.float32(0.03 * float(np.median(ref, overwrite_input=True)) + 1e-12) if ref.size \
+            else np.float32(1e-12)
         del ref
         es += floor
         L = np.log(es, out=es)
-        d = np.subtract(L[lag:], L[:-lag])
-        np.maximum(d, 0.0, out=d)
-        onset[lag:] += d
+        for c0 in range(lag, nf, 1 << 18):   # the rises, a chunk at a time
+            c1 = min(nf, c0 + (1 << 18))
+            d = np.subtract(L[c0:c1], L[c0 - lag:c1 - lag])
+            np.maximum(d, 0.0, out=d)
+            onset[c0:c1] += d
         del es, L, d
     onset[_dilate(muted, max(1, int(round(0.03 * fr))))] = 0.0
     if abs(fr - FEATURE_RATE) > 1e-9:     # resampled to FEATURE_RATE a minute at a time
@@ -336,6 +363,7 @@ class SyncFeatureListener:
         self._expected_s = 0.0
 
     def on_start(self, info) -> None:
+        pin_mmap_threshold()
         self._path = info.path
         self._sr = int(info.sr)
         self._expected_s = float(getattr(info, "duration_s", 0.0) or 0.0)
@@ -393,14 +421,16 @@ def load_features(path: str | os.PathLike, *, feed_path: str | None = None) -> S
     """The :class:`SyncFeatures` written by :func:`save_features`, or None (missing or damaged:
     a damaged cache is recomputed, never trusted).
     """
+    import zipfile
+
     if not os.path.isfile(path):
         return None
     try:
-        with np.load(path) as z:
+        with open(path, "rb") as fh, np.load(fh) as z:
             sr, start_s, native_sr = z["meta"].tolist()
             return SyncFeatures(path=feed_path, sr=sr, audio=z["audio"], start_s=start_s, feat=z["feat"],
                                 muted=z["muted"], native_sr=int(native_sr))
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
         return None
 
 

@@ -27,7 +27,7 @@ from media_core.progress import Progress, ShouldStop, check_cancel
 from .correlation import curve_peaks, lag_curve, parabolic, peak_stats
 from .estimate import ALGORITHM_VERSION, UNCERTAIN_BELOW, SyncEstimate, uncertain
 from .events import MIN_EVENTS, event_line, pattern_offsets
-from .features import FEATURE_RATE, SyncFeatures, expand, features_from_array
+from .features import FEATURE_RATE, TRANSIENT_LOCK, SyncFeatures, expand, features_from_array
 
 WINDOW_S = 30.0
 HOP_S = 15.0
@@ -42,14 +42,48 @@ MAX_ALTERNATIVES = 3          # other lags tried by their events when the whole-
 COARSE_POOL = 4               # coarse correlation at FEATURE_RATE / 4
 
 
-def _feat_centered(f: SyncFeatures) -> np.ndarray:
-    """The onset envelope less its mean over live frames, zero where muted (float64)."""
-    x = f.feat.astype(np.float32)
-    live = ~f.muted
-    if live.any():
-        x -= np.float32(x[live].mean(dtype=np.float64))
-    x[f.muted] = 0.0
+_CHUNK = 1 << 18               # frames converted at a time: float32 copies of a whole feed never exist
+
+
+def _live_mean(f: SyncFeatures) -> np.float32 | None:
+    """The onset envelope's mean over live frames (None when all muted), kept on the features."""
+    cache = f.__dict__
+    if "_live_mean" not in cache:
+        tot, cnt = 0.0, 0
+        for c0 in range(0, f.feat.size, _CHUNK):
+            live = ~f.muted[c0:c0 + _CHUNK]
+            tot += float(f.feat[c0:c0 + _CHUNK][live].astype(np.float32).sum(dtype=np.float64))
+            cnt += int(live.sum())
+        cache["_live_mean"] = np.float32(tot / cnt) if cnt else None
+    return cache["_live_mean"]
+
+
+def _centered(f: SyncFeatures, i0: int = 0, i1: int | None = None) -> np.ndarray:
+    """Frames ``i0:i1`` of the onset envelope less its live mean, zero where muted (float32)."""
+    x = f.feat[i0:i1].astype(np.float32)
+    mean = _live_mean(f)
+    if mean is not None:
+        x -= mean
+    x[f.muted[i0:i1]] = 0.0
     return x
+
+
+def _pooled(f: SyncFeatures, pool: int, *, keep: bool = True) -> np.ndarray:
+    """The centred envelope summed over ``pool`` frames (float32), made a chunk at a time; kept on
+    the features (a feed is matched with several others) unless ``keep`` is False.
+    """
+    key = f"_pooled_{pool}"
+    if key in f.__dict__:
+        return f.__dict__[key]
+    n = f.feat.size // pool
+    out = np.empty(n, np.float32)
+    step = _CHUNK // pool * pool
+    for c0 in range(0, n * pool, step):
+        c1 = min(n * pool, c0 + step)
+        out[c0 // pool: c1 // pool] = _centered(f, c0, c1).reshape(-1, pool).sum(axis=1)
+    if keep:
+        f.__dict__[key] = out
+    return out
 
 
 def _audio_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
@@ -132,9 +166,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         return uncertain("a feed's audio is muted (digital silence) nearly throughout", ev)
 
     # ---- coarse: whole-feed GCC-PHAT on the onset envelopes -----------------------------------
-    a = _feat_centered(ref)
-    b = _feat_centered(other)
-    na, nb = a.size, b.size
+    na, nb = ref.feat.size, other.feat.size
     min_ov = int(min(min_overlap_s, 0.5 * min(na, nb) / FEATURE_RATE) * FEATURE_RATE)
     lo, hi = -(nb - min_ov), na - min_ov
     if max_offset_s is not None:
@@ -146,15 +178,16 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     # pooled to 250 Hz: a drifting clock smears the peak over drift*duration anyway, and the
     # windows below refine the lag at 1 kHz
     P = COARSE_POOL
-    ap = a[: a.size // P * P].reshape(-1, P).sum(axis=1)
-    bp = b[: b.size // P * P].reshape(-1, P).sum(axis=1)
-    lo_c, hi_c = lo // P, -(-hi // P)
-    cc = lag_curve(ap, bp, lo_c, hi_c, beta=1.0)
     from scipy.ndimage import uniform_filter1d
 
-    sm = uniform_filter1d(cc, size=max(1, int(round(0.016 * FEATURE_RATE / P))), mode="constant")
-    ipk = int(np.argmax(sm))
-    ratio, z, _ = peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE / P))
+    lo_c, hi_c = lo // P, -(-hi // P)
+    with TRANSIENT_LOCK:
+        ap, bp = _pooled(ref, P), _pooled(other, P)
+        cc = lag_curve(ap, bp, lo_c, hi_c, beta=1.0)
+        sm = uniform_filter1d(cc, size=max(1, int(round(0.016 * FEATURE_RATE / P))), mode="constant")
+        del cc
+        ipk = int(np.argmax(sm))
+        ratio, z, _ = peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE / P))
     lag0 = (lo_c + parabolic(sm, ipk)) * P / FEATURE_RATE
     # lag in feature samples: ref index = other index + lag  ->  ref_t - ref.start = other_t - other.start + lag
     coarse_offset = lag0 + ref.start_s - other.start_s
@@ -190,13 +223,13 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         step(0.2 + 0.3 * n_done / starts.size, "envelope windows")
         i0 = int(round((s - other.start_s) * FEATURE_RATE))
         i1 = i0 + int(round(win * FEATURE_RATE))
-        bw = b[i0:i1]
+        bw = _centered(other, i0, i1)
         if bw.size < 16 or other.muted[i0:i1].mean() > 0.6 or not np.any(bw):
             continue
         j0 = i0 + int(round(lag0 * FEATURE_RATE)) - Rn        # ref index where lag -Rn starts
         j1 = j0 + bw.size + 2 * Rn
         jj0, jj1 = max(0, j0), min(na, j1)
-        aw = a[jj0:jj1]
+        aw = _centered(ref, jj0, jj1)
         if aw.size < bw.size // 2 or ref.muted[jj0:jj1].mean() > 0.6:
             continue
         # lag L (feature samples) such that a[i0 + lagc + L'] ~ b[i0]; in curve coordinates

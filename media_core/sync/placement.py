@@ -21,6 +21,7 @@ from media_core.progress import Progress, ShouldStop, check_cancel, no_progress,
 
 from .estimate import ALGORITHM_VERSION, SyncEstimate
 from .features import SyncFeatureListener, SyncFeatures
+from .heap import pin_mmap_threshold, release_freed_memory
 from .metadata import metadata_offset
 from .pairwise import MIN_OVERLAP_S, estimate_offset_features
 from .solve import GlobalSync, solve_global
@@ -62,6 +63,7 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ParameterError("sync needs at least one file")
+    pin_mmap_threshold()
     n = len(paths)
     report = progress or no_progress
     probes: list[dict | None] = [None] * n
@@ -202,6 +204,7 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
                    on_flashes: Callable[[int, list], None] | None = None) -> dict[str, Any]:
     from .candidates import PLAN_ABOVE_PAIRS
 
+    pin_mmap_threshold()
     n = len(paths)
     ok = [i for i in range(n) if i not in errors]
     has_audio = [i for i in ok if probes[i].get("audio") is not None]
@@ -406,6 +409,7 @@ def _match_pairs(paths, bank: "_FeatureBank", ids, *, reference: int | None, pro
         if probes is not None:
             _check_against_tags(e, probes[a], probes[b])
         pw[pair] = e
+        release_freed_memory()      # a match's transients, held by its thread's heap otherwise
         n = len(pw)
         progress(0.1 + 0.9 * min(1.0, n / max(expected[0], n + 1)),
                  f"matched {_name(paths[a])} with {_name(paths[b])} ({n} so far)")
