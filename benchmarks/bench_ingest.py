@@ -10,7 +10,13 @@ AAC 16 kHz, helicopters without audio; ``sample_media.release``, cached in bench
 3. distributed overhead for 30-minute files: ``audit_file`` of a 30-min body cam in this process
    against the same call through a Dask LocalCluster (target < 10 % of the analysis time).
 
-    python benchmarks/bench_ingest.py [--scaling-feeds 12] [--skip-dask]
+``--sync-only`` re-syncs the case a previous full run left (``_work/ingest53.evcase``, opened
+read-only, nothing stored): wall and CPU time (this process and its worker processes), peak memory
+of the process tree, the pairs screened and matched, and every placement against the truth
+(error over the feed's whole length beside its stated uncertainty). ``--all-pairs`` also runs the
+old way (every candidate pair matched in full) in the same process, as the baseline.
+
+    python benchmarks/bench_ingest.py [--scaling-feeds 12] [--skip-dask] [--sync-only [--all-pairs]]
 """
 from __future__ import annotations
 
@@ -96,6 +102,93 @@ def placement_errors(case, truth) -> dict:
     return out
 
 
+def doc_errors(doc: dict, truth: dict) -> list[dict]:
+    """Per feed of a sync document: method, the truth's method, and the largest |placed - true| over
+    the feed (start, middle, end; ms) beside the stated uncertainty."""
+    from media_core.clock import Clock
+
+    by_file = {f["file"]: f for f in truth["feeds"]}
+    tr = by_file[Path(doc["reference"]).name]
+    ref_clock = Clock(tr["start_incident_s"], tr["drift_ppm"])
+    out = []
+    for e in doc["feeds"]:
+        t = by_file[Path(e["path"]).name]
+        row = {"feed": Path(e["path"]).name, "method": e.get("method") or "unplaced", "truth": t["placed_by"],
+               "uncertainty_ms": e.get("uncertainty_ms"), "confidence": e.get("confidence"), "error_ms": None,
+               "links": max(0, len(e.get("chain") or []) - 1)}
+        if e.get("offset_s") is not None:
+            true_c, est = Clock(t["start_incident_s"], t["drift_ppm"]), Clock(e["offset_s"], e["drift_ppm"] or 0.0)
+            row["error_ms"] = max(abs(est.to_shared(u) - ref_clock.to_media(true_c.to_shared(u))) * 1e3
+                                  for u in (0.0, t["duration_s"] / 2, t["duration_s"]))
+        out.append(row)
+    return out
+
+
+def print_doc_errors(rows: list[dict], label: str) -> None:
+    print(f"\nplacement against the truth ({label}): method (truth's method): n, error over the feed median / max "
+          "(ms), stated uncertainty median (ms), longest chain (links), outside the stated uncertainty")
+    groups: dict[str, list] = {}
+    for r in rows:
+        groups.setdefault(f"{r['method']} (truth: {r['truth']})", []).append(r)
+    for k, rs in sorted(groups.items()):
+        errs = sorted(r["error_ms"] for r in rs if r["error_ms"] is not None)
+        outside = [r["feed"] for r in rs if r["error_ms"] is not None and r["uncertainty_ms"] is not None
+                   and r["error_ms"] > r["uncertainty_ms"]]
+        stat = f"{errs[len(errs) // 2]:.1f} / {errs[-1]:.1f}" if errs else "-"
+        unc = sorted(r["uncertainty_ms"] for r in rs if r["uncertainty_ms"] is not None)
+        stat += f"  stated {unc[len(unc) // 2]:.1f}" if unc else ""
+        stat += f"  chain <= {max(r['links'] for r in rs)}"
+        print(f"  {k}: n={len(rs)}  {stat}  outside: {len(outside)} {' '.join(outside)}")
+        for r in rs:
+            if r["error_ms"] is not None and r["error_ms"] > 1000:
+                print(f"    {r['feed']}: {r['error_ms'] / 1e3:.1f} s off, stated {r['uncertainty_ms']} ms, "
+                      f"confidence {r['confidence']}")
+
+
+def sync_only(truth: dict, all_pairs: bool) -> None:
+    """Sync the stored case again (read-only) and time it; optionally the all-pairs way too."""
+    import resource
+
+    from media_core import pipeline
+    from media_core.case.store import Case
+
+    case_dir = WORK / "ingest53.evcase"
+    if not (case_dir / "case.sqlite").is_file():
+        raise SystemExit(f"{case_dir}: run the full benchmark once first (it leaves this case)")
+    with Case.open_readonly(case_dir) as case:
+        ref = case.feed(case.reference_feed_id)
+        stored = case.get_analysis(ref.id, algorithm=pipeline.SYNC_ALGORITHM)
+        inputs = pipeline.sync_inputs(case)
+    print(f"\nsync of the stored case again: {len(inputs)} feeds, reference {ref.name}; "
+          f"flashes already stored for {sum('flashes' in e for e in inputs)} feeds")
+    runs = [("planned (this version)", None)] + ([("every candidate pair (before)", 10 ** 9)] if all_pairs else [])
+    for label, plan_above in runs:
+        import media_core.sync.candidates as cand
+
+        keep = cand.PLAN_ABOVE_PAIRS
+        if plan_above is not None:
+            cand.PLAN_ABOVE_PAIRS = plan_above
+        ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c0, t0 = time.process_time(), time.perf_counter()
+        load0 = os.getloadavg()[0]
+        try:
+            with TreeRss() as mem:
+                doc = pipeline.compute_sync(inputs, reference=ref.path)
+        finally:
+            cand.PLAN_ABOVE_PAIRS = keep
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_children = (ch.ru_utime + ch.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+        m = next(e for e in doc["feeds"] if e["path"] == doc["reference"])["evidence"]["measurements"]
+        print(f"\n{label}: wall **{wall:.1f} s**, CPU {cpu:.1f} s here + {cpu_children:.1f} s in worker processes, "
+              f"peak memory of the process tree {mem.peak / 1e6:.0f} MB; load average {load0:.1f} -> "
+              f"{os.getloadavg()[0]:.1f} (2 cores)")
+        print(f"  pairs: {m.get('matching')}")
+        print_doc_errors(doc_errors(doc, truth), label)
+    if stored is not None:
+        print_doc_errors(doc_errors(stored, truth), "the sync stored in the case by the run that made it")
+
+
 def full_ingest(rel: Path, truth: dict, workers: int) -> None:
     from media_core.batch.ingest import ingest, ingest_summary
     from media_core.case.store import Case
@@ -111,10 +204,13 @@ def full_ingest(rel: Path, truth: dict, workers: int) -> None:
         wall = time.perf_counter() - t0
         s = ingest_summary(case, rep)
         errs = placement_errors(case, truth)
+    matching = next(e for e in rep.sync["feeds"] if e["path"] == rep.sync["reference"])["evidence"][
+        "measurements"].get("matching") if rep.sync else None
     print("\n| step | seconds |\n|---|---|")
     print(f"| whole ingest ({workers} workers) | **{wall:.1f}** (target <= 180) |")
     print(f"| files phase (fingerprint + analysis + store) | {rep.files_s:.1f} |")
     print(f"| sync of the whole case | {rep.sync_s:.1f} |")
+    print(f"\nsync pairs: {matching}")
     print(f"| fingerprinting in the writer (probe + SHA-256 + add) | {rep.fingerprint_s:.1f} |")
     print(f"| storing preparations in the writer | {rep.store_s:.1f} |")
     print(f"| children's preparations (sum) | {rep.child_s:.1f} |")
@@ -136,6 +232,8 @@ def full_ingest(rel: Path, truth: dict, workers: int) -> None:
     for k, v in sorted(errs.items()):
         v = sorted(v)
         print(f"  {k}: n={len(v)} median={v[len(v) // 2]:.1f} max={v[-1]:.1f}")
+    if rep.sync:
+        print_doc_errors(doc_errors(rep.sync, truth), "this ingest")
     designed = {f["file"] for f in truth["feeds"] if any(m["kind"] == "digital-silence" for m in f["mutes"])}
     found = {m["feed"].split(" ")[0] + ".mp4" for m in s["mutes"] if m["kind"] == "digital-silence"}
     print(f"designed digital-silence mutes found: {len(designed & found)} of {len(designed)}; "
@@ -201,6 +299,8 @@ def main() -> int:
     ap.add_argument("--scaling-feeds", type=int, default=12)
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--skip-full", action="store_true")
+    ap.add_argument("--sync-only", action="store_true", help="re-sync the stored case only (see above)")
+    ap.add_argument("--all-pairs", action="store_true", help="with --sync-only: the all-pairs baseline too")
     a = ap.parse_args()
     from sample_media.release import build_release
 
@@ -208,6 +308,9 @@ def main() -> int:
     t0 = time.perf_counter()
     truth = build_release(rel)
     print(f"release ready in {time.perf_counter() - t0:.1f} s (cached after the first run)")
+    if a.sync_only:
+        sync_only(truth, a.all_pairs)
+        return 0
     if not a.skip_full:
         full_ingest(rel, truth, a.workers)
     if a.scaling_feeds:

@@ -69,6 +69,19 @@ def test_first_pairs_span_every_feed_and_give_each_two_matches():
     assert first_pairs(_screens(weak), list(range(5))) == []
 
 
+def test_first_pairs_keep_chains_from_the_reference_short():
+    # 1-2-3-4 share a lot of sound with each other (score 8), each a little less with the
+    # reference 0 (score 5): four hops of 1/64 cost more than one of 1/25, so every feed is
+    # linked to the reference directly; without a reference the best-scored chain is the tree
+    chain = {(1, 2): 8.0, (2, 3): 8.0, (3, 4): 8.0}
+    star = {(0, k): 5.0 for k in range(1, 5)}
+    sc = _screens(chain | star)
+    rooted = first_pairs(sc, list(range(5)), reference=0, redundancy=1)
+    assert set(star) <= set(rooted), rooted
+    plain = first_pairs(sc, list(range(5)), redundancy=1)
+    assert set(chain) <= set(plain) and sum(p in star for p in plain) == 1, plain
+
+
 def test_more_pairs_link_groups_to_the_reference_then_stop():
     ids = list(range(5))
     sc = _screens({(0, 1): 5.0, (0, 2): 4.0, (1, 2): 3.0, (3, 4): 1.2, (0, 3): 1.1, (1, 4): 1.05, (2, 3): 1.01})

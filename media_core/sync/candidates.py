@@ -12,10 +12,10 @@ matches with that redundancy is a well-conditioned solution.
    pair costs one inverse FFT (about 3 ms for two 25-minute feeds). The screen's peak ratio ranks
    the pairs: on the generated 53-feed release no pair without shared sound screened above 1.37,
    and 1006 of the 1038 pairs that share sound did (:data:`STRONG_RATIO` = 1.5).
-2. **Plan** (:func:`first_pairs`): a maximum spanning forest over the strong pairs (by
-   :attr:`Screen.score`) plus each feed's :data:`REDUNDANCY` best strong pairs, so that every
-   feed that can be is placed twice (a loop that closes confirms both matches; one that does not
-   shows which to drop).
+2. **Plan** (:func:`first_pairs`): the shortest-path tree from the reference over the strong
+   pairs (short chains of good links: uncertainty compounds along a chain) plus each feed's
+   :data:`REDUNDANCY` best strong pairs, so that every feed that can be is placed twice (a loop
+   that closes confirms both matches; one that does not shows which to drop).
 3. **More** (:func:`more_pairs`): after those are matched, each feed with fewer than
    :data:`REDUNDANCY` confident matches, and each group of feeds not linked to the reference,
    tries its next best candidates (weak screens too: sparse shared sound makes no whole-feed peak
@@ -134,7 +134,7 @@ def screen_pairs(feeds: Mapping[Hashable, ScreenFeed], pairs: Sequence[tuple[Has
         mag += np.float32(1e-3 * float(mag.mean()) + 1e-30)
         r /= mag
         cc = irfft(r, n)
-        curve = cc[np.arange(lo, hi + 1) % n]
+        curve = np.concatenate([cc[lo % n:], cc[: hi + 1]]) if lo < 0 <= hi else cc[lo % n: lo % n + hi - lo + 1]
         i = int(np.argmax(curve))
         ratio, z, _ = peak_stats(curve, i, excl=excl)
         lag = (lo + parabolic(curve, i)) / SCREEN_RATE
@@ -169,16 +169,45 @@ def _ranked(screens: Mapping[tuple, Screen]) -> list[tuple]:
     return sorted(screens, key=lambda p: (-screens[p].score, str(p)))
 
 
-def first_pairs(screens: Mapping[tuple, Screen], ids: Sequence[Hashable], *,
+def first_pairs(screens: Mapping[tuple, Screen], ids: Sequence[Hashable], *, reference: Hashable | None = None,
                 redundancy: int = REDUNDANCY) -> list[tuple]:
-    """The pairs to match first: a maximum spanning forest over the strong screens, plus every
-    feed's ``redundancy`` best strong pairs (best first).
+    """The pairs to match first (best first): a tree over the strong screens, plus every feed's
+    ``redundancy`` best strong pairs.
+
+    The tree is the shortest-path tree from ``reference`` (each link costing ``1 / score**2``, the
+    way uncertainties add along a chain: a chain of many weak links is what makes a placement
+    loose), and a maximum spanning forest by score over the feeds it does not reach.
     """
+    import heapq
+
     ranked = [p for p in _ranked(screens) if screens[p].strong]
-    comp = _Components(ids)
     chosen: dict[tuple, None] = {}
-    for p in ranked:                              # Kruskal on the screen score
-        if comp.union(*p):
+    reached: set = set()
+    if reference is not None and reference in ids:
+        adj: dict[Hashable, list] = {}
+        for p in ranked:
+            c = 1.0 / max(screens[p].score, 1e-3) ** 2
+            adj.setdefault(p[0], []).append((p[1], c, p))
+            adj.setdefault(p[1], []).append((p[0], c, p))
+        best = {reference: (0.0, None)}
+        heap, tie = [(0.0, 0, reference)], 1
+        while heap:
+            d, _, x = heapq.heappop(heap)
+            if x in reached:
+                continue
+            reached.add(x)
+            if best[x][1] is not None:
+                chosen[best[x][1]] = None
+            for y, c, p in adj.get(x, ()):
+                if y not in reached and (y not in best or d + c < best[y][0]):
+                    best[y] = (d + c, p)
+                    heapq.heappush(heap, (d + c, tie, y))
+                    tie += 1
+    comp = _Components(ids)
+    for p in chosen:
+        comp.union(*p)
+    for p in ranked:                              # Kruskal on the score for the feeds not reached
+        if p[0] not in reached and p[1] not in reached and comp.union(*p):
             chosen[p] = None
     per: dict[Hashable, int] = {x: 0 for x in ids}
     for p in chosen:

@@ -210,8 +210,11 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
     has_audio = [i for i in ok if probes[i].get("audio") is not None]
     bank = _FeatureBank(feats, keep=2 * max(1, workers) + 2)
     with_feats = [i for i in has_audio if i in bank]
+    # a feed with video and no audio is placed by its flashes against the others' onsets: find
+    # those while every feed is read anyway
+    silent_video = any(probes[i].get("audio") is None and probes[i].get("video") is not None for i in ok)
     bank.summarise(with_feats, screen=len(with_feats) * (len(with_feats) - 1) // 2 > PLAN_ABOVE_PAIRS,
-                   should_stop=should_stop)
+                   onsets=silent_video, should_stop=should_stop)
     for i, why in bank.unreadable.items():
         errors[i] = why
     ok = [i for i in range(n) if i not in errors]
@@ -421,7 +424,7 @@ def _match_pairs(paths, bank: "_FeatureBank", ids, *, reference: int | None, pro
         return pw
     progress(0.0, f"screening {len(pairs)} pairs")
     screens.update(screen_pairs({i: bank.screen(i) for i in ids}, pairs, should_stop=should_stop))
-    todo = first_pairs(screens, ids)
+    todo = first_pairs(screens, ids, reference=reference)
     expected[0] = int(len(todo) * 1.15) + 2
     extra: dict[int, int] = {}
     rounds = 0
@@ -544,6 +547,7 @@ class _FeatureBank:
         self._keep = max(2, int(keep))
         self.active_s: dict[int, float] = {}
         self._screen: dict[int, Any] = {}
+        self._onsets: dict[int, Any] = {}
         self.unreadable: dict[int, str] = {}
 
     def __contains__(self, i) -> bool:
@@ -576,8 +580,11 @@ class _FeatureBank:
                 self._lru.popitem(last=False)
             return f
 
-    def summarise(self, ids: Iterable[int], *, screen: bool, should_stop: ShouldStop | None = None) -> None:
-        """Read every feed once: its live audio length (and its screen envelope when ``screen``)."""
+    def summarise(self, ids: Iterable[int], *, screen: bool, onsets: bool = False,
+                  should_stop: ShouldStop | None = None) -> None:
+        """Read every feed once: its live audio length (its screen envelope when ``screen``, its
+        strong onsets when ``onsets``).
+        """
         from .candidates import ScreenFeed
 
         for i in ids:
@@ -590,6 +597,20 @@ class _FeatureBank:
             self.active_s[i] = f.active_fraction * f.duration_s
             if screen:
                 self._screen[i] = ScreenFeed.of(f)
+            if onsets:
+                self.onsets(i)
+
+    def onsets(self, i: int):
+        """The feed's onsets strong enough to stand for a shot (media times), kept once found."""
+        import numpy as np
+
+        from .events import onset_times
+
+        if i not in self._onsets:
+            f = self.get(i)
+            self._onsets[i] = (onset_times(f, z_min=ONSET_Z_FOR_FLASHES, min_gap_s=0.1, max_events=4000)[0]
+                               if f is not None else np.zeros(0))
+        return self._onsets[i]
 
     def screen(self, i: int):
         from .candidates import ScreenFeed
@@ -753,16 +774,12 @@ def _shared_onsets(shots: Mapping[int, list], feats: "_FeatureBank",
     """Every impulsive onset of the placed feeds on the shared clock: all their shots (possible
     ones too) and the strong onsets of their sync features.
     """
-    from .events import onset_times
-
     out: list[float] = []
     for i, c in clocks.items():
         for s_ in shots.get(i, []) or []:
             out.append(float(c.to_shared(float(s_["time_s"]))))
-        f = feats.get(i) if i in feats else None
-        if f is not None:
-            t, _ = onset_times(f, z_min=ONSET_Z_FOR_FLASHES, min_gap_s=0.1, max_events=4000)
-            out.extend(float(x) for x in c.to_shared(t))
+        if i in feats:
+            out.extend(float(x) for x in c.to_shared(feats.onsets(i)))
     return sorted(out)
 
 
