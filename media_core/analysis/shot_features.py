@@ -13,7 +13,9 @@ analysis window:
   strongest band) and as a rise over the 24 ms before the onset; and the decay of 4 broad
   bands over 5-15, 15-35, 35-75 and 75-150 ms. Bands above 0.45 times the sample rate are
   missing (NaN), so 8-kHz and 48-kHz audio share one vector.
-* **Ring-down**: energy of later windows relative to the onset and to the background.
+* **Ring-down**: energy of later windows relative to the onset and to the background, and
+  whether the 10-50 ms after the onset are noise-like (a blast's reverberation) or resonant (a
+  knock, a door, a clipped bump): spectral flatness and peak-over-median at 20-Hz resolution.
 * **Context**: time and level difference to the previous, the previous stronger and the next
   candidate (an echo is a weaker copy 3-120 ms later), how many candidates lie within 0.25 s
   and 1 s (a crackle), the regularity of their spacing (a taser's click train), and the crack
@@ -33,7 +35,7 @@ import numpy as np
 __all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_FEATURES", "SCREEN_FEATURES", "BAND_EDGES_HZ",
            "candidate_features", "add_band_features"]
 
-FEATURE_VERSION = "shot-features-3"
+FEATURE_VERSION = "shot-features-4"
 N_BANDS = 16
 DECAY_WINDOWS_MS = ((5.0, 15.0), (15.0, 35.0), (35.0, 75.0), (75.0, 150.0), (150.0, 300.0), (300.0, 600.0))
 N_COARSE = N_BANDS // 2
@@ -80,12 +82,14 @@ FEATURE_NAMES: tuple[str, ...] = tuple(
     + [f"band_rise_{i}" for i in range(N_BANDS)]
     + [f"band_bg_{i}" for i in range(N_BANDS)]
     + [f"decay_{b}_{w}" for w in range(len(DECAY_WINDOWS_MS)) for b in range(N_COARSE)]
+    + ["ring_flatness_db", "ring_peak_db"]
     + _CONTEXT
 )
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 #: the band patch's rise, background and decay columns: most of the features' cost, computed
 #: only for the candidates the model's screen passes (:func:`add_band_features`)
-BAND_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n.startswith(("band_rise_", "band_bg_", "decay_")))
+BAND_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES
+                                       if n.startswith(("band_rise_", "band_bg_", "decay_", "ring_")))
 #: every other column: what the screen decides on
 SCREEN_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not in BAND_FEATURES)
 
@@ -449,3 +453,23 @@ def add_band_features(F: np.ndarray, y: np.ndarray, sr: int, onsets: np.ndarray,
     for wi, (a_ms, b_ms) in enumerate(DECAY_WINDOWS_MS):
         d = _coarse(_band_db(y, s0, sr, a_ms, b_ms, 3 if b_ms - a_ms > 12 else 1) + 0 * vmask) - on_c
         F[np.ix_(rows, [_IDX[f"decay_{bi}_{wi}"] for bi in range(N_COARSE)])] = d
+    flat, peak = _ring_tonality(y, s0, sr)
+    F[rows, _IDX["ring_flatness_db"]] = flat
+    F[rows, _IDX["ring_peak_db"]] = peak
+
+
+def _ring_tonality(y: np.ndarray, s0: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Is the ring-down noise-like or resonant? Over 10-50 ms after each onset, at about 20-Hz
+    resolution and 300 Hz - 4 kHz: the spectral flatness (dB; a reverberant blast tail is
+    near 0, a knock's, a door's or a clipped bump's resonances far below) and the strongest bin
+    over the median one (dB). NaN where the window does not exist in full."""
+    ms = sr / 1000.0
+    a, L = int(10 * ms), max(int(40 * ms), 16)
+    r, ok = _gather(y, s0, a, a + L)
+    P, fr = _psd(r, sr)
+    band = (fr >= 300.0) & (fr <= min(4000.0, 0.45 * sr))
+    X = P[:, band] + 1e-20
+    flat = 10 * np.log10(np.exp(np.mean(np.log(X), axis=1)) / np.mean(X, axis=1))
+    peak = 10 * np.log10(X.max(axis=1) / np.median(X, axis=1))
+    full = ok.all(axis=1)
+    return np.where(full, flat, np.nan), np.where(full, peak, np.nan)
