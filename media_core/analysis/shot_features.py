@@ -462,7 +462,8 @@ def _ring_tonality(y: np.ndarray, s0: np.ndarray, sr: int) -> tuple[np.ndarray, 
     """Is the ring-down noise-like or resonant? Over 10-50 ms after each onset, at about 20-Hz
     resolution and 300 Hz - 4 kHz: the spectral flatness (dB; a reverberant blast tail is
     near 0, a knock's, a door's or a clipped bump's resonances far below) and the strongest bin
-    over the median one (dB). NaN where the window does not exist in full."""
+    over the median one (dB). NaN where the window does not exist in full.
+    """
     ms = sr / 1000.0
     a, L = int(10 * ms), max(int(40 * ms), 16)
     r, ok = _gather(y, s0, a, a + L)
