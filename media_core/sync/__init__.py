@@ -11,6 +11,9 @@ One idea per module:
 - :mod:`~media_core.sync.events` -- one lag per shared impulsive event, a robust line through them;
 - :mod:`~media_core.sync.uncertainty` -- a placement's uncertainty in ms and its calibrated confidence;
 - :mod:`~media_core.sync.solve` -- every feed's clock from all pairs (:func:`solve_global`);
+- :mod:`~media_core.sync.candidates` -- a release: every pair screened cheaply, only the pairs the
+  solution needs matched in full;
+- :mod:`~media_core.sync.heap` -- resident memory kept near what sync holds (glibc);
 - :mod:`~media_core.sync.metadata` -- timecode and creation-time tags (:func:`metadata_offset`);
 - :mod:`~media_core.sync.nudge` -- a hand correction (:func:`apply_nudge`);
 - :mod:`~media_core.sync.placement` -- files to the ``evidence-audit.sync/1`` document

@@ -1,9 +1,13 @@
 """Files on one shared clock: the ``evidence-audit.sync/1`` document from files or prepared feeds.
 
 :func:`sync_files` decodes every file once (a small thread pool) and places it; :func:`sync_features`
-places feeds whose features came from the shared analysis decode. Both: audio first (every pair,
-then :func:`~media_core.sync.solve.solve_global`); feeds audio cannot place are tried by visual
-flashes against the shots heard in placed feeds, then by their tags (timecode / creation time).
+places feeds whose features came from the shared analysis decode (or are read from a case's cache
+when a match needs them). Both: audio first (every pair; for a release of more than
+:data:`~media_core.sync.candidates.PLAN_ABOVE_PAIRS` candidate pairs only those
+:mod:`~media_core.sync.candidates` plans, matched in worker processes when the features are
+stored; then :func:`~media_core.sync.solve.solve_global`); feeds audio cannot place are tried by
+visual flashes against the shots heard in placed feeds, then by their tags (timecode / creation
+time).
 
 Both follow :mod:`media_core.progress`: ``progress(fraction, message)`` is called from the calling
 thread only, and ``should_stop()`` is polled between files, pairs and windows
