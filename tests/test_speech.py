@@ -42,6 +42,31 @@ def test_a_word_missing_from_the_dictionary_is_named():
         sp.KeywordSpotter([sp.Keyword("xqzzyv")])
 
 
+def test_thresholds_own_then_fitted_table_then_the_length_rule(monkeypatch):
+    monkeypatch.setattr(sp, "DEFAULT_THRESHOLDS", {"mute": 4.5, "mic": None})
+    assert sp.default_threshold(sp.Keyword("mute"), 3) == 4.5
+    assert sp.default_threshold(sp.Keyword("mute", -20.0), 3) == -20.0           # a keyword file's own wins
+    assert sp.default_threshold(sp.Keyword("mic"), 3) == float("inf")             # never a lead by default
+    assert sp.default_threshold(sp.Keyword("mic", -5.0), 3) == -5.0
+    assert sp.default_threshold(sp.Keyword("privacy"), 6) == sp.THRESHOLD_BASE + 6 * sp.THRESHOLD_PER_PHONE
+    assert sp.default_threshold(sp.Keyword("mute"), 3, threshold_base=1.0, threshold_per_phone=-2.0) == -5.0
+    s = sp.KeywordSpotter([sp.Keyword("mute"), sp.Keyword("mic"), sp.Keyword("camera")])
+    try:
+        assert s.thresholds == {"mute": 4.5, "mic": float("inf"),
+                                "camera": sp.THRESHOLD_BASE + s.phones["camera"] * sp.THRESHOLD_PER_PHONE}
+    finally:
+        s.close()
+    assert sp.leads_params()["default_thresholds"] == {"mic": None, "mute": 4.5}   # stored with the leads
+    hits = [sp.Hit("mic", 1.0, 1.2, 30.0, float("inf"), 3), sp.Hit("mute", 2.0, 2.3, 5.0, 4.5, 3),
+            sp.Hit("mute", 3.0, 3.3, 4.0, 4.5, 3)]
+    assert [(h.keyword, h.start_s) for h in sp.select_hits(hits)] == [("mute", 2.0)]
+
+
+def test_the_shipped_table_covers_the_default_keywords():
+    assert set(sp.DEFAULT_THRESHOLDS) == set(sp.DEFAULT_KEYWORDS)
+    assert sp.VERSION == "speech_leads/2"
+
+
 # ------------------------------------------------------------------------------ windows
 def test_windows_are_cut_by_other_mutes_and_the_ends_of_the_audio():
     mutes = [{"kind": "late-audio-start", "start_s": 0.0, "end_s": 5.0},

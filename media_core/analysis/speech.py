@@ -14,9 +14,10 @@ is about the windows' length, not the feed's.
 The score is PocketSphinx's detection margin: log10 of the likelihood ratio of the keyword's
 phone sequence against the best free phone loop over the same frames (its ``kws_threshold``
 scale, e.g. ``-20.0`` for ``1e-20``). The spotter runs once with a lenient floor, and each
-detection is kept when its margin reaches the keyword's threshold: by default
-``THRESHOLD_BASE + THRESHOLD_PER_PHONE * phones`` (longer keywords accumulate more margin), fitted
-on one synthesizer's voices and measured on the other's (``benchmarks/bench_speech.py``).
+detection is kept when its margin reaches the keyword's threshold: its own (a keyword file's
+``/1e-25/``), else the default keyword's entry of :data:`DEFAULT_THRESHOLDS` (one per keyword,
+fitted on one synthesizer's voices only and measured on the other's: ``benchmarks/bench_speech.py``),
+else ``THRESHOLD_BASE + THRESHOLD_PER_PHONE * phones`` (longer keywords accumulate more margin).
 
 Pipeline halves, as in :mod:`media_core.pipeline`: :func:`leads_inputs` reads the case,
 :func:`compute_speech_leads` does the work (no case access: safe off the GUI thread),
@@ -43,13 +44,14 @@ from media_core.progress import Progress, ShouldStop, check_cancel, no_progress
 
 __all__ = [
     "ALGORITHM", "VERSION", "SCHEMA", "DEFAULT_KEYWORDS", "DEFAULT_BEFORE_S", "DEFAULT_AFTER_S", "Keyword",
-    "Hit", "KeywordSpotter", "select_hits", "tonality", "Transcriber", "model_paths", "parse_keywords", "load_keywords",
+    "Hit", "KeywordSpotter", "DEFAULT_THRESHOLDS", "default_threshold", "select_hits", "tonality", "Transcriber",
+    "model_paths", "parse_keywords", "load_keywords",
     "mute_windows", "read_audio", "leads_params", "leads_inputs", "compute_speech_leads", "store_speech_leads",
     "stored_speech_leads", "compute_many", "speech_leads", "mute_overview", "find_mute",
 ]
 
 ALGORITHM = "speech_leads"
-VERSION = "speech_leads/1"
+VERSION = "speech_leads/2"  # 2: one fitted threshold per default keyword
 SCHEMA = "evidence-audit.speech_leads/1"
 SR = 16000  # the acoustic model's rate
 DEFAULT_BEFORE_S = 30.0
@@ -58,9 +60,20 @@ CONTEXT_S = 2.5  # transcribed either side of a lead
 #: The reasons policies allow, and the words that name the act.
 DEFAULT_KEYWORDS = ("mute", "muting", "turn off", "turning off", "camera", "mic", "microphone", "recording",
                     "sergeant said", "privacy", "medical", "confidential")
-#: Default threshold (log10 margin) = BASE + PER_PHONE * phones of the keyword (fitted: bench_speech.py).
+#: Threshold (log10 margin) of a keyword without its own or a fitted one: BASE + PER_PHONE * phones
+#: (fitted on espeak-ng by speech_leads/1: bench_speech.py).
 THRESHOLD_BASE = 38.0
 THRESHOLD_PER_PHONE = -9.0
+#: Thresholds (log10 margin) of the default keywords, fitted on espeak-ng's voices only (flite is held
+#: out): ``bench_speech.py --tune`` lowers one keyword's threshold at a time, always the one that gains
+#: most recall (20-5 dB) per false lead, until the false leads on keyword-free talk reach the budget.
+#: ``None``: never a lead by default (the keyword's margins never separated it from chance matches).
+#: Budget 0.25 per minute (2 of 10.5 minutes), a quarter of the target, because speech_leads/1 showed
+#: 7.7x more false leads on the held-out synthesizer than on the fitted one.
+DEFAULT_THRESHOLDS: dict[str, float | None] = {
+    "mute": 11.0, "muting": -3.5, "turn off": -15.0, "turning off": -22.0, "camera": -14.0, "mic": None,
+    "microphone": -22.5, "recording": -44.0, "sergeant said": -44.0, "privacy": -13.0, "medical": -11.5,
+    "confidential": -43.0}
 #: A detection shorter than this per phone of its keyword is a squeezed phone-loop match, not speech.
 MIN_PHONE_S = 0.05
 #: ... and longer than this per phone is a steady sound (a tone, a hum, a siren) matched by a drawn-out path.
@@ -172,6 +185,22 @@ class Hit:
     phones: int = 1    # phones of the keyword (for the duration check)
 
 
+def default_threshold(keyword: Keyword, phones: int, *, threshold_base: float | None = None,
+                      threshold_per_phone: float | None = None) -> float:
+    """The threshold (log10 margin) a keyword gets: its own, else its :data:`DEFAULT_THRESHOLDS`
+    entry (``None`` there: never reached, ``inf``), else the rule for its ``phones``. Giving
+    ``threshold_base`` or ``threshold_per_phone`` applies the rule to every keyword without its own.
+    """
+    if keyword.threshold_log10 is not None:
+        return float(keyword.threshold_log10)
+    if threshold_base is None and threshold_per_phone is None and keyword.phrase in DEFAULT_THRESHOLDS:
+        th = DEFAULT_THRESHOLDS[keyword.phrase]
+        return math.inf if th is None else float(th)
+    base = THRESHOLD_BASE if threshold_base is None else threshold_base
+    per = THRESHOLD_PER_PHONE if threshold_per_phone is None else threshold_per_phone
+    return base + per * phones
+
+
 def _pcm16(y: np.ndarray) -> bytes:
     return (np.clip(np.asarray(y, np.float32), -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
 
@@ -183,12 +212,14 @@ class KeywordSpotter:
     ----------
     keywords : sequence of Keyword
     tuned : bool
-        True: each keyword's threshold (its own, or the default rule); False: PocketSphinx's
+        True: each keyword's threshold (:func:`default_threshold`); False: PocketSphinx's
         default threshold (``1e-30``) for every keyword, the untuned baseline.
+    threshold_base, threshold_per_phone : float, optional
+        Apply the length rule to every keyword without its own threshold (instead of the fitted table).
     """
 
     def __init__(self, keywords: Sequence[Keyword] | None = None, *, tuned: bool = True,
-                 threshold_base: float = THRESHOLD_BASE, threshold_per_phone: float = THRESHOLD_PER_PHONE):
+                 threshold_base: float | None = None, threshold_per_phone: float | None = None):
         import tempfile
 
         from pocketsphinx import Config, Decoder
@@ -207,11 +238,10 @@ class KeywordSpotter:
                                          "English dictionary; spell it as it is pronounced or drop it")
                 n += len(pron.split())
             self.phones[k.phrase] = n
-        self.thresholds = {
-            k.phrase: (UNTUNED_THRESHOLD_LOG10 if not tuned else
-                       k.threshold_log10 if k.threshold_log10 is not None else
-                       threshold_base + threshold_per_phone * self.phones[k.phrase])
-            for k in self.keywords}
+        self.thresholds = {k.phrase: (UNTUNED_THRESHOLD_LOG10 if not tuned else
+                                      default_threshold(k, self.phones[k.phrase], threshold_base=threshold_base,
+                                                        threshold_per_phone=threshold_per_phone))
+                           for k in self.keywords}
         floor = min([FLOOR_LOG10, *self.thresholds.values()])
         fd, self._kws_file = tempfile.mkstemp(prefix="ea-kws-", suffix=".txt")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -414,10 +444,11 @@ def read_audio(path: str | os.PathLike, start_s: float, end_s: float, *, sr: int
 # ============================================================================ the case step
 def leads_params(keywords: Sequence[Keyword] | None = None, *, before_s: float = DEFAULT_BEFORE_S,
                  after_s: float = DEFAULT_AFTER_S) -> dict:
-    """The parameters leads are stored under (with :data:`VERSION`): windows and keywords."""
+    """The parameters leads are stored under (with :data:`VERSION`): windows, keywords, thresholds."""
     kws = [k.to_dict() for k in (keywords or default_keywords())]
     return {"before_s": float(before_s), "after_s": float(after_s), "keywords": kws,
-            "threshold_rule": {"base": THRESHOLD_BASE, "per_phone": THRESHOLD_PER_PHONE}}
+            "threshold_rule": {"base": THRESHOLD_BASE, "per_phone": THRESHOLD_PER_PHONE},
+            "default_thresholds": dict(sorted(DEFAULT_THRESHOLDS.items()))}
 
 
 def leads_inputs(case, feed_id: int) -> dict:
