@@ -267,7 +267,8 @@ def demo_phrase(spotter, thresholds):
     other = len(hits) - len(near)
     return (f"{phrases[0]['text']!r} at {t:.2f} s of B's feed: "
             + (f"found ({', '.join(f'{h.keyword} {h.score:g}' for h in near)})" if near else "not found")
-            + (f"; best mute/muting there scores {best.score:g} (threshold {thresholds[best.keyword]:g})" if best else "")
+            + (f"; nearest to a lead there: {best.keyword!r} scores {best.score:g} (threshold "
+               f"{thresholds[best.keyword]:g})" if best else "")
             + f"; {other} other lead(s) in the 30 s before the mute")
 
 
