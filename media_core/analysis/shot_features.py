@@ -112,47 +112,38 @@ def _gather(y: np.ndarray, s0: np.ndarray, a: int, b: int) -> tuple[np.ndarray, 
 
 
 @lru_cache(maxsize=64)
-def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """Hann window, FFT size, band-averaging matrix (bins x bands) and band validity for ``n``."""
+def _spec_setup(sr: int, n: int) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Hann window, FFT size, the bands as runs of bins (first bin, one past the last) and band
+    validity for ``n``. A band too narrow to hold a bin takes the bin nearest its centre.
+    """
     nfft = 1 << int(np.ceil(np.log2(max(n, 64))))  # no zero padding: the bands are wide
     w = np.hanning(n)
     fr = np.fft.rfftfreq(nfft, 1.0 / sr)
     edges = _band_edges()
-    M = np.zeros((fr.size, N_BANDS))
-    valid = np.zeros(N_BANDS, dtype=bool)
+    first = np.zeros(N_BANDS, dtype=np.int64)
+    stop = np.zeros(N_BANDS, dtype=np.int64)
     for i in range(N_BANDS):
-        lo, hi = edges[i], edges[i + 1]
-        valid[i] = hi <= 0.45 * sr
-        m = (fr >= lo) & (fr < hi)
-        if not m.any():
-            m = np.zeros_like(m)
-            m[int(np.argmin(np.abs(fr - 0.5 * (lo + hi))))] = True
-        M[m, i] = 1.0 / m.sum()
-    return w, nfft, M, valid
+        inside = np.flatnonzero((fr >= edges[i]) & (fr < edges[i + 1]))
+        if inside.size:
+            first[i], stop[i] = inside[0], inside[-1] + 1
+        else:
+            first[i] = int(np.argmin(np.abs(fr - 0.5 * (edges[i] + edges[i + 1]))))
+            stop[i] = first[i] + 1
+    valid = edges[1:] <= 0.45 * sr
+    return w, nfft, (first, stop), valid
 
 
-def _bands(P: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Band means ``P @ M`` (each band a run of bins, equally weighted) as sums over each run;
-    no BLAS, whose threads cost far more than these small products (15x slower in a
+def _bands(P: np.ndarray, runs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Band means of each row of ``P`` over each run of bins, as exact sums. Not a matrix
+    product: OpenBLAS's threads cost far more than these small products (15x slower in a
     listener thread next to the decoder, on 2 cores).
     """
-    lo, hi, inv = _runs(M.tobytes(), M.shape)
+    first, stop = runs
     if P.shape[0] == 0:
-        return np.zeros((0, lo.size))
+        return np.zeros((0, first.size))
     Pz = np.concatenate([P, np.zeros((P.shape[0], 1))], axis=1)
-    return np.add.reduceat(Pz, np.stack([lo, hi], axis=1).ravel(), axis=1)[:, 0::2] * inv[None, :]
-
-
-@lru_cache(maxsize=64)
-def _runs(key: bytes, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First and one-past-last bin and the weight of each band of a band-averaging matrix."""
-    M = np.frombuffer(key, dtype=np.float64).reshape(shape)
-    nz = M > 0
-    lo = np.argmax(nz, axis=0)
-    hi = shape[0] - np.argmax(nz[::-1], axis=0)
-    if not all(np.all(nz[a:b, i]) and nz[:, i].sum() == b - a for i, (a, b) in enumerate(zip(lo, hi))):
-        raise ValueError("band-averaging matrix is not made of runs of bins")
-    return lo, hi, M[lo, np.arange(shape[1])]
+    sums = np.add.reduceat(Pz, np.stack([first, stop], axis=1).ravel(), axis=1)[:, 0::2]
+    return sums / (stop - first)[None, :]
 
 
 def _psd(rows: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -173,14 +164,14 @@ def _band_db(y: np.ndarray, s0: np.ndarray, sr: int, a_ms: float, b_ms: float, n
     L = max(int(min(6.0, b_ms - a_ms) * ms), 8)
     span = max(int((b_ms - a_ms) * ms) - L, 0)
     starts = [int(a_ms * ms) + (span * k // max(n_sub - 1, 1) if n_sub > 1 else span // 2) for k in range(n_sub)]
-    _, _, M, _ = _spec_setup(sr, L)
+    _, _, runs, _ = _spec_setup(sr, L)
     acc = np.zeros((s0.size, N_BANDS))
     have = np.zeros(s0.size)
     for st in starts:
         r, ok = _gather(y, s0, st, st + L)
         P, _ = _psd(r, sr)
         good = ok.mean(axis=1) >= 0.5
-        acc[good] += _bands(P, M)[good]
+        acc[good] += _bands(P, runs)[good]
         have += good
     out = _db(acc / np.maximum(have, 1)[:, None])
     out[have < 0.5 * n_sub] = np.nan
@@ -310,9 +301,9 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     # ---- spectra: the onset window's log-band shape (the band patch's rise, background and decay
     # windows are :func:`add_band_features`, computed only where they are needed)
     won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
-    _, _, M, valid = _spec_setup(sr, won.shape[1])
+    _, _, runs, valid = _spec_setup(sr, won.shape[1])
     Pon, fr = _psd(won, sr)
-    Bdb_on = _db(_bands(Pon, M))
+    Bdb_on = _db(_bands(Pon, runs))
     vmask = np.where(valid, 1.0, np.nan)[None, :]
     top = np.nanmax(np.where(valid[None, :], Bdb_on, -np.inf), axis=1, keepdims=True)
     F[:, [_IDX[f"band_shape_{i}"] for i in range(N_BANDS)]] = (Bdb_on - top) * vmask
@@ -441,9 +432,9 @@ def add_band_features(F: np.ndarray, y: np.ndarray, sr: int, onsets: np.ndarray,
     ms = sr / 1000.0
     s0 = np.asarray(onsets, dtype=np.int64)[rows]
     won, _ = _gather(y, s0, int(-1 * ms), max(int(5 * ms), int(-1 * ms) + 8))
-    _, _, M, valid = _spec_setup(sr, won.shape[1])
+    _, _, runs, valid = _spec_setup(sr, won.shape[1])
     Pon, _ = _psd(won, sr)
-    Bdb_on = _db(_bands(Pon, M))
+    Bdb_on = _db(_bands(Pon, runs))
     vmask = np.where(valid, 1.0, np.nan)[None, :]
     F[np.ix_(rows, [_IDX[f"band_rise_{i}"] for i in range(N_BANDS)])] = (
         (Bdb_on - _band_db(y, s0, sr, -31.0, -7.0, 3)) * vmask)
