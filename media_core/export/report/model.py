@@ -25,7 +25,7 @@ METHOD_AND_LIMITS = [
     ("Shots", "Impulsive onsets are found on 1-ms frame energies and scored by a fitted tree model (shots-2.1, "
      "its SHA-256 in each shot's evidence). Counts are ranges: confident shots, plus possible ones. Across "
      "feeds, a shot heard at consistent arrival times is counted once. Held out from training, exact counts "
-     "were reached on 67 % (renderer a) and 51 % (renderer b) of generated volleys; real distractors (doors, "
+     "were reached on 72 % (renderer a) and 52 % (renderer b) of generated volleys; real distractors (doors, "
      "claps, fireworks) still give some confident false shots. Treat counts as measurements with that error."),
     ("Shared clock", "Each feed is placed on the reference feed's clock by audio cross-correlation with drift, "
      "by muzzle flashes for feeds without sound, or by metadata (camera clocks; often seconds off). Sound "
