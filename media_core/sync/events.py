@@ -130,23 +130,44 @@ def _peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _find_peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima of the envelope smoothed over 8 ms (index, robust z >= 5). One whole-feed
+    float32 copy (the smoothed envelope); medians, maxima and masks a chunk at a time.
+    """
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    from .chunked import CHUNK, masked_median
 
     s = f.feat.astype(np.float32)
     uniform_filter1d(s, size=8, mode="constant", output=s)
-    live = ~f.muted
-    ref = s[live] if live.any() else s.copy()       # a copy, reordered and overwritten below
-    med = float(np.median(ref, overwrite_input=True))
-    ref -= np.float32(med)
-    np.abs(ref, out=ref)
-    mad = float(np.median(ref, overwrite_input=True)) * 1.4826 + 1e-9
-    del ref
+    has_live = not bool(f.muted.all())
+    live = _Not(f.muted) if has_live else None
+    med = masked_median(s, live)
+    m32 = np.float32(med)
+    mad = masked_median(s, live, lambda v: np.abs(np.subtract(v, m32, out=v), out=v)) * 1.4826 + 1e-9
     g = max(1, int(min_gap_s * FEATURE_RATE))
-    peak = s == maximum_filter1d(s, size=2 * g + 1, mode="constant")
-    peak &= live
-    peak &= s >= med + 5.0 * mad
-    idx = np.flatnonzero(peak)
+    lim = med + 5.0 * mad
+    out = []
+    for c0 in range(0, s.size, CHUNK):
+        c1 = min(s.size, c0 + CHUNK)
+        a0, a1 = max(0, c0 - g), min(s.size, c1 + g)      # the filter's reach: exact maxima
+        mx = maximum_filter1d(s[a0:a1], size=2 * g + 1, mode="constant")[c0 - a0: c1 - a0]
+        sc = s[c0:c1]
+        peak = sc == mx
+        peak &= ~f.muted[c0:c1]
+        peak &= sc >= lim
+        out.append(np.flatnonzero(peak) + c0)
+    idx = np.concatenate(out) if out else np.zeros(0, np.int64)
     return idx, (s[idx] - med) / mad
+
+
+class _Not:
+    """``~mask`` a chunk at a time (for :func:`~media_core.sync.chunked.masked_median`)."""
+
+    def __init__(self, mask: np.ndarray):
+        self.mask = mask
+
+    def __getitem__(self, key) -> np.ndarray:
+        return ~self.mask[key]
 
 
 def _audio_window(f: SyncFeatures, t0: float, n: int, sr: float) -> np.ndarray:

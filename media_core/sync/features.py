@@ -21,7 +21,9 @@ from media_core.errors import Cancelled, ParameterError
 from media_core.progress import Progress, ShouldStop, check_cancel, sub_progress
 from media_core.runs import long_runs
 
+from .chunked import masked_median
 from .heap import pin_mmap_threshold, release_freed_memory
+from .spill import SpillWriter
 
 FEATURE_RATE = 1000.0          # Hz, onset envelope rate used for correlation
 TARGET_AUDIO_SR = 8000         # audio kept for fine refinement: native rate // k >= this
@@ -162,7 +164,7 @@ class _Extractor:
         self.zi = [np.zeros((s.shape[0], 2), np.float32) for s in self.sos]
         self._dcarry = np.zeros(0, np.float32)      # decimated samples not yet in a full frame
         n_exp = int(max(0.0, expected_s) * 1.01 * self.sr_d) + 1024
-        self._audio = _Growable(np.int8, n_exp)
+        self._audio = SpillWriter(np.int8, n_exp)      # in a temporary file above a few minutes
         self._energy = [_Growable(np.float16, n_exp // self.hop) for _ in self.sos]
         self._mute = _Growable(bool, n_exp // self.hop)
 
@@ -303,6 +305,7 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
     muted = long_runs(mute, max(1, int(round(0.020 * fr))))
     muted |= _spans_mask(nf, fr, start_s, excluded)
     live = ~muted
+    all_live, any_live = bool(live.all()), bool(live.any())
     size = max(1, int(round(0.006 * fr)))
     lag = max(1, int(round(0.004 * fr)))
     onset = np.zeros(nf, np.float32)
@@ -314,14 +317,8 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
         es -= np.float32(LOG_EPS)
         np.maximum(es, 0.0, out=es)
         uniform_filter1d(es, size=size, mode="nearest", output=es)
-        if live.all() or not live.any():
-            ref = es.copy()
-        else:
-            ref = es[live]
-        # the median of a copy made for it (overwrite_input: no second copy)
-        floor = np.float32(0.03 * float(np.median(ref, overwrite_input=True)) + 1e-12) if ref.size \
-            else np.float32(1e-12)
-        del ref
+        # the median of the live frames, a chunk at a time (no copy of them)
+        floor = np.float32(0.03 * masked_median(es, None if all_live or not any_live else live) + 1e-12)
         es += floor
         L = np.log(es, out=es)
         for c0 in range(lag, nf, 1 << 18):   # the rises, a chunk at a time
@@ -335,12 +332,16 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
         n_out = int(math.floor((nf - 1) / fr * FEATURE_RATE)) + 1
         out = np.empty(n_out, np.float16)
         mout = np.empty(n_out, bool)
-        t_src = np.arange(nf) / fr
         step = int(60 * FEATURE_RATE)
+        mu8 = muted.view(np.uint8)
         for i0 in range(0, n_out, step):
             t_out = np.arange(i0, min(n_out, i0 + step)) / FEATURE_RATE
-            out[i0:i0 + t_out.size] = np.interp(t_out, t_src, onset)
-            mout[i0:i0 + t_out.size] = np.interp(t_out, t_src, muted.view(np.uint8)) > 0.0
+            # the source frames around these times only (the same times as np.arange(nf) / fr)
+            j0 = max(0, int(math.floor(t_out[0] * fr)) - 1)
+            j1 = min(nf, int(math.ceil(t_out[-1] * fr)) + 2)
+            t_src = np.arange(j0, j1) / fr
+            out[i0:i0 + t_out.size] = np.interp(t_out, t_src, onset[j0:j1])
+            mout[i0:i0 + t_out.size] = np.interp(t_out, t_src, mu8[j0:j1]) > 0.0
         return out, mout
     return onset.astype(np.float16), muted
 

@@ -95,9 +95,12 @@ def _audio_at(f: SyncFeatures, t: np.ndarray) -> np.ndarray:
     ok = (i0 >= 0) & (i0 + 1 < n)
     out = np.zeros(t.size, np.float32)
     ii = i0[ok]
-    a = expand(f.audio[ii])
-    b = expand(f.audio[ii + 1])
-    out[ok] = a + (b - a) * fr[ok]
+    if ii.size:
+        lo = int(ii.min())
+        seg = f.audio[lo: int(ii.max()) + 2]      # one read of what the times cover
+        a = expand(seg[ii - lo])
+        b = expand(seg[ii + (1 - lo)])
+        out[ok] = a + (b - a) * fr[ok]
     return out
 
 
@@ -114,8 +117,8 @@ def _audio_grid(f: SyncFeatures, t0: float, n: int, sr: float) -> np.ndarray:
     out = np.zeros(n, np.float32)
     k0, k1 = max(0, -i0), min(n, m - 1 - i0)       # both neighbours inside the feed
     if k1 > k0:
-        a = expand(f.audio[i0 + k0: i0 + k1])
-        b = expand(f.audio[i0 + k0 + 1: i0 + k1 + 1])
+        seg = expand(f.audio[i0 + k0: i0 + k1 + 1])     # one read: both neighbours
+        a, b = seg[:-1], seg[1:]
         out[k0:k1] = a + (b - a) * fr
     return out
 
