@@ -62,3 +62,62 @@ def masked_median(x: np.ndarray, mask: np.ndarray | None = None,
         mids.append(np.partition(arr, k - before)[k - before])
     pair = np.array(mids if len(mids) == 2 else mids * 2, np.float32)
     return float(np.median(pair))
+
+
+def moving_mean(x: np.ndarray, size: int, *, mode: str = "constant", out: np.ndarray | None = None) -> np.ndarray:
+    """Exactly ``scipy.ndimage.uniform_filter1d(x, size, mode=mode)`` (float32 out) for a 1-D
+    ``x``, a chunk at a time: ndimage buffers a whole line as float64 twice (16 bytes a frame), this
+    a chunk. The same running sum in float64, carried from chunk to chunk. ``mode`` is
+    ``"constant"`` (zeros) or ``"nearest"``; ``out`` may be ``x`` itself.
+    """
+    if mode not in ("constant", "nearest"):
+        raise ValueError(f"moving_mean: mode {mode!r} is not supported")
+    n = int(x.size)
+    out = np.empty(n, np.float32) if out is None else out
+    if n == 0:
+        return out
+    s1 = size // 2
+    s2 = size - s1 - 1
+    lo = 0.0 if mode == "constant" else float(x[0])
+    hi = 0.0 if mode == "constant" else float(x[-1])
+    back = np.full(s1 + 1, lo)             # the input just before the chunk (as it was)
+    tmp = 0.0
+    for c0 in range(0, n, CHUNK):
+        c1 = min(n, c0 + CHUNK)
+        a1 = min(n, c1 + s2)
+        ahead = np.empty(c1 + s2 - c0)
+        ahead[: a1 - c0] = x[c0:a1]
+        ahead[a1 - c0:] = hi
+        orig = np.concatenate([back, ahead])     # input x[c0 - 1 - s1 : c1 + s2], padded
+        m = c1 - c0
+        d = orig[size: size + m] - orig[:m]      # what enters the window less what leaves it
+        if c0 == 0:
+            t0 = 0.0
+            for v in orig[1: size + 1].tolist():
+                t0 += v
+            d[0] = t0
+            sums = np.cumsum(d)
+        else:
+            d[0] += tmp
+            sums = np.cumsum(d)
+        tmp = float(sums[-1])
+        back = orig[m: m + s1 + 1].copy()
+        np.divide(sums, size, out=sums)
+        out[c0:c1] = sums
+    return out
+
+
+def max_filter(x: np.ndarray, size: int) -> np.ndarray:
+    """Exactly ``scipy.ndimage.maximum_filter1d(x, size, mode="constant")`` for a 1-D ``x``, a chunk
+    at a time (ndimage buffers a whole line as float64 twice).
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    n = int(x.size)
+    out = np.empty_like(x)
+    r0, r1 = size // 2, size - size // 2 - 1       # the filter's reach back and ahead
+    for c0 in range(0, n, CHUNK):
+        c1 = min(n, c0 + CHUNK)
+        a0, a1 = max(0, c0 - r0), min(n, c1 + r1)
+        out[c0:c1] = maximum_filter1d(x[a0:a1], size=size, mode="constant")[c0 - a0: c1 - a0]
+    return out

@@ -133,12 +133,11 @@ def _find_peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarr
     """Local maxima of the envelope smoothed over 8 ms (index, robust z >= 5). One whole-feed
     float32 copy (the smoothed envelope); medians, maxima and masks a chunk at a time.
     """
-    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+    from scipy.ndimage import maximum_filter1d
 
-    from .chunked import CHUNK, masked_median
+    from .chunked import CHUNK, masked_median, moving_mean
 
-    s = f.feat.astype(np.float32)
-    uniform_filter1d(s, size=8, mode="constant", output=s)
+    s = moving_mean(f.feat, 8, mode="constant")      # float32, as ndimage's uniform_filter1d
     has_live = not bool(f.muted.all())
     live = _Not(f.muted) if has_live else None
     med = masked_median(s, live)

@@ -21,7 +21,7 @@ from media_core.errors import Cancelled, ParameterError
 from media_core.progress import Progress, ShouldStop, check_cancel, sub_progress
 from media_core.runs import long_runs
 
-from .chunked import masked_median
+from .chunked import masked_median, max_filter, moving_mean
 from .heap import pin_mmap_threshold, release_freed_memory
 from .spill import SpillWriter
 
@@ -282,12 +282,10 @@ def _spans_mask(n: int, rate: float, start_s: float, spans: Iterable[tuple[float
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    """``mask`` grown by ``r`` samples on each side (1 byte per sample of working memory)."""
-    from scipy.ndimage import maximum_filter1d
-
+    """``mask`` grown by ``r`` samples on each side (1 byte per sample and a chunk of working memory)."""
     if r <= 0 or not mask.any():
         return mask
-    return maximum_filter1d(mask.view(np.uint8), size=2 * r + 1, mode="constant").view(bool)
+    return max_filter(mask.view(np.uint8), 2 * r + 1).view(bool)
 
 
 def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
@@ -296,8 +294,6 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
     ``energy`` is a list of per-band log energies; its items are dropped (set to None) as they
     are used, so a band's memory is returned before the next is expanded.
     """
-    from scipy.ndimage import uniform_filter1d
-
     nb, nf = len(energy), (energy[0].size if len(energy) else mute.size)
     if nf == 0:
         return np.zeros(0, np.float32), np.zeros(0, bool)
@@ -316,7 +312,7 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
         np.exp(es, out=es)
         es -= np.float32(LOG_EPS)
         np.maximum(es, 0.0, out=es)
-        uniform_filter1d(es, size=size, mode="nearest", output=es)
+        moving_mean(es, size, mode="nearest", out=es)      # uniform_filter1d, a chunk at a time
         # the median of the live frames, a chunk at a time (no copy of them)
         floor = np.float32(0.03 * masked_median(es, None if all_live or not any_live else live) + 1e-12)
         es += floor

@@ -24,6 +24,7 @@ import numpy as np
 from media_core.clock import Clock, fraction_to_ppm, ppm_to_fraction
 from media_core.progress import Progress, ShouldStop, check_cancel
 
+from .chunked import moving_mean
 from .correlation import curve_peaks, lag_curve, parabolic, peak_stats
 from .estimate import ALGORITHM_VERSION, UNCERTAIN_BELOW, SyncEstimate, uncertain
 from .events import MIN_EVENTS, event_line, pattern_offsets
@@ -181,13 +182,12 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     # pooled to 250 Hz: a drifting clock smears the peak over drift*duration anyway, and the
     # windows below refine the lag at 1 kHz
     P = COARSE_POOL
-    from scipy.ndimage import uniform_filter1d
-
     lo_c, hi_c = lo // P, -(-hi // P)
     with TRANSIENT_LOCK:
         ap, bp = _pooled(ref, P), _pooled(other, P)
         cc = lag_curve(ap, bp, lo_c, hi_c, beta=1.0)
-        sm = uniform_filter1d(cc, size=max(1, int(round(0.016 * FEATURE_RATE / P))), mode="constant")
+        # uniform_filter1d in place, a chunk at a time (ndimage would buffer the curve as float64 twice)
+        sm = moving_mean(cc, max(1, int(round(0.016 * FEATURE_RATE / P))), mode="constant", out=cc)
         del cc
         ipk = int(np.argmax(sm))
         ratio, z, _ = peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE / P))
