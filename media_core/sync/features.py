@@ -406,27 +406,84 @@ class SyncFeatureListener:
 
 
 def save_features(path: str | os.PathLike, feats: SyncFeatures) -> None:
-    """Write ``feats`` to ``path`` (``.npz``, replaced atomically): the cache format of a case."""
+    """Write ``feats`` to ``path`` (``.npz``, replaced atomically): the cache format of a case.
+
+    The same file as ``np.savez`` writes; spilled audio is copied a chunk at a time.
+    """
+    import zipfile
+
     p = os.fspath(path)
     tmp = p[:-4] + ".tmp.npz" if p.endswith(".npz") else p + ".tmp.npz"
-    np.savez(tmp, audio=feats.audio, feat=feats.feat, muted=feats.muted,
-             meta=np.array([feats.sr, feats.start_s, feats.native_sr], dtype=np.float64))
-    os.replace(tmp, p)
+    arrays = {"audio": feats.audio, "feat": feats.feat, "muted": feats.muted,
+              "meta": np.array([feats.sr, feats.start_s, feats.native_sr], dtype=np.float64)}
+    try:
+        with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, a in arrays.items():
+                with zf.open(name + ".npy", "w", force_zip64=True) as fh:
+                    _write_npy(fh, a)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _write_npy(fh, a) -> None:
+    """``a`` (an ndarray or a :class:`~media_core.sync.spill.SpilledArray`) in ``.npy`` format."""
+    from numpy.lib import format as npy
+
+    if isinstance(a, np.ndarray):
+        npy.write_array(fh, a, allow_pickle=False)
+        return
+    npy.write_array_header_1_0(fh, {"descr": npy.dtype_to_descr(a.dtype), "fortran_order": False,
+                                    "shape": (a.size,)})
+    step = 1 << 20
+    for i0 in range(0, a.size, step):
+        fh.write(a.read(i0, i0 + step).data)
+
+
+def _read_npy(fh, *, spill: bool = False):
+    """An array from an ``.npy`` stream; with ``spill``, a 1-D one is read a chunk at a time into a
+    :class:`~media_core.sync.spill.SpillWriter` (kept in a temporary file when large).
+    """
+    from numpy.lib import format as npy
+
+    if not spill:
+        return npy.read_array(fh, allow_pickle=False)
+    version = npy.read_magic(fh)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, fortran, dtype = read_header(fh)
+    if len(shape) != 1 or dtype.hasobject:
+        raise ValueError("sync audio must be a 1-D array of numbers")
+    n = int(shape[0])
+    out = SpillWriter(dtype, n)
+    step = 1 << 20
+    for i0 in range(0, n, step):
+        k = min(step, n - i0) * dtype.itemsize
+        buf = fh.read(k)
+        if len(buf) != k:
+            raise EOFError("sync audio: the stored array is cut short")
+        out.append(np.frombuffer(buf, dtype))
+    return out.take()
 
 
 def load_features(path: str | os.PathLike, *, feed_path: str | None = None) -> SyncFeatures | None:
     """The :class:`SyncFeatures` written by :func:`save_features`, or None (missing or damaged:
-    a damaged cache is recomputed, never trusted).
+    a damaged cache is recomputed, never trusted). The audio is read a chunk at a time and kept
+    in a temporary file when large (:mod:`~media_core.sync.spill`).
     """
     import zipfile
 
     if not os.path.isfile(path):
         return None
     try:
-        with open(path, "rb") as fh, np.load(fh) as z:
-            sr, start_s, native_sr = z["meta"].tolist()
-            return SyncFeatures(path=feed_path, sr=sr, audio=z["audio"], start_s=start_s, feat=z["feat"],
-                                muted=z["muted"], native_sr=int(native_sr))
+        with zipfile.ZipFile(path) as zf:
+            parts = {}
+            for name in ("meta", "feat", "muted", "audio"):
+                with zf.open(name + ".npy") as fh:
+                    parts[name] = _read_npy(fh, spill=name == "audio")
+        sr, start_s, native_sr = parts["meta"].tolist()
+        return SyncFeatures(path=feed_path, sr=sr, audio=parts["audio"], start_s=start_s, feat=parts["feat"],
+                            muted=parts["muted"], native_sr=int(native_sr))
     except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
         return None
 

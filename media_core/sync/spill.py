@@ -19,7 +19,7 @@ import numpy as np
 
 #: audio kept in memory up to this size (about 4 minutes at 8 kHz int8), spilled to a file above it
 SPILL_ABOVE_BYTES = 2 << 20
-_CAN_SPILL = hasattr(os, "preadv")
+_CAN_SPILL = hasattr(os, "preadv") and hasattr(os, "pwrite")
 
 
 class SpilledArray:
@@ -105,36 +105,62 @@ class SpillWriter:
         self.a = np.empty(cap, self.dtype)
         self.n = 0            # logical length (may be lowered: ``pop`` or setting ``n``)
         self._fh = None
-        self._written = 0     # elements in the file
 
     def append(self, x: np.ndarray) -> None:
         x = np.asarray(x, self.dtype)
         if self._fh is not None:
-            self._write(x)
-            return
-        if self.n + x.size > self.a.size:
-            if self._limit is not None and (self.n + x.size) * self.dtype.itemsize > self._limit:
-                self._fh = tempfile.TemporaryFile(prefix="evidence-audit-sync-")
-                self._closer = weakref.finalize(self, self._fh.close)   # unless taken
-                self._written = 0
-                head, self.a = self.a[: self.n], np.empty(0, self.dtype)
-                self.n = 0
-                self._write(head)
+            try:
                 self._write(x)
                 return
+            except OSError:          # a full disk: back to memory with what the file holds
+                self._unspill()
+        if self.n + x.size > self.a.size:
+            if self._limit is not None and (self.n + x.size) * self.dtype.itemsize > self._limit:
+                if self._spill(x):
+                    return
             b = np.empty(max(int(self.a.size * 1.5), self.n + x.size), self.dtype)
             b[: self.n] = self.a[: self.n]
             self.a = b
         self.a[self.n: self.n + x.size] = x
         self.n += x.size
 
+    def _spill(self, x: np.ndarray) -> bool:
+        """Move the contents and ``x`` to a temporary file; False (and in memory from now on) when
+        the file cannot be made or written (no temporary folder, a full disk).
+        """
+        head = self.a[: self.n]
+        try:
+            fh = tempfile.TemporaryFile(prefix="evidence-audit-sync-", buffering=0)
+        except OSError:
+            self._limit = None
+            return False
+        self._fh, n0 = fh, self.n
+        self._closer = weakref.finalize(self, fh.close)   # unless taken
+        try:
+            self.n = 0
+            self._write(head)
+            self._write(x)
+        except OSError:
+            self._closer()
+            self._fh, self._limit, self.n = None, None, n0
+            return False
+        self.a = np.empty(0, self.dtype)
+        return True
+
     def _write(self, x: np.ndarray) -> None:
-        if self._written != self.n:          # popped elements are overwritten
-            self._fh.seek(self.n * self.dtype.itemsize)
-            self._written = self.n
-        self._fh.write(np.ascontiguousarray(x).data)
+        """``x`` into the file at the logical end (over popped elements); ``n`` grows only once it
+        is all written.
+        """
+        data = memoryview(np.ascontiguousarray(x)).cast("B")
+        off, done, fd = self.n * self.dtype.itemsize, 0, self._fh.fileno()
+        while done < data.nbytes:
+            done += os.pwrite(fd, data[done:], off + done)
         self.n += x.size
-        self._written = self.n
+
+    def _unspill(self) -> None:
+        fh, self._fh, self._limit = self._fh, None, None
+        self.a = SpilledArray(fh, self.n, self.dtype).read(0, self.n)
+        self._closer()
 
     def pop(self, k: int) -> None:
         self.n = max(0, self.n - k)
@@ -146,7 +172,6 @@ class SpillWriter:
         if self._fh is not None:
             fh, self._fh = self._fh, None
             self._closer.detach()
-            fh.flush()
             out = SpilledArray(fh, self.n, self.dtype)
             self.n = 0
             return out
