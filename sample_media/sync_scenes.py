@@ -298,9 +298,10 @@ def release(seed: int = 0, *, n_feeds: int = 12, span_s: float = 1200.0, feed_s:
 
 def helicopter_scene(seed: int = 0, *, n_shots: int = 10, duration_s: float = 60.0, shooter_m: float = 6.0,
                      sr: int = 16000, heli_fps: float = 30.0, heli_offset_s: float = 4.3,
-                     shot_level: float = 1.0) -> dict[str, Any]:
+                     shot_level: float = 1.0, shot_gap_s: tuple[float, float] = (0.15, 1.2)) -> dict[str, Any]:
     """A volley of ``n_shots`` fired about ``shooter_m`` metres from two body cams (heard faint, so the
-    detector is unsure of most), plus the muzzle flashes a silent helicopter camera sees.
+    detector is unsure of most), ``shot_gap_s`` apart, plus the muzzle flashes a silent helicopter
+    camera sees.
 
     Extra truth: ``shots_incident_s``, ``heli_clock`` (media -> incident), ``flash_media_s`` (the
     flashes on the helicopter's media time), ``heli_fps``.
@@ -320,7 +321,7 @@ def helicopter_scene(seed: int = 0, *, n_shots: int = 10, duration_s: float = 60
         w = render_gunshot(sr=sr, rng=rng, distance_m=shooter_m).astype(np.float32)
         w = w / max(1e-9, float(np.max(np.abs(w)))) * np.float32(shot_level)
         src.append(Source(t, shooter + rng.normal(0, 0.3, 2), w, "shot"))
-        t += float(rng.uniform(0.15, 1.2))
+        t += float(rng.uniform(*shot_gap_s))
     feeds = [_feed(f"cam{i}", render_feed(cams, src, i, clock=clocks[i], duration_s=duration_s, sr=sr,
                                           rng=seed * 3 + i, noise_dbfs=-45.0), sr, clocks[i], duration_s, i)
              for i in range(2)]
@@ -330,15 +331,18 @@ def helicopter_scene(seed: int = 0, *, n_shots: int = 10, duration_s: float = 60
 
 
 def flash_frame_fn(flash_media_s: Sequence[float], *, fps: float = 30.0, size: tuple[int, int] = (96, 64),
-                   seed: int = 0):
+                   seed: int = 0, one_spot: bool = False):
     """``frame_fn(i, t)`` for :func:`sample_media.encode.write_media`: a grey IR scene with a
-    one-frame muzzle flash (and a fainter afterglow on the next frame) at each of ``flash_media_s``.
+    one-frame muzzle flash (and a fainter afterglow on the next frame) at each of ``flash_media_s``,
+    each at its own place, or all at one (``one_spot``: one shooter firing a volley).
     """
     w, h = size
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     base = 40 + 10 * rng.random((h, w)).astype(np.float32)
-    pos = [(float(rng.uniform(10, w - 10)), float(rng.uniform(10, h - 10))) for _ in flash_media_s]
+    pos = [(float(rng.uniform(10, w - 10)), float(rng.uniform(10, h - 10)))
+           for _ in (flash_media_s[:1] if one_spot else flash_media_s)]
+    pos = pos * len(flash_media_s) if one_spot else pos
 
     def frame(i, t):
         img = base.copy()

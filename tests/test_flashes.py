@@ -173,3 +173,35 @@ def test_area_weights_rows_sum_to_one_and_cover_their_span():
     np.testing.assert_allclose(w[1, :5], [0, 0, 0.2, 0.4, 0.4])
     with pytest.raises(ParameterError, match="sizes"):
         area_weights(0, 3)
+
+
+def test_a_volley_at_one_spot_at_10_fps_is_found_flash_by_flash_and_places_the_feed(tmp_path):
+    """At 10 fps a shooter's flashes 0.25-0.4 s apart (2-4 frames) at one spot: each is measured
+    against the scene, not against the flash before it (which beat every one of the 4 frames
+    before it); all 8 are found, and the helicopter is placed by them on the body cams' onsets."""
+    from media_core.clock import Clock
+    from media_core.io.probe import probe
+    from media_core.sync import features_from_array, sync_features
+    from sample_media.encode import write_media
+    from sample_media.sync_scenes import SPEED_OF_SOUND_M_S, flash_frame_fn, helicopter_scene, placement_error_s
+
+    fps, dur = 10.0, 30.0
+    sc = helicopter_scene(0, n_shots=8, duration_s=dur, heli_fps=fps, shot_gap_s=(0.25, 0.4))
+    gaps = np.diff(sc["shots_incident_s"])
+    assert gaps.min() >= 0.25 and gaps.max() <= 0.4
+    heli = write_media(tmp_path / "heli10.mp4", audio=None, fps=fps, size=(96, 64), duration_s=dur,
+                       frame_fn=flash_frame_fn(sc["flash_media_s"], fps=fps, seed=0, one_spot=True))
+    found = detect_flashes(heli)
+    assert [round(f["frame_pts_s"] * fps) for f in found] == [int(t * fps) for t in sc["flash_media_s"]]
+    assert len({(f["evidence"]["measurements"]["x"], f["evidence"]["measurements"]["y"]) for f in found}) == 1
+    inputs = [{"path": f["name"], "features": features_from_array(f["audio"], f["sr"]), "shots": [],
+               "probe": {"duration_s": f["duration_s"], "audio": {"sr": f["sr"]}, "video": None}}
+              for f in sc["feeds"]]
+    inputs.append({"path": str(heli), "features": None, "probe": probe(heli), "flashes": found})
+    h = sync_features(inputs, reference="cam0")["feeds"][2]
+    assert h["method"] == "visual-flash", h
+    err = placement_error_s(Clock(h["offset_s"], h["drift_ppm"]), {"clock": sc["heli_clock"], "duration_s": dur},
+                            sc["feeds"][0])
+    travel = float(min(((sc["cams"] - sc["shooter"]) ** 2).sum(axis=1) ** 0.5)) / SPEED_OF_SOUND_M_S
+    assert err <= 1 / fps + travel, (err, h)
+    assert h["evidence"]["measurements"]["matched"] == 8

@@ -697,7 +697,7 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
             m = match_flashes(ft, placed_shots, fps=fps) if len(placed_shots) >= 3 else None
             if m is None or m["uncertain_reason"] is not None:
                 # every impulsive onset the placed feeds heard (possible shots included)
-                m2 = match_flashes(ft, placed_onsets, fps=fps, tolerance_s=max(1.0 / fps, 0.025))
+                m2 = match_flashes(ft, placed_onsets, fps=fps, tolerance_s=0.5 / fps + ONSET_SPREAD_S)
                 mm = m2["evidence"]["measurements"]
                 mm["matched_against"] = "audio onsets of placed feeds"
                 best, second = int(mm.get("matched") or 0), int(mm.get("runner_up_matched") or 0)
@@ -712,7 +712,7 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
             else:
                 m["evidence"]["measurements"]["matched_against"] = "shots heard in placed feeds"
             if m["offset_s"] is not None and m["uncertain_reason"] is None:
-                u = _flash_uncertainty(m, fps, g)
+                u = _flash_uncertainty(m, fps, g, pr.get("duration_s"))
                 out = {"path": paths[i], "offset_s": round(m["offset_s"], 6),
                        "drift_ppm": round(m["drift_ppm"], 3), "method": "visual-flash",
                        "confidence": round(min(m["confidence"] / 0.5, 1.0)
@@ -757,18 +757,35 @@ def _unplaced(path: str, reason: str) -> dict[str, Any]:
             "reason": reason}
 
 
-def _flash_uncertainty(m: Mapping[str, Any], fps: float, g: GlobalSync) -> Uncertainty:
+def _flash_uncertainty(m: Mapping[str, Any], fps: float, g: GlobalSync, duration_s: float | None = None) -> Uncertainty:
     """A flash placement's uncertainty: frame quantisation, the matches' scatter, and the audio
     placements the shot times came from (the worst placed feed's); muzzle-to-microphone travel is
-    the sound-travel part (bounded by the scatter of the matches).
+    the sound-travel part (bounded by the scatter of the matches). Drift a volley cannot fit is
+    bounded as audio's is (:data:`~media_core.sync.uncertainty.DRIFT_BOUND_PPM` from the matches
+    to the feed's farther end, ``duration_s``).
     """
     n = max(1, int(m["evidence"]["measurements"].get("matched") or 1))
     rms = float(m["evidence"]["measurements"].get("residual_rms_ms") or 0.0) * 1e-3
     worst = max((u.sigma_s for u in g.uncertainty.values()), default=0.0)
     return Uncertainty(peak_s=(1.0 / fps) / math.sqrt(12.0) / math.sqrt(n), scatter_s=rms / math.sqrt(n),
-                       drift_s=worst, acoustic_s=rms, drift_fitted=False)
+                       drift_s=math.hypot(worst, _flash_drift_s(m, duration_s)), acoustic_s=rms,
+                       drift_fitted=False)
 
 
+def _flash_drift_s(m: Mapping[str, Any], duration_s: float | None) -> float:
+    """The standard error a flash placement's unfitted drift adds at the feed's farther end."""
+    from .uncertainty import DRIFT_BOUND_PPM, Z90
+
+    pf = [p[0] for p in m.get("matches") or []]
+    if not pf or not duration_s or m["evidence"]["measurements"].get("drift_fitted"):
+        return 0.0   # drift fitted over matches spanning minutes: their scatter bounds it
+    mid = 0.5 * (min(pf) + max(pf))
+    return DRIFT_BOUND_PPM * 1e-6 / Z90 * max(abs(mid), abs(float(duration_s) - mid))
+
+
+#: beyond half a frame of quantisation, how far an onset may sit from its flash (onset timing,
+#: travel differences within a volley)
+ONSET_SPREAD_S = 0.015
 #: onsets strong enough to stand for a shot the detector was unsure of (robust z of the envelope)
 ONSET_Z_FOR_FLASHES = 12.0
 
