@@ -1,18 +1,21 @@
-"""Whole-feed statistics a chunk at a time: the exact median of a masked float32 signal without
-copying it (``np.median(x[mask])`` needs a copy of every selected value: 4 bytes a frame, 7 MB for
-a 30-minute feed at 1 kHz).
+"""Whole-feed statistics a chunk at a time, exactly as numpy and scipy.ndimage compute them on the
+whole array (whose copies and float64 line buffers cost 4-16 bytes a frame: 7-29 MB for a
+30-minute feed at 1 kHz).
 
-:func:`masked_median` returns exactly what ``float(np.median(f(x[mask])))`` returns, for an
-elementwise float32 ``f``: two passes over chunks (a histogram of the values' top 16 bits, then the
-values of the one bin that holds each middle element), then numpy's own median of the middle pair.
+- :func:`masked_median` / :func:`median_of_chunks`: exactly ``float(np.median(...))`` in two passes
+  (a histogram of the values' top 16 bits, then the values of the bin holding each middle
+  element), then numpy's own median of the middle pair;
+- :func:`moving_mean` / :func:`moving_mean_chunks`: exactly ``uniform_filter1d`` (its float64
+  running sum, carried from chunk to chunk);
+- :func:`max_filter`: exactly ``maximum_filter1d`` (chunks read with the filter's reach).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-CHUNK = 1 << 18       # frames a pass handles at a time
+CHUNK = 1 << 16       # frames a pass handles at a time (its float64 temporaries stay 512 kB)
 
 
 def _keys(x: np.ndarray) -> np.ndarray:
@@ -39,9 +42,17 @@ def masked_median(x: np.ndarray, mask: np.ndarray | None = None,
     """``float(np.median(f(x[mask])))`` for a 1-D float32 ``x`` (``mask`` None: all of ``x``;
     ``f`` None: the values themselves), a chunk at a time; nan when nothing is selected.
     """
+    return median_of_chunks(lambda: _chunks(x, mask, f))
+
+
+def median_of_chunks(chunks: Callable[[], Iterable[np.ndarray]]) -> float:
+    """``float(np.median(np.concatenate(list(chunks()))))`` for float32 chunks, without the
+    concatenation: ``chunks()`` is called twice and must give the same values each time.
+    """
     hist = np.zeros(1 << 16, np.int64)
     n = 0
-    for v in _chunks(x, mask, f):
+    for v in chunks():
+        v = np.ascontiguousarray(v, np.float32)
         hist += np.bincount((_keys(v) >> np.uint32(16)).astype(np.intp), minlength=1 << 16)
         n += v.size
     if n == 0:
@@ -51,7 +62,8 @@ def masked_median(x: np.ndarray, mask: np.ndarray | None = None,
     bins = [int(np.searchsorted(cum, k, side="right")) for k in ks]
     want = sorted(set(bins))
     vals: dict[int, list[np.ndarray]] = {b: [] for b in want}
-    for v in _chunks(x, mask, f):
+    for v in chunks():
+        v = np.ascontiguousarray(v, np.float32)
         hi = _keys(v) >> np.uint32(16)
         for b in want:
             vals[b].append(v[hi == b])
@@ -64,22 +76,34 @@ def masked_median(x: np.ndarray, mask: np.ndarray | None = None,
     return float(np.median(pair))
 
 
-def moving_mean(x: np.ndarray, size: int, *, mode: str = "constant", out: np.ndarray | None = None) -> np.ndarray:
+def moving_mean(x, size: int, *, mode: str = "constant", out: np.ndarray | None = None) -> np.ndarray:
     """Exactly ``scipy.ndimage.uniform_filter1d(x, size, mode=mode)`` (float32 out) for a 1-D
     ``x``, a chunk at a time: ndimage buffers a whole line as float64 twice (16 bytes a frame), this
-    a chunk. The same running sum in float64, carried from chunk to chunk. ``mode`` is
-    ``"constant"`` (zeros) or ``"nearest"``; ``out`` may be ``x`` itself.
+    a chunk (:func:`moving_mean_chunks`). ``out`` may be ``x`` itself.
+    """
+    out = np.empty(int(x.size), np.float32) if out is None else out
+    for c0, c1, v in moving_mean_chunks(x, size, mode=mode):
+        out[c0:c1] = v
+    return out
+
+
+def moving_mean_chunks(x, size: int, *, mode: str = "constant") -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(c0, c1, values)`` of ``scipy.ndimage.uniform_filter1d(x, size, mode=mode)[c0:c1]`` (float32),
+    chunk after chunk: the same running sum in float64, carried from chunk to chunk.
+
+    ``x`` is a 1-D array or anything with ``size`` and slices (read in order, each element at most
+    ``size`` elements ahead of the chunk given last, so ``x`` may be overwritten by what was
+    given); ``mode`` is ``"constant"`` (zeros) or ``"nearest"``.
     """
     if mode not in ("constant", "nearest"):
         raise ValueError(f"moving_mean: mode {mode!r} is not supported")
     n = int(x.size)
-    out = np.empty(n, np.float32) if out is None else out
     if n == 0:
-        return out
+        return
     s1 = size // 2
     s2 = size - s1 - 1
-    lo = 0.0 if mode == "constant" else float(x[0])
-    hi = 0.0 if mode == "constant" else float(x[-1])
+    lo = 0.0 if mode == "constant" else float(np.asarray(x[0:1])[0])
+    hi = 0.0 if mode == "constant" else float(np.asarray(x[n - 1:n])[0])
     back = np.full(s1 + 1, lo)             # the input just before the chunk (as it was)
     tmp = 0.0
     for c0 in range(0, n, CHUNK):
@@ -96,15 +120,13 @@ def moving_mean(x: np.ndarray, size: int, *, mode: str = "constant", out: np.nda
             for v in orig[1: size + 1].tolist():
                 t0 += v
             d[0] = t0
-            sums = np.cumsum(d)
         else:
             d[0] += tmp
-            sums = np.cumsum(d)
+        sums = np.cumsum(d)
         tmp = float(sums[-1])
         back = orig[m: m + s1 + 1].copy()
         np.divide(sums, size, out=sums)
-        out[c0:c1] = sums
-    return out
+        yield c0, c1, sums.astype(np.float32)
 
 
 def max_filter(x: np.ndarray, size: int) -> np.ndarray:

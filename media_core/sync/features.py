@@ -4,7 +4,10 @@ A band-limited onset envelope at :data:`FEATURE_RATE` (three bands between 300 H
 log energy, half-wave rectified rise) and the audio itself at about 8 kHz, int8 log-companded. Microphones,
 gains and sample rates differ between cameras; the *rises* of band energy do not. Muted spans
 (digital silence, decoder gaps, spans the caller excludes) are zero in the envelope, so silence
-never attracts a match. :class:`SyncFeatureListener` collects them from the shared decode;
+never attracts a match. While decoding, the audio and the band energies go to temporary files
+(:mod:`~media_core.sync.spill`) and the envelope is made from them a chunk at a time
+(:mod:`~media_core.sync.chunked`): besides its small buffers a decode holds one byte per frame
+(the zero mask). :class:`SyncFeatureListener` collects the features from the shared decode;
 :func:`features_from_array` and :func:`features_from_file` are the stand-alone ways in.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ from media_core.errors import Cancelled, ParameterError
 from media_core.progress import Progress, ShouldStop, check_cancel, sub_progress
 from media_core.runs import long_runs
 
-from .chunked import masked_median, max_filter, moving_mean
+from .chunked import max_filter, median_of_chunks, moving_mean_chunks
 from .heap import pin_mmap_threshold, release_freed_memory
 from .spill import SpillWriter
 
@@ -40,12 +43,15 @@ class SyncFeatures:
     above -80 dBFS: plenty for phase-transform correlation).
 
     ``audio[m]`` is at media time ``start_s + m / sr``; ``feat[i]`` and ``muted[i]`` are at
-    ``start_s + i / FEATURE_RATE``. Memory: about 11 kB per second of feed (40 MB per hour).
+    ``start_s + i / FEATURE_RATE``. Size: about 11 kB per second of feed (40 MB per hour), of which
+    the audio is 8 kB: above a few minutes it is a :class:`~media_core.sync.spill.SpilledArray`
+    (an unlinked temporary file, read a window at a time), so about 3 kB per second (11 MB per
+    hour) stay in memory.
     """
 
     path: str | None
     sr: float
-    audio: np.ndarray              # int8 log-companded (see compand / expand), (n,)
+    audio: np.ndarray              # int8 log-companded (see compand / expand), (n,); or SpilledArray
     start_s: float
     feat: np.ndarray               # float16 onset envelope at FEATURE_RATE, zero where muted
     muted: np.ndarray              # bool at FEATURE_RATE
@@ -165,7 +171,8 @@ class _Extractor:
         self._dcarry = np.zeros(0, np.float32)      # decimated samples not yet in a full frame
         n_exp = int(max(0.0, expected_s) * 1.01 * self.sr_d) + 1024
         self._audio = SpillWriter(np.int8, n_exp)      # in a temporary file above a few minutes
-        self._energy = [_Growable(np.float16, n_exp // self.hop) for _ in self.sos]
+        # the band energies too: they are read back a chunk at a time by _onset_envelope
+        self._energy = [SpillWriter(np.float16, n_exp // self.hop) for _ in self.sos]
         self._mute = _Growable(bool, n_exp // self.hop)
 
     # -- input ---------------------------------------------------------------------------------
@@ -288,11 +295,29 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
     return max_filter(mask.view(np.uint8), 2 * r + 1).view(bool)
 
 
+class _Energy:
+    """A band's energy per frame (float32, zero floor) from its stored float16 log, a slice at a
+    time (the stored logs may be a :class:`~media_core.sync.spill.SpilledArray`).
+    """
+
+    def __init__(self, logs):
+        self.logs = logs
+        self.size = int(logs.size)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        es = np.asarray(self.logs[key]).astype(np.float32)
+        np.exp(es, out=es)
+        es -= np.float32(LOG_EPS)
+        np.maximum(es, 0.0, out=es)
+        return es
+
+
 def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), start_s=0.0):
     """Band energies per frame -> onset envelope at FEATURE_RATE, zero in muted spans.
 
-    ``energy`` is a list of per-band log energies; its items are dropped (set to None) as they
-    are used, so a band's memory is returned before the next is expanded.
+    ``energy`` is a list of per-band float16 log energies (arrays or spilled); its items are
+    dropped (set to None) once used. Every step runs a chunk at a time over all bands together
+    (each band's floor, the median of its smoothed live energy, first): no whole-feed float32 copy.
     """
     nb, nf = len(energy), (energy[0].size if len(energy) else mute.size)
     if nf == 0:
@@ -301,30 +326,41 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
     muted = long_runs(mute, max(1, int(round(0.020 * fr))))
     muted |= _spans_mask(nf, fr, start_s, excluded)
     live = ~muted
-    all_live, any_live = bool(live.all()), bool(live.any())
+    sel = None if bool(live.all()) or not bool(live.any()) else live
     size = max(1, int(round(0.006 * fr)))
     lag = max(1, int(round(0.004 * fr)))
-    onset = np.zeros(nf, np.float32)
-    d = None
-    for b in range(nb):                      # band by band: memory stays a few rows
-        es = energy[b].astype(np.float32)
-        energy[b] = None                     # the caller's list: each band is let go once used
-        np.exp(es, out=es)
-        es -= np.float32(LOG_EPS)
-        np.maximum(es, 0.0, out=es)
-        moving_mean(es, size, mode="nearest", out=es)      # uniform_filter1d, a chunk at a time
-        # the median of the live frames, a chunk at a time (no copy of them)
-        floor = np.float32(0.03 * masked_median(es, None if all_live or not any_live else live) + 1e-12)
-        es += floor
-        L = np.log(es, out=es)
-        for c0 in range(lag, nf, 1 << 18):   # the rises, a chunk at a time
-            c1 = min(nf, c0 + (1 << 18))
-            d = np.subtract(L[c0:c1], L[c0 - lag:c1 - lag])
+    bands = [_Energy(e) for e in energy]
+
+    def smoothed(b: int, masked: bool):
+        for c0, c1, v in moving_mean_chunks(bands[b], size, mode="nearest"):
+            yield v[sel[c0:c1]] if masked and sel is not None else v
+
+    # each band's floor: 3 % of the median of its smoothed energy over the live frames
+    floors = [np.float32(0.03 * median_of_chunks(lambda b=b: smoothed(b, True)) + 1e-12) for b in range(nb)]
+    gone = _dilate(muted, max(1, int(round(0.03 * fr))))
+    resample = abs(fr - FEATURE_RATE) > 1e-9
+    onset = np.zeros(nf, np.float32 if resample else np.float16)
+    tails: list[np.ndarray | None] = [None] * nb
+    c0 = 0
+    for parts in zip(*(smoothed(b, False) for b in range(nb))):
+        m = parts[0].size
+        acc = np.zeros(m, np.float32)
+        for b, es in enumerate(parts):
+            es += floors[b]
+            L = np.log(es, out=es)
+            full = L if tails[b] is None else np.concatenate([tails[b], L])
+            k0 = full.size - m              # index in full of this chunk's first frame
+            i0 = max(0, lag - c0)           # the rises start at frame lag
+            d = np.subtract(full[k0 + i0:], full[k0 + i0 - lag: full.size - lag])
             np.maximum(d, 0.0, out=d)
-            onset[c0:c1] += d
-        del es, L, d
-    onset[_dilate(muted, max(1, int(round(0.03 * fr))))] = 0.0
-    if abs(fr - FEATURE_RATE) > 1e-9:     # resampled to FEATURE_RATE a minute at a time
+            acc[i0:] += d
+            tails[b] = full[-lag:].copy()
+        acc[gone[c0:c0 + m]] = 0.0
+        onset[c0:c0 + m] = acc
+        c0 += m
+    for b in range(nb):
+        energy[b] = bands[b].logs = None     # the caller's list too: each band let go once used
+    if resample:     # resampled to FEATURE_RATE a minute at a time
         n_out = int(math.floor((nf - 1) / fr * FEATURE_RATE)) + 1
         out = np.empty(n_out, np.float16)
         mout = np.empty(n_out, bool)
@@ -339,7 +375,7 @@ def _onset_envelope(energy: list, mute: np.ndarray, fr: float, *, excluded=(), s
             out[i0:i0 + t_out.size] = np.interp(t_out, t_src, onset[j0:j1])
             mout[i0:i0 + t_out.size] = np.interp(t_out, t_src, mu8[j0:j1]) > 0.0
         return out, mout
-    return onset.astype(np.float16), muted
+    return onset, muted
 
 
 class SyncFeatureListener:
