@@ -368,8 +368,10 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
     Every flash/shot pair proposes an offset; each proposal is scored by how many flashes land
     within ``tolerance_s`` of a shot (default half a frame plus :data:`SHOT_SPREAD_S`); the best
     is refined by least squares over its matches (and drift, when the matches span
-    ``fit_drift_span_s`` or more). The evidence reports the runner-up and how many matches chance
-    alone would give at any offset (``chance_matches``, ``above_chance_sd``).
+    ``fit_drift_span_s`` or more). The evidence reports the runner-up, how many matches chance
+    alone would give at any offset (``chance_matches``, ``above_chance_sd``) and how many offsets
+    of the whole search chance alone would expect to match as many (``chance_offsets_as_good``:
+    binomial tail times the number of window-wide offsets; well under 1 for a real match).
 
     Returns
     -------
@@ -395,7 +397,10 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
     # runner-up: best score among offsets clearly different from the winner
     far = np.abs(cands - best_o) > 2 * tol
     second = int(scores[far].max()) if far.any() else 0
-    chance, chance_sd = _chance(f + best_o, s, tol)
+    chance, chance_sd, p_hit, n_in = _chance(f + best_o, s, tol)
+    # offsets as independent as the window is wide, over every shift that overlaps the two
+    n_offsets = max(1.0, (float(s[-1] - s[0]) + float(f[-1] - f[0])) / (2 * tol) + 1)
+    as_good = n_offsets * _binom_tail(n_in, p_hit, best)
     clock, pairs, fitted = Clock(best_o, 0.0), [], False
     for _ in range(3):
         pairs = _pairs(clock.to_shared(f), s, tol, f)
@@ -420,6 +425,7 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
     ev["measurements"].update(matched=n, runner_up_matched=second, residual_rms_ms=round(rms * 1e3, 2),
                               runner_up=runner, chance_matches=round(chance, 2), drift_fitted=bool(fitted),
                               above_chance_sd=round((best - chance) / chance_sd, 1),
+                              chance_offsets_as_good=float(f"{as_good:.3g}"),
                               matches=[[round(a, 4), round(b, 4)] for a, b in pairs][:200])
     if n < min_matches:
         return base | {"uncertain_reason": f"only {n} flashes line up with shots (need {min_matches})"}
@@ -435,10 +441,11 @@ def match_flashes(flash_times: Sequence[float], shot_times: Sequence[float], *, 
                    "runner_up": runner}
 
 
-def _chance(ft: np.ndarray, s: np.ndarray, tol: float) -> tuple[float, float]:
+def _chance(ft: np.ndarray, s: np.ndarray, tol: float) -> tuple[float, float, float, int]:
     """How many of the flashes at ``ft`` (shared time) would land within ``tol`` of an event at a
-    random offset, and its standard deviation: the share of the events' span within ``tol`` of an
-    event, times the flashes inside that span (binomial; the deviation at least half a match).
+    random offset, and its standard deviation: the share ``p`` of the events' span within ``tol``
+    of an event, times the ``n`` flashes inside that span (binomial; the deviation at least half a
+    match). Returns ``(mean, sd, p, n)``.
     """
     a, b = float(s[0]) - tol, float(s[-1]) + tol
     starts, ends = s - tol, s + tol
@@ -446,7 +453,22 @@ def _chance(ft: np.ndarray, s: np.ndarray, tol: float) -> tuple[float, float]:
     covered = float(np.sum(np.clip(ends - np.maximum(starts, np.concatenate([[a], ends[:-1]])), 0.0, None)))
     p = min(1.0, covered / max(b - a, 1e-9))
     n_in = int(np.sum((ft >= a) & (ft <= b)))
-    return n_in * p, max(0.5, float(np.sqrt(n_in * p * (1.0 - p))))
+    return n_in * p, max(0.5, float(np.sqrt(n_in * p * (1.0 - p)))), p, n_in
+
+
+def _binom_tail(n: int, p: float, k: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    import math
+
+    if k <= 0:
+        return 1.0
+    if k > n or p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    lp, lq = math.log(p), math.log1p(-p)
+    return min(1.0, sum(math.exp(math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
+                                 + j * lp + (n - j) * lq) for j in range(k, n + 1)))
 
 
 def _search(f: np.ndarray, s: np.ndarray, tol: float, *, top: int = 40) -> tuple[np.ndarray, np.ndarray]:

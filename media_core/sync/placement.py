@@ -29,7 +29,7 @@ from .heap import pin_mmap_threshold, release_freed_memory
 from .metadata import metadata_offset
 from .pairwise import MIN_OVERLAP_S, estimate_offset_features
 from .solve import GlobalSync, solve_global
-from .uncertainty import METADATA_UNCERTAINTY_S, Uncertainty, confidence, frame_s_of
+from .uncertainty import METADATA_UNCERTAINTY_S, ZERO, Uncertainty, confidence, frame_s_of
 
 SCHEMA = "evidence-audit.sync/1"
 
@@ -270,30 +270,28 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
         placed_shots = _shared_shots({i: shots.get(i, []) for i in g.clocks}, g.clocks, paths)
         placed_onsets = _shared_onsets(shots, bank, g.clocks)
         flashes = dict(flashes or {})
-        if len(placed_shots) >= 3 or len(placed_onsets) >= 3:
+        # the placed videos: dash cams and body cams see muzzle flashes too
+        seen = _PlacedFlashes(paths, probes, flashes, workers=workers, should_stop=should_stop,
+                              on_flashes=on_flashes,
+                              progress=lambda msg: progress(0.95, msg))
+        for j, c in g.clocks.items():
+            seen.add(j, c, g.uncertainty.get(j, ZERO), [paths[x] for x in g.chain.get(j, [j])])
+        if len(placed_shots) >= 3 or len(placed_onsets) >= 3 or seen.sources:
             look = [i for i in rest if probes[i].get("video") is not None and i not in flashes]
-
-            def find(i):
-                from media_core.analysis.flashes import detect_flashes
-
-                check_cancel(should_stop, "sync")
-                try:
-                    return detect_flashes(paths[i], should_stop=should_stop)
-                except MediaError as exc:
-                    return exc
-
-            def found(k: int, i: int, fl) -> None:
-                progress(0.7 + 0.25 * (k + 1) / len(look), f"looked for flashes in {_name(paths[i])}")
-                flashes[i] = fl
-                if on_flashes is not None and isinstance(fl, list):
-                    on_flashes(i, fl)
-
-            _each_on_pool(find, look, found, workers=workers)   # the decoder runs without the GIL
+            _look_for_flashes(look, paths, flashes, workers=workers, should_stop=should_stop, on_flashes=on_flashes,
+                              heard=lambda k, i: progress(0.7 + 0.25 * (k + 1) / len(look),
+                                                          f"looked for flashes in {_name(paths[i])}"))
         for k, i in enumerate(rest):
             check_cancel(should_stop, "sync")
             progress(0.95 + 0.05 * k / len(rest), f"placing {_name(paths[i])} without audio")
             out[i] = _placed_otherwise(i, ref, g, paths, probes, has_audio, audio_ok, placed_shots, placed_onsets,
-                                       flashes=flashes.get(i))
+                                       flashes=flashes.get(i), seen=seen)
+            if out[i].get("method") == "visual-flash":   # its flashes can place the next silent feed
+                u = out[i]["evidence"]["uncertainty"]
+                seen.add(i, Clock(out[i]["offset_s"], out[i]["drift_ppm"]),
+                         Uncertainty(u["peak_ms"] * 1e-3, u["event_scatter_ms"] * 1e-3, u["drift_ms"] * 1e-3,
+                                     u["acoustic_bound_ms"] * 1e-3, False),
+                         out[i].get("chain") or [paths[ref], paths[i]])
     progress(1.0, "sync finished")
     return {"schema": SCHEMA, "reference": paths[ref], "feeds": out}
 
@@ -669,10 +667,12 @@ def _chain_drift_sigma(g: GlobalSync, pw, i: int) -> float | None:
 
 
 def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio, audio_ok, placed_shots,
-                      placed_onsets=(), *, flashes: list | MediaError | None = None) -> dict[str, Any]:
+                      placed_onsets=(), *, flashes: list | MediaError | None = None,
+                      seen: "_PlacedFlashes | None" = None) -> dict[str, Any]:
     """A feed audio could not place: by its flashes (``flashes``: what
     :func:`~media_core.analysis.flashes.detect_flashes` found, or the error it raised) against shots
-    heard in placed feeds, else by tags.
+    heard in placed feeds, then against every onset they heard, then against the flashes placed
+    videos saw (``seen``); else by tags.
     """
     why = []
     if i in has_audio and i not in audio_ok:
@@ -683,7 +683,8 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
     else:
         why.append("no audio stream")
     pr = probes[i]
-    if pr.get("video") is not None and (len(placed_shots) >= 3 or len(placed_onsets) >= 3):
+    videos = seen is not None and any(j != i for j in seen.sources)
+    if pr.get("video") is not None and (len(placed_shots) >= 3 or len(placed_onsets) >= 3 or videos):
         from media_core.analysis.flashes import match_flashes
 
         fl = flashes
@@ -695,24 +696,31 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
             fps = float(pr["video"].get("avg_fps") or 30.0)
             ft = [f["time_s"] for f in fl]
             m = match_flashes(ft, placed_shots, fps=fps) if len(placed_shots) >= 3 else None
-            if m is None or m["uncertain_reason"] is not None:
+            if (m is None or m["uncertain_reason"] is not None) and len(placed_onsets) >= 3:
                 # every impulsive onset the placed feeds heard (possible shots included)
                 m2 = match_flashes(ft, placed_onsets, fps=fps, tolerance_s=0.5 / fps + ONSET_SPREAD_S)
                 mm = m2["evidence"]["measurements"]
                 mm["matched_against"] = "audio onsets of placed feeds"
-                best, second = int(mm.get("matched") or 0), int(mm.get("runner_up_matched") or 0)
-                if m2["offset_s"] is not None and best >= 6 and best >= second + 2:
-                    # onsets are dense (speech, steps): judge by the margin over the runner-up
-                    m2["uncertain_reason"] = None
-                    m2["confidence"] = round(0.5 * (1.0 - 0.5 ** (best - second)), 3)
+                # onsets are dense (speech, steps): judge by the margin over the runner-up and chance
+                _judge_dense(m2, ONSET_MIN_MATCHED, "onsets of placed feeds")
                 if m is not None:
                     m2["evidence"]["measurements"]["against_shots"] = m["uncertain_reason"]
                 if m is None or m2["uncertain_reason"] is None or m["offset_s"] is None:
                     m = m2
-            else:
+            elif m is not None:
                 m["evidence"]["measurements"]["matched_against"] = "shots heard in placed feeds"
-            if m["offset_s"] is not None and m["uncertain_reason"] is None:
-                u = _flash_uncertainty(m, fps, g, pr.get("duration_s"))
+            flash_link = None
+            if (m is None or m["uncertain_reason"] is not None) and videos:
+                # the flashes placed videos saw (light: no sound travel), on the shared clock
+                m3, flash_link = _match_placed_flashes(i, ft, fps, seen, pr.get("duration_s"))
+                if m3 is not None:
+                    if m is not None and m["uncertain_reason"] is not None:
+                        why.append(f"flashes on audio: {m['uncertain_reason']}")
+                    m = m3
+            if m is None:
+                why.append("flashes: no placed feed heard or saw enough to match them against")
+            elif m["offset_s"] is not None and m["uncertain_reason"] is None:
+                u = flash_link[0] if flash_link else _flash_uncertainty(m, fps, g, pr.get("duration_s"))
                 out = {"path": paths[i], "offset_s": round(m["offset_s"], 6),
                        "drift_ppm": round(m["drift_ppm"], 3), "method": "visual-flash",
                        "confidence": round(min(m["confidence"] / 0.5, 1.0)
@@ -722,10 +730,13 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
                                                     "uncertainty": u.as_dict()}}
                 if m.get("runner_up"):
                     out["runner_up"] = m["runner_up"]
+                if flash_link:
+                    out["chain"] = flash_link[1] + [paths[i]]
                 return out
-            why.append(f"flashes: {m['uncertain_reason']}")
+            else:
+                why.append(f"flashes: {m['uncertain_reason']}")
     elif pr.get("video") is not None:
-        why.append("flashes: fewer than 3 shots heard in placed feeds")
+        why.append("flashes: fewer than 3 shots heard in placed feeds and no placed video")
     md = metadata_offset(probes[ref], pr) if probes[ref] else None
     if md is not None and md.offset_s is not None:
         u = Uncertainty(0.0, METADATA_UNCERTAINTY_S / 1.645, 0.0, 0.0, False)
@@ -781,6 +792,159 @@ def _flash_drift_s(m: Mapping[str, Any], duration_s: float | None) -> float:
         return 0.0   # drift fitted over matches spanning minutes: their scatter bounds it
     mid = 0.5 * (min(pf) + max(pf))
     return DRIFT_BOUND_PPM * 1e-6 / Z90 * max(abs(mid), abs(float(duration_s) - mid))
+
+
+def _look_for_flashes(ids: Sequence[int], paths, flashes: dict, *, workers: int, should_stop: ShouldStop | None,
+                      on_flashes: Callable[[int, list], None] | None, heard: Callable[[int, int], None]) -> None:
+    """Detect the flashes of feeds ``ids`` into ``flashes`` (a list, or the MediaError that stopped
+    it), several at a time (the decoder runs without the GIL); ``on_flashes`` hears found lists,
+    ``heard(k, i)`` each finished feed.
+    """
+    def find(i):
+        from media_core.analysis.flashes import detect_flashes
+
+        check_cancel(should_stop, "sync")
+        try:
+            return detect_flashes(paths[i], should_stop=should_stop)
+        except MediaError as exc:
+            return exc
+
+    def found(k: int, i: int, fl) -> None:
+        heard(k, i)
+        flashes[i] = fl
+        if on_flashes is not None and isinstance(fl, list):
+            on_flashes(i, fl)
+
+    if ids:
+        _each_on_pool(find, list(ids), found, workers=workers)
+
+
+#: placed videos whose flashes a silent feed may have looked for (each is a decode of its video)
+FLASH_SOURCES_LOOKED_AT = 4
+
+
+class _PlacedFlashes:
+    """The flashes of placed feeds with video, on the shared clock, for placing silent feeds.
+
+    A source's flashes are looked for only when a silent feed needs them (and its tags, if both
+    have them, do not say they cannot overlap), several at a time; found ones go to
+    ``flashes`` and are heard by ``on_flashes`` (kept in the case: a re-sync decodes no video).
+    """
+
+    def __init__(self, paths, probes, flashes: dict, *, workers: int, should_stop: ShouldStop | None,
+                 on_flashes: Callable[[int, list], None] | None, progress: Callable[[str], None]):
+        self.paths, self.probes, self.flashes = paths, probes, flashes
+        self.workers, self.should_stop, self.on_flashes, self.progress = workers, should_stop, on_flashes, progress
+        self.sources: dict[int, tuple[Clock, Uncertainty, list]] = {}
+
+    def add(self, j: int, clock: Clock, u: Uncertainty, chain: list) -> None:
+        if self.probes[j].get("video") is not None:
+            self.sources[j] = (clock, u, chain)
+
+    def fps(self, j: int) -> float:
+        return float((self.probes[j].get("video") or {}).get("avg_fps") or 30.0)
+
+    def events(self, i: int, ft: Sequence[float], *, look: bool) -> tuple[list[float], list[int]]:
+        """Shared-clock flash times of the sources that may overlap feed ``i`` (whose flashes are
+        ``ft``, media time), with their source: those already known, and with ``look`` up to
+        :data:`FLASH_SOURCES_LOOKED_AT` more looked for, those whose tags put them recording when
+        ``i``'s tags put its flashes first (then the shortest: least to decode).
+        """
+        span_i = _tag_span(self.probes[i])
+        when = None if span_i is None or not len(ft) else (span_i[0] + min(ft), span_i[0] + max(ft))
+
+        def may_overlap(j):
+            sj = _tag_span(self.probes[j])
+            return (span_i is None or sj is None
+                    or (span_i[0] - TAG_SPAN_MARGIN_S < sj[1] and sj[0] - TAG_SPAN_MARGIN_S < span_i[1]))
+
+        def covers(j):
+            sj = _tag_span(self.probes[j])
+            return when is None or sj is None or (sj[0] - TAG_SPAN_MARGIN_S < when[1] and when[0] < sj[1] + TAG_SPAN_MARGIN_S)
+
+        use = [j for j in self.sources if j != i and may_overlap(j)]
+        if look:
+            unknown = sorted((j for j in use if j not in self.flashes),
+                             key=lambda j: (not covers(j), float(self.probes[j].get("duration_s") or 0.0)))
+            _look_for_flashes(unknown[:FLASH_SOURCES_LOOKED_AT], self.paths, self.flashes, workers=self.workers,
+                              should_stop=self.should_stop, on_flashes=self.on_flashes,
+                              heard=lambda k, j: self.progress(f"looked for flashes in {_name(self.paths[j])} "
+                                                               f"(placed) for {_name(self.paths[i])}"))
+        ev: list[tuple[float, int]] = []
+        for j in use:
+            fl = self.flashes.get(j)
+            if isinstance(fl, list):
+                c = self.sources[j][0]
+                ev.extend((float(c.to_shared(float(f["time_s"]))), j) for f in fl)
+        ev.sort()
+        return [t for t, _ in ev], [j for _, j in ev]
+
+
+#: a match on dense events (every onset of the placed feeds; the flashes of placed videos) needs
+#: so many flashes on them (onsets: 6; flashes, sparser: 4), DENSE_MARGIN more than the runner-up
+#: offset, and chance alone must be expected to match as many at no more than DENSE_CHANCE_OFFSETS
+#: offsets of the whole search
+ONSET_MIN_MATCHED = 6
+FLASH_ON_FLASH_MIN = 4
+DENSE_MARGIN = 2
+DENSE_CHANCE_OFFSETS = 0.05
+
+
+def _judge_dense(m: dict[str, Any], min_matched: int, what: str) -> bool:
+    """Accept (or refuse, with the reason) a flash match against dense events by its margin."""
+    mm = m["evidence"]["measurements"]
+    if m["offset_s"] is None:
+        return False
+    best, second = int(mm.get("matched") or 0), int(mm.get("runner_up_matched") or 0)
+    luck = float(mm.get("chance_offsets_as_good", 1.0))
+    if best >= min_matched and best >= second + DENSE_MARGIN and luck <= DENSE_CHANCE_OFFSETS:
+        m["uncertain_reason"] = None
+        m["confidence"] = round(0.5 * (1.0 - 0.5 ** (best - second)), 3)
+        return True
+    m["uncertain_reason"] = (f"{best} of {mm.get('flashes')} flashes on {what}, runner-up {second}, chance "
+                             f"would match as many at {luck:.3g} offsets (need {min_matched}, {DENSE_MARGIN} more "
+                             f"than the runner-up, chance at <= {DENSE_CHANCE_OFFSETS:g})")
+    return False
+
+
+def _match_placed_flashes(i: int, ft: Sequence[float], fps: float, seen: _PlacedFlashes,
+                          duration_s: float | None):
+    """Feed ``i``'s flashes (media time) on the flashes placed videos saw: the match (or None when
+    there are too few), and for a usable one (its :class:`Uncertainty`, the chain to the source).
+
+    Both feeds quantise a flash to their frames (its time is the centre of the first frame showing
+    it): the tolerance is half a frame of each (plus 2 ms). The
+    uncertainty compounds the worst source's placement with the match's own: both frames'
+    quantisation over the matches, their scatter, drift a volley cannot fit; light has no travel.
+    """
+    from media_core.analysis.flashes import match_flashes
+
+    m = None
+    for look in (False, True):   # the flashes already known first; looked for only if they fail
+        ev_t, src = seen.events(i, ft, look=look)
+        if len(ev_t) < 3:
+            continue
+        srcs = sorted(set(src))
+        src_fps = min(seen.fps(j) for j in srcs)
+        # a placement error shifts all the source's flashes alike: only quantisation spreads them
+        m = match_flashes(ft, ev_t, fps=fps, tolerance_s=0.5 / fps + 0.5 / src_fps + 0.002)
+        mm = m["evidence"]["measurements"]
+        mm["matched_against"] = "flashes seen by placed videos"
+        of_time = dict(zip(ev_t, src))
+        used = sorted({of_time[b] for _, b in m["matches"] if b in of_time})
+        mm["flash_sources"] = [_name(seen.paths[j]) for j in used]
+        mm["videos_looked_at"] = len(srcs)
+        if _judge_dense(m, FLASH_ON_FLASH_MIN, "flashes of placed videos"):
+            break
+    if m is None or m["uncertain_reason"] is not None:
+        return m, None
+    n = max(1, int(mm["matched"]))
+    worst = max(used or srcs, key=lambda j: seen.sources[j][1].sigma_s)
+    rms = float(mm.get("residual_rms_ms") or 0.0) * 1e-3
+    own = Uncertainty(peak_s=math.hypot(1.0 / fps, 1.0 / seen.fps(worst)) / math.sqrt(12.0) / math.sqrt(n),
+                      scatter_s=rms / math.sqrt(n), drift_s=_flash_drift_s(m, duration_s), acoustic_s=0.0,
+                      drift_fitted=False)
+    return m, (seen.sources[worst][1].compound(own), list(seen.sources[worst][2]))
 
 
 #: beyond half a frame of quantisation, how far an onset may sit from its flash (onset timing,
