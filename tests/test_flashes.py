@@ -157,11 +157,12 @@ def test_silent_helicopter_placed_by_flashes_on_audio_onsets_without_confident_s
 @pytest.mark.parametrize("shape_in, shape_out", [((120, 160), (30, 40)), ((90, 160), (22, 40)),
                                                  ((7, 5), (1, 1)), ((270, 480), (67, 120))])
 def test_area_mean_is_the_mean_over_each_covered_area(shape_in, shape_out):
-    # reference: repeat every pixel so both sizes divide (n_out times), then plain block means
+    # reference: repeat every pixel so both sizes divide (n_out times), then plain block means --
+    # one axis at a time (the same means; both axes at once would be an 8 GB array for the last case)
     (H, W), (h, w) = shape_in, shape_out
     g = np.random.default_rng(4).integers(0, 256, shape_in).astype(np.uint8)
-    up = np.repeat(np.repeat(g.astype(np.float64), h, axis=0), w, axis=1)
-    ref = up.reshape(h, H, w, W).mean(axis=(1, 3))
+    rows = np.repeat(g.astype(np.float64), h, axis=0).reshape(h, H, W).mean(axis=1)
+    ref = np.repeat(rows, w, axis=1).reshape(h, w, W).mean(axis=2)
     got = area_mean(g, shape_out)
     assert got.shape == shape_out and got.dtype == np.float32
     np.testing.assert_allclose(got, ref, atol=1e-3)
