@@ -4,8 +4,9 @@ A feed without usable audio (a helicopter's infrared camera) cannot be placed by
 flashes, though, are short *local* brightness spikes: a small patch of the picture jumps up for one
 or two frames and falls back. :func:`detect_flashes` finds them on small frames (the decoder scales
 them down, so a 30-minute feed costs the decode and little more); :func:`match_flashes` then slides
-the flash sequence along the shared-clock shot times found in audio feeds already synced and keeps
-the offset where most flashes land on a shot, refined by least squares.
+the flash sequence along shared-clock event times (shots or onsets heard by feeds already synced,
+flashes seen by placed videos) and keeps the offset where most flashes land on an event, refined by
+least squares.
 
 Time convention: a flash seen first in the frame with presentation time ``pts`` happened during
 that frame's interval ``[pts, pts + 1/fps)``; its ``time_s`` is the interval's centre,
@@ -120,7 +121,8 @@ class FlashDetector:
 
     def _flash_like(self, p: dict[str, Any], *, online: bool = False) -> bool:
         """Rose enough, locally; ``online``: and stands out of the noise of the frames so far (the
-        final judgement uses the whole feed's)."""
+        final judgement uses the whole feed's).
+        """
         if p["rise"] < self.min_rise or p["frac"] > 0.3:
             return False
         if online:

@@ -6,8 +6,8 @@ when a match needs them). Both: audio first (every pair; for a release of more t
 :data:`~media_core.sync.candidates.PLAN_ABOVE_PAIRS` candidate pairs only those
 :mod:`~media_core.sync.candidates` plans, matched in worker processes when the features are
 stored; then :func:`~media_core.sync.solve.solve_global`); feeds audio cannot place are tried by
-visual flashes against the shots heard in placed feeds, then by their tags (timecode / creation
-time).
+visual flashes against the shots heard in placed feeds, every onset they heard and the flashes
+placed videos saw, then by their tags (timecode / creation time).
 
 Both follow :mod:`media_core.progress`: ``progress(fraction, message)`` is called from the calling
 thread only, and ``should_stop()`` is polled between files, pairs and windows
@@ -43,7 +43,8 @@ def sync_files(paths: Sequence[str | os.PathLike], *, reference: str | os.PathLi
     ``exclude`` maps a path to spans to ignore (e.g. stored mutes from
     :class:`media_core.analysis.mutes.MuteListener`); runs of exact zeros and decoder gaps are always
     excluded. Audio first (all pairs, global least squares); feeds audio cannot place are tried by visual
-    flashes against shots heard in placed feeds, then by metadata (timecode / creation time).
+    flashes against shots heard in placed feeds (their onsets, the flashes placed videos saw), then by
+    metadata (timecode / creation time).
     A feed that cannot be placed has ``offset_s: None`` and a ``reason``. A file that cannot be
     read does not stop the others; its entry names the problem.
 
@@ -129,7 +130,8 @@ def sync_features(feeds: Sequence[Mapping[str, Any]], *, reference: str | os.Pat
     should_stop : callable() -> bool, optional
         Polled between pairs, windows and feeds; True raises :class:`~media_core.errors.Cancelled`.
     on_flashes : callable(index, flashes), optional
-        Hears the flashes detected here (feeds given without ``flashes``), so they can be kept.
+        Hears the flashes detected here (feeds given without ``flashes``: unplaced ones, and placed
+        videos a silent feed's flashes were matched against), so they can be kept.
 
     Returns
     -------
@@ -710,7 +712,7 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
             elif m is not None:
                 m["evidence"]["measurements"]["matched_against"] = "shots heard in placed feeds"
             flash_link = None
-            if (m is None or m["uncertain_reason"] is not None) and videos:
+            if (m is None or m["uncertain_reason"] is not None) and videos and len(ft) >= FLASH_ON_FLASH_MIN:
                 # the flashes placed videos saw (light: no sound travel), on the shared clock
                 m3, flash_link = _match_placed_flashes(i, ft, fps, seen, pr.get("duration_s"))
                 if m3 is not None:
@@ -718,7 +720,8 @@ def _placed_otherwise(i: int, ref: int, g: GlobalSync, paths, probes, has_audio,
                         why.append(f"flashes on audio: {m['uncertain_reason']}")
                     m = m3
             if m is None:
-                why.append("flashes: no placed feed heard or saw enough to match them against")
+                why.append(f"flashes: {len(ft)} found, too few to match" if len(ft) < FLASH_ON_FLASH_MIN
+                           else "flashes: no placed feed heard or saw enough to match them against")
             elif m["offset_s"] is not None and m["uncertain_reason"] is None:
                 u = flash_link[0] if flash_link else _flash_uncertainty(m, fps, g, pr.get("duration_s"))
                 out = {"path": paths[i], "offset_s": round(m["offset_s"], 6),
@@ -860,7 +863,8 @@ class _PlacedFlashes:
 
         def covers(j):
             sj = _tag_span(self.probes[j])
-            return when is None or sj is None or (sj[0] - TAG_SPAN_MARGIN_S < when[1] and when[0] < sj[1] + TAG_SPAN_MARGIN_S)
+            return (when is None or sj is None
+                    or (sj[0] - TAG_SPAN_MARGIN_S < when[1] and when[0] < sj[1] + TAG_SPAN_MARGIN_S))
 
         use = [j for j in self.sources if j != i and may_overlap(j)]
         if look:
