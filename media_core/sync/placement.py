@@ -850,8 +850,9 @@ class _PlacedFlashes:
     def events(self, i: int, ft: Sequence[float], *, look: bool) -> tuple[list[float], list[int]]:
         """Shared-clock flash times of the sources that may overlap feed ``i`` (whose flashes are
         ``ft``, media time), with their source: those already known, and with ``look`` up to
-        :data:`FLASH_SOURCES_LOOKED_AT` more looked for, those whose tags put them recording when
-        ``i``'s tags put its flashes first (then the shortest: least to decode).
+        :data:`FLASH_SOURCES_LOOKED_AT` more looked for among those whose tags put them recording
+        (within :data:`TAG_SPAN_MARGIN_S`) when ``i``'s tags put its flashes, the shortest first
+        (least to decode).
         """
         span_i = _tag_span(self.probes[i])
         when = None if span_i is None or not len(ft) else (span_i[0] + min(ft), span_i[0] + max(ft))
@@ -868,8 +869,8 @@ class _PlacedFlashes:
 
         use = [j for j in self.sources if j != i and may_overlap(j)]
         if look:
-            unknown = sorted((j for j in use if j not in self.flashes),
-                             key=lambda j: (not covers(j), float(self.probes[j].get("duration_s") or 0.0)))
+            unknown = sorted((j for j in use if j not in self.flashes and covers(j)),
+                             key=lambda j: float(self.probes[j].get("duration_s") or 0.0))
             _look_for_flashes(unknown[:FLASH_SOURCES_LOOKED_AT], self.paths, self.flashes, workers=self.workers,
                               should_stop=self.should_stop, on_flashes=self.on_flashes,
                               heard=lambda k, j: self.progress(f"looked for flashes in {_name(self.paths[j])} "
