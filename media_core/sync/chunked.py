@@ -93,25 +93,38 @@ def moving_mean_chunks(x, size: int, *, mode: str = "constant") -> Iterator[tupl
 
     ``x`` is a 1-D array or anything with ``size`` and slices (read in order, each element at most
     ``size`` elements ahead of the chunk given last, so ``x`` may be overwritten by what was
-    given); ``mode`` is ``"constant"`` (zeros) or ``"nearest"``.
+    given); ``mode`` is ``"constant"`` (zeros), ``"nearest"`` or ``"reflect"``.
     """
-    if mode not in ("constant", "nearest"):
+    if mode not in ("constant", "nearest", "reflect"):
         raise ValueError(f"moving_mean: mode {mode!r} is not supported")
     n = int(x.size)
     if n == 0:
         return
     s1 = size // 2
     s2 = size - s1 - 1
-    lo = 0.0 if mode == "constant" else float(np.asarray(x[0:1])[0])
-    hi = 0.0 if mode == "constant" else float(np.asarray(x[n - 1:n])[0])
-    back = np.full(s1 + 1, lo)             # the input just before the chunk (as it was)
+    if mode == "reflect" and n <= max(s1, s2):     # reflected more than once: a short array
+        from scipy.ndimage import uniform_filter1d
+
+        yield 0, n, uniform_filter1d(np.asarray(x[0:n], np.float32), size, mode="reflect")
+        return
+    # the input just before the first chunk (x[-1 - s1 : 0]) and just after the last (x[n : n + s2])
+    if mode == "constant":
+        back, after = np.zeros(s1 + 1), np.zeros(s2)
+    elif mode == "nearest":
+        back = np.full(s1 + 1, float(np.asarray(x[0:1])[0]))
+        after = np.full(s2, float(np.asarray(x[n - 1:n])[0]))
+    else:                                   # reflect: (d c b a | a b c d | d c b a)
+        back = np.empty(s1 + 1)
+        back[1:] = np.asarray(x[0:s1], np.float64)[::-1]
+        back[0] = float(np.asarray(x[s1:s1 + 1])[0]) if s1 < n else 0.0   # only ever replaced
+        after = np.asarray(x[n - s2:n], np.float64)[::-1].copy()
     tmp = 0.0
     for c0 in range(0, n, CHUNK):
         c1 = min(n, c0 + CHUNK)
         a1 = min(n, c1 + s2)
         ahead = np.empty(c1 + s2 - c0)
         ahead[: a1 - c0] = x[c0:a1]
-        ahead[a1 - c0:] = hi
+        ahead[a1 - c0:] = after[: c1 + s2 - a1]
         orig = np.concatenate([back, ahead])     # input x[c0 - 1 - s1 : c1 + s2], padded
         m = c1 - c0
         d = orig[size: size + m] - orig[:m]      # what enters the window less what leaves it

@@ -191,7 +191,10 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         del cc
         ipk = int(np.argmax(sm))
         ratio, z, _ = peak_stats(sm, ipk, excl=int(0.25 * FEATURE_RATE / P))
-    lag0 = (lo_c + parabolic(sm, ipk)) * P / FEATURE_RATE
+        lag0 = (lo_c + parabolic(sm, ipk)) * P / FEATURE_RATE
+        # the curve's next peaks, for when the whole-feed peak is weak; the curve is let go here
+        next_peaks = _next_peaks(sm, ipk, lo_c, FEATURE_RATE / P) if ratio < 2.0 else []
+        del sm
     # lag in feature samples: ref index = other index + lag  ->  ref_t - ref.start = other_t - other.start + lag
     coarse_offset = lag0 + ref.start_s - other.start_s
     meas.update(coarse_offset_s=round(coarse_offset, 4), coarse_peak_ratio=round(ratio, 3),
@@ -381,7 +384,7 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     # lags the correlation offers, segment by segment too, and keep the one most events confirm
     if ratio < 2.0 and overlap >= 30.0:
         pat = [o - (ref.start_s - other.start_s) for o, v in pattern_offsets(ref, other) if v >= 4]
-        alts = [o for o in pat + _alternative_offsets(ap, bp, lo_c, hi_c, sm, ipk, P)
+        alts = [o for o in pat + _alternative_offsets(ap, bp, lo_c, hi_c, next_peaks, P)
                 if abs(o + ref.start_s - other.start_s - icpt) > 0.5]
         alts = [o for k, o in enumerate(alts) if all(abs(o - x) > 0.5 for x in alts[:k])]
         def score(e):   # the line least likely to arise by chance, then the best supported
@@ -476,36 +479,47 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     return est
 
 
-def _alternative_offsets(ap: np.ndarray, bp: np.ndarray, lo_c: int, hi_c: int, sm: np.ndarray, ipk: int,
-                         P: int, *, seg_s: float = 120.0) -> list[float]:
-    """Lags (s, ref index minus other index) worth a second look besides the whole-feed peak:
-    the next peaks of the whole-feed curve, and the peaks of 2-minute segments of the other
-    feed (a drifting clock smears the whole-feed peak; a segment's stays sharp), most votes first.
-    """
-    from scipy.ndimage import uniform_filter1d
-
-    rate = FEATURE_RATE / P
+def _next_peaks(sm: np.ndarray, ipk: int, lo_c: int, rate: float) -> list[float]:
+    """The whole-feed curve's 3 next peaks (lags in s) at least 0.5 s from the best and each other."""
     excl = int(0.5 * rate)
-    out: list[tuple[float, float]] = []
+    out: list[float] = []
     cur = sm.copy()
     cur[max(0, ipk - excl): ipk + excl + 1] = -np.inf
     for _ in range(3):
         k = int(np.argmax(cur))
         if not np.isfinite(cur[k]):
             break
-        out.append(((lo_c + k) / rate, 1.0))
+        out.append((lo_c + k) / rate)
         cur[max(0, k - excl): k + excl + 1] = -np.inf
+    return out
+
+
+def _alternative_offsets(ap: np.ndarray, bp: np.ndarray, lo_c: int, hi_c: int, next_peaks: list[float],
+                         P: int, *, seg_s: float = 120.0) -> list[float]:
+    """Lags (s, ref index minus other index) worth a second look besides the whole-feed peak:
+    the next peaks of the whole-feed curve (:func:`_next_peaks`), and the peaks of 2-minute
+    segments of the other feed (a drifting clock smears the whole-feed peak; a segment's stays
+    sharp), most votes first.
+    """
+    rate = FEATURE_RATE / P
+    excl = int(0.5 * rate)
+    out: list[tuple[float, float]] = [(lag, 1.0) for lag in next_peaks]
     n = int(seg_s * rate)
     votes: dict[int, float] = {}
     if bp.size >= 2 * n:
         for i0 in range(0, bp.size - n + 1, n):
-            seg = np.zeros_like(bp)
-            seg[i0:i0 + n] = bp[i0:i0 + n]
-            if not np.any(seg):
+            if not np.any(bp[i0:i0 + n]):
                 continue
-            c = uniform_filter1d(lag_curve(ap, seg, lo_c, hi_c, beta=1.0), size=max(1, int(0.04 * rate)))
-            k = int(np.argmax(c))
-            r_, _, _ = peak_stats(c, k, excl=excl)
+            with TRANSIENT_LOCK:   # whole-feed curves: one thread at a time
+                seg = np.zeros_like(bp)
+                seg[i0:i0 + n] = bp[i0:i0 + n]
+                c = lag_curve(ap, seg, lo_c, hi_c, beta=1.0)
+                del seg
+                # uniform_filter1d (mode reflect) in place, a chunk at a time
+                c = moving_mean(c, max(1, int(0.04 * rate)), mode="reflect", out=c)
+                k = int(np.argmax(c))
+                r_, _, _ = peak_stats(c, k, excl=excl)
+                del c
             if r_ >= 1.3:
                 key = int(round((lo_c + k) / rate / 0.5))
                 votes[key] = votes.get(key, 0.0) + min(r_, 3.0)
