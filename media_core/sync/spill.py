@@ -5,7 +5,8 @@ only a window at a time (10 s windows, half-second events). :class:`SpillWriter`
 memory and, once it passes :data:`SPILL_ABOVE_BYTES`, moves it to a temporary file that is unlinked
 at once (nothing is left behind if the process dies; the page cache holds it, which the system can
 reclaim and which is not the process's resident memory). :class:`SpilledArray` reads slices of it
-with ``os.preadv``; it pickles as a plain array (a worker process gets the data, not a file).
+with ``os.preadv``; it pickles as its data (a worker process gets the data, not a file, and spills
+it again).
 
 Where ``os.preadv`` is missing (Windows) the audio stays in memory.
 """
@@ -87,7 +88,7 @@ class SpilledArray:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def __reduce__(self):
-        return (np.asarray, (self.read(0, self.size),))
+        return (_spilled, (self.read(0, self.size),))
 
 
 class SpillWriter:
@@ -177,3 +178,12 @@ class SpillWriter:
             return out
         a, self.a = self.a, np.empty(0, self.dtype)
         return a[: self.n] if self.n >= 0.97 * a.size else a[: self.n].copy()
+
+
+def _spilled(a: np.ndarray):
+    """An unpickled :class:`SpilledArray`: the data spilled again in the receiving process (an
+    ndarray when it is small or cannot be spilled there).
+    """
+    w = SpillWriter(a.dtype, a.size)
+    w.append(a)
+    return w.take()
