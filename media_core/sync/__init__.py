@@ -14,6 +14,8 @@ One idea per module:
 - :mod:`~media_core.sync.candidates` -- a release: every pair screened cheaply, only the pairs the
   solution needs matched in full;
 - :mod:`~media_core.sync.heap` -- resident memory kept near what sync holds (glibc);
+- :mod:`~media_core.sync.spill` -- the kept audio and band energies in unlinked temporary files;
+- :mod:`~media_core.sync.chunked` -- whole-feed medians and filters a chunk at a time, exactly;
 - :mod:`~media_core.sync.metadata` -- timecode and creation-time tags (:func:`metadata_offset`);
 - :mod:`~media_core.sync.nudge` -- a hand correction (:func:`apply_nudge`);
 - :mod:`~media_core.sync.placement` -- files to the ``evidence-audit.sync/1`` document
