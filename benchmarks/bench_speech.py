@@ -1,15 +1,17 @@
 """Speech leads: keyword recall over SNR per synthesizer, false leads per minute, speed.
 
-    python benchmarks/bench_speech.py [--quick] [--tune] [--aac/--no-aac] [--raw-out FILE]
+    python benchmarks/bench_speech.py [--quick] [--tune] [--decoders] [--no-aac] [--audio-cache DIR] [--raw-out FILE]
 
 Voices of two independent synthesizers (espeak-ng: formant synthesis; flite: CMU diphone and
 cluster units) speak the phrases of ``sample_media.speech.KEYWORD_PHRASES`` at body-cam levels
 over street noise at 20, 15, 10 and 5 dB SNR, through clipping, AGC and AAC (64 kb/s). The
-threshold rule of ``media_core.analysis.speech`` was fitted on espeak-ng (``--tune`` refits it);
-flite is held out. Every figure is printed beside the untuned baseline (PocketSphinx's default
-threshold 1e-30 for every keyword). False leads: 10 minutes of keyword-free police talk per
-synthesizer at 10 dB SNR. Speed: a feed with 5 mutes, leads computed end to end (decode of the
-windows only, spotting, context transcripts).
+decoder settings, pronunciations and thresholds of ``media_core.analysis.speech`` were chosen and
+fitted on espeak-ng only (``--decoders`` compares settings on espeak-ng alone, ``--tune`` refits
+the thresholds); flite is held out. Every figure is printed beside the untuned baseline
+(PocketSphinx's default settings, dictionary and threshold 1e-30 for every keyword) and beside v2
+(the default settings with v2's fitted thresholds). False leads: 10 minutes of keyword-free police
+talk per synthesizer at 10 dB SNR. Speed: a feed with 5 mutes, leads computed end to end (decode
+of the windows only, spotting, context transcripts).
 
 A keyword occurrence counts as found when a lead of that keyword (or of its other form: mute /
 muting, turn off / turning off, mic / microphone) overlaps the spoken phrase (±0.3 s). A lead that
@@ -36,6 +38,15 @@ SNRS = (20.0, 15.0, 10.0, 5.0)
 TUNE_ENGINE, HELD_OUT = "espeak-ng", "flite"
 FAMILIES = [{"mute", "muting"}, {"turn off", "turning off"}, {"mic", "microphone"}]
 SPACING_S = 4.0
+#: speech_leads/2's table (PocketSphinx's default settings), printed beside today's.
+V2_THRESHOLDS = {"mute": 11.0, "muting": -3.5, "turn off": -15.0, "turning off": -22.0, "camera": -14.0, "mic": None,
+                 "microphone": -22.5, "recording": -44.0, "sergeant said": -44.0, "privacy": -13.0, "medical": -11.5,
+                 "confidential": -43.0}
+#: Settings compared by ``--decoders`` (espeak-ng only; each with its own fitted table).
+DECODER_CHOICES = [{}, {"topn": 8}, {"kws_plp": 1e-5, "beam": 1e-100}, {"kws_plp": 1e-8, "beam": 1e-100},
+                   {"kws_plp": 1e-12, "beam": 1e-100}, {"kws_plp": 1e-12, "beam": 1e-100, "topn": 8},
+                   {"kws_plp": 1e-20, "beam": 1e-100}, {"kws_plp": 1e-30, "beam": 1e-100}]
+GRID = np.arange(150.0, sp.FLOOR_LOG10 - 0.1, -0.5)
 
 
 def family(k: str) -> set[str]:
@@ -93,8 +104,14 @@ def false_leads(hits, phrases):
     return n
 
 
-def collect(engine, *, quick, aac, spotter):
-    """Raw detections (all scores) for every voice and SNR, and for the neutral talk."""
+def feeds(engine, *, quick, aac, cache=None):
+    """The benchmark's audio of one synthesizer: keyword feeds (every voice and SNR) and keyword-free
+    talk, 16 kHz; ``cache``: a directory where they are kept between runs (keyed by the options)."""
+    import pickle
+
+    path = Path(cache) / f"{engine}-{'quick' if quick else 'full'}-{'aac' if aac else 'pcm'}.pkl" if cache else None
+    if path is not None and path.is_file():
+        return pickle.loads(path.read_bytes())
     voices = gen.voices(engine)
     if quick:
         voices = voices[1::3]
@@ -102,7 +119,7 @@ def collect(engine, *, quick, aac, spotter):
     for vi, v in enumerate(voices):
         for snr in SNRS:
             y16, ph = feed_audio(v, snr, 1000 * vi + int(snr), aac=aac)
-            rec.append({"voice": v.label, "snr": snr, "hits": raw_hits(spotter, y16), "phrases": ph})
+            rec.append({"voice": v.label, "snr": snr, "y": y16, "phrases": ph})
     neutral = []
     minutes = 2.5 if quick else 10.0
     rng = np.random.default_rng(5)
@@ -112,10 +129,23 @@ def collect(engine, *, quick, aac, spotter):
     for vi, v in enumerate(nv):
         y16, ph = feed_audio(v, 10.0, 77 + vi, aac=aac, phrases=neutral_phrases(rng, per))
         dur += y16.size / sp.SR
-        neutral.append({"voice": v.label, "hits": raw_hits(spotter, y16), "phrases": ph})
+        neutral.append({"voice": v.label, "y": y16, "phrases": ph})
         if dur >= minutes * 60:
             break
-    return {"recall": rec, "neutral": neutral, "neutral_minutes": dur / 60.0}
+    out = {"recall": rec, "neutral": neutral, "neutral_minutes": dur / 60.0}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def collect(audio, spotter):
+    """Raw detections (all scores) of ``spotter`` for every keyword feed and the neutral talk."""
+    return {"recall": [{"voice": r["voice"], "snr": r["snr"], "hits": raw_hits(spotter, r["y"]), "phrases": r["phrases"]}
+                       for r in audio["recall"]],
+            "neutral": [{"voice": r["voice"], "hits": raw_hits(spotter, r["y"]), "phrases": r["phrases"]}
+                        for r in audio["neutral"]],
+            "neutral_minutes": audio["neutral_minutes"]}
 
 
 def evaluate(data, thresholds):
@@ -184,8 +214,8 @@ class ThresholdTable:
         return recall, float(talk), float(feed)
 
 
-def tune(data, keywords, *, budget=0.25, feed_weight=1.0, grid=np.arange(40.0, -45.1, -0.5)):
-    """Per-keyword thresholds fitted on one synthesizer's data (greedy): starting from no leads,
+def tune(data, keywords, *, budget=0.25, feed_weight=1.0, grid=GRID):
+    """Per-keyword thresholds fitted on one synthesizer's data. First greedy: starting from no leads,
     lower one keyword's threshold at a time to its next value that finds more, always the step with
     the most recall (all SNRs) per false lead (keyword-free talk + ``feed_weight`` x keyword feeds),
     while the false leads on keyword-free talk stay within ``budget`` per minute.
@@ -212,6 +242,35 @@ def tune(data, keywords, *, budget=0.25, feed_weight=1.0, grid=np.arange(40.0, -
         th[best[1]] = best[2]
         cur = best[3]
     return {k: (None if not np.isfinite(v) else v) for k, v in th.items()}, cur
+
+
+def tune_rule(data, phones, *, budget=0.25, bases=np.arange(-60.0, 150.1, 1.0), pers=np.arange(-20.0, 10.1, 0.5)):
+    """The length rule ``base + per_phone x phones`` for keywords without a fitted threshold: the one
+    with most recall over all SNRs on one synthesizer's data within ``budget`` false leads per minute."""
+    tab = ThresholdTable(data, list(phones))
+    best = None
+    for b in bases:
+        for p in pers:
+            o = tab.score({k: b + p * n for k, n in phones.items()})
+            if o[1] <= budget and (best is None or o[0] > best[0][0] + 1e-12):
+                best = (o, float(b), float(p))
+    return best
+
+
+def compare_decoders(audio, *, budget=0.25):
+    """Each of :data:`DECODER_CHOICES` on one synthesizer's audio (espeak-ng: never the held-out one),
+    with its own fitted table: recall per SNR at the same false-lead budget, and CPU per audio second."""
+    for settings in DECODER_CHOICES:
+        with sp.KeywordSpotter(decoder=settings) as s:
+            c0 = time.process_time()
+            d = collect(audio, s)
+            cpu = time.process_time() - c0
+            fitted, (rec, talk, _) = tune(d, list(s.phones), budget=budget)
+        th = {k: (np.inf if v is None else v) for k, v in fitted.items()}
+        rows, nf = evaluate(d, th)
+        sec = sum(r["y"].size for part in ("recall", "neutral") for r in audio[part]) / sp.SR
+        print(f"| {json.dumps(settings)} | " + " | ".join(f"{rows[x][0] / rows[x][1]:.0%}" for x in SNRS)
+              + f" | {nf:.2f} | {cpu / sec:.4f} |", flush=True)
 
 
 def speed(*, engine):
@@ -275,38 +334,62 @@ def demo_phrase(spotter, thresholds):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="a third of the voices, 2.5 min of neutral talk")
-    ap.add_argument("--tune", action="store_true", help="refit the per-keyword thresholds on espeak-ng only")
+    ap.add_argument("--tune", action="store_true", help="refit the per-keyword thresholds and the rule on espeak-ng only")
+    ap.add_argument("--decoders", action="store_true", help="compare decoder settings on espeak-ng only, then stop")
     ap.add_argument("--no-aac", action="store_true", help="skip the AAC round trip (faster, for tuning)")
+    ap.add_argument("--audio-cache", help="keep the generated audio in this directory between runs")
     ap.add_argument("--raw-out", help="save the raw detections (JSON)")
     args = ap.parse_args(argv)
     for e in gen.ENGINES:
         if not gen.available(e):
             print(f"{e} is not installed (scripts/setup.sh installs it): cannot run", file=sys.stderr)
             return 2
-    spotter = sp.KeywordSpotter()
     t0 = time.perf_counter()
-    data = {e: collect(e, quick=args.quick, aac=not args.no_aac, spotter=spotter) for e in gen.ENGINES}
+    if args.decoders:
+        audio = feeds(TUNE_ENGINE, quick=args.quick, aac=not args.no_aac, cache=args.audio_cache)
+        print(f"decoder settings on {TUNE_ENGINE} only, each with its own table fitted there (budget 0.25 false "
+              "leads/min on keyword-free talk)")
+        print("| settings | " + " | ".join(f"recall {x:g} dB" for x in SNRS) + " | false leads / min | CPU s per s |")
+        print("|---" * (len(SNRS) + 3) + "|")
+        compare_decoders(audio)
+        print(f"({time.perf_counter() - t0:.0f} s)")
+        return 0
+    untuned, spotter = sp.KeywordSpotter(tuned=False), sp.KeywordSpotter()
+    data, base = {}, {}
+    for e in gen.ENGINES:
+        audio = feeds(e, quick=args.quick, aac=not args.no_aac, cache=args.audio_cache)
+        data[e], base[e] = collect(audio, spotter), collect(audio, untuned)
+        del audio
     print(f"(collected in {time.perf_counter() - t0:.0f} s)")
     if args.raw_out:
         Path(args.raw_out).write_text(json.dumps({e: {"recall": [{"voice": r["voice"], "snr": r["snr"],
                                                                   "hits": [h.__dict__ for h in r["hits"]]} for r in d["recall"]]}
                                                   for e, d in data.items()}))
     table = {k: sp.default_threshold(sp.Keyword(k), n) for k, n in spotter.phones.items()}
+    rule = (sp.THRESHOLD_BASE, sp.THRESHOLD_PER_PHONE)
     if args.tune:
         fitted, (rec, talk, feed) = tune(data[TUNE_ENGINE], list(spotter.phones))
         print(f"fitted on {TUNE_ENGINE} only (recall over all SNRs {rec:.1%}, false leads {talk:.2f}/min on "
               f"keyword-free talk, {feed:.2f}/min in keyword feeds); DEFAULT_THRESHOLDS =")
         print(json.dumps(fitted))
         table = {k: (np.inf if v is None else v) for k, v in fitted.items()}
-    columns = {"baseline": {k: sp.UNTUNED_THRESHOLD_LOG10 for k in spotter.phones},
-               "rule (v1)": rule_thresholds(spotter, sp.THRESHOLD_BASE, sp.THRESHOLD_PER_PHONE),
-               "fitted (v2)": table}
-    print(f"\nbaseline: untuned 1e-30 for every keyword; rule (v1): {sp.THRESHOLD_BASE:g} + "
-          f"{sp.THRESHOLD_PER_PHONE:g} x phones; fitted (v2): one threshold per keyword, fitted on {TUNE_ENGINE}")
-    print("thresholds (v2): " + ", ".join(f"{k} {v:g}" for k, v in table.items()))
+        r = tune_rule(data[TUNE_ENGINE], spotter.phones)
+        if r is not None:
+            rule = (r[1], r[2])
+            print(f"rule for other keywords, fitted on {TUNE_ENGINE} only: THRESHOLD_BASE = {r[1]:g}, "
+                  f"THRESHOLD_PER_PHONE = {r[2]:g} (recall {r[0][0]:.1%}, {r[0][1]:.2f} false leads/min)")
+    v2 = {k: (np.inf if v is None else v) for k, v in V2_THRESHOLDS.items()}
+    columns = {"baseline": (base, {k: sp.UNTUNED_THRESHOLD_LOG10 for k in spotter.phones}),
+               "v2": (base, v2),
+               "rule (v3)": (data, rule_thresholds(spotter, *rule)),
+               "table (v3)": (data, table)}
+    print(f"\nbaseline: untuned (PocketSphinx's default settings and dictionary, 1e-30 for every keyword); v2: "
+          f"the default settings with v2's table; v3: {json.dumps(spotter.settings)}, pronunciation variants, "
+          f"rule {rule[0]:g} + {rule[1]:g} x phones or the table fitted on {TUNE_ENGINE}")
+    print("thresholds (v3): " + ", ".join(f"{k} {v:g}" for k, v in table.items()))
     for e in gen.ENGINES:
         role = "fitted on" if e == TUNE_ENGINE else "held out"
-        res = {c: evaluate(data[e], th) for c, th in columns.items()}
+        res = {c: evaluate(d[e], th) for c, (d, th) in columns.items()}
         nv = len({r["voice"] for r in data[e]["recall"]})
         print(f"\n{e} ({role}; {nv} voice/speed combinations)")
         print("| SNR dB | " + " | ".join(f"recall {c}" for c in columns) + " | false leads in keyword feeds / min ("
@@ -321,6 +404,8 @@ def main(argv=None):
               + ", ".join(f"{c} {res[c][1]:.2f}/min" for c in columns))
     d = demo_phrase(spotter, table)
     print("\ndemo incident: " + d)
+    untuned.close()
+    spotter.close()
     s = speed(engine=HELD_OUT)
     print(f"\nspeed: {s['feed_s']:.0f} s feed, 5 mutes, {s['searched_s']:.0f} s of windows searched: "
           f"{s['wall_s']:.2f} s wall, {s['cpu_s']:.2f} s CPU ({s['leads']} leads); "

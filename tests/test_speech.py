@@ -64,7 +64,22 @@ def test_thresholds_own_then_fitted_table_then_the_length_rule(monkeypatch):
 
 def test_the_shipped_table_covers_the_default_keywords():
     assert set(sp.DEFAULT_THRESHOLDS) == set(sp.DEFAULT_KEYWORDS)
-    assert sp.VERSION == "speech_leads/2"
+    assert sp.VERSION == "speech_leads/3"
+
+
+def test_the_tuned_spotter_spots_every_pronunciation_and_the_baseline_only_the_dictionarys_first():
+    kws = [sp.Keyword("mic"), sp.Keyword("camera"), sp.Keyword("privacy"), sp.Keyword("sergeant said")]
+    with sp.KeywordSpotter(kws) as tuned, sp.KeywordSpotter(kws, tuned=False) as untuned:
+        prons = {k: sorted(p for v, (kw, p) in tuned.variants.items() if kw == k) for k in tuned.phones}
+        assert prons == {"mic": ["M AY K"],                                   # cmudict's M IH K replaced
+                         "camera": ["K AE M ER AH", "K AE M R AH"],           # the dictionary's alternate
+                         "privacy": ["P R AY V AH S IY", "P R IH V AH S IY"],  # added (British)
+                         "sergeant said": ["S AA R JH AH N T S EH D"]}
+        assert sorted(p for _, p in untuned.variants.values()) == sorted(
+            ["M IH K", "K AE M ER AH", "P R AY V AH S IY", "S AA R JH AH N T S EH D"])
+        assert tuned.settings == sp.DECODER_SETTINGS and untuned.settings == {}
+        assert set(untuned.thresholds.values()) == {sp.UNTUNED_THRESHOLD_LOG10}
+    assert sp.leads_params()["decoder"] == sp.DECODER_SETTINGS
 
 
 # ------------------------------------------------------------------------------ windows

@@ -12,12 +12,14 @@ Only the windows around mutes are decoded again (a seek and decode of those span
 is about the windows' length, not the feed's.
 
 The score is PocketSphinx's detection margin: log10 of the likelihood ratio of the keyword's
-phone sequence against the best free phone loop over the same frames (its ``kws_threshold``
-scale, e.g. ``-20.0`` for ``1e-20``). The spotter runs once with a lenient floor, and each
-detection is kept when its margin reaches the keyword's threshold: its own (a keyword file's
-``/1e-25/``), else the default keyword's entry of :data:`DEFAULT_THRESHOLDS` (one per keyword,
-fitted on one synthesizer's voices only and measured on the other's: ``benchmarks/bench_speech.py``),
-else ``THRESHOLD_BASE + THRESHOLD_PER_PHONE * phones`` (longer keywords accumulate more margin).
+phone sequence against the best path through a phone loop over the same frames (its
+``kws_threshold`` scale, e.g. ``-20.0`` for ``1e-20``). The tuned spotter makes each change of
+phone in that loop costly (:data:`DECODER_SETTINGS`), spots every pronunciation of each keyword
+(the dictionary's alternates, :data:`PRONUNCIATIONS`, :data:`EXTRA_PRONUNCIATIONS`) and runs once
+with a lenient floor; each detection is kept when its margin reaches the keyword's threshold: its
+own (a keyword file's ``/1e-25/``), else the default keyword's entry of :data:`DEFAULT_THRESHOLDS`
+(one per keyword, fitted on one synthesizer's voices only and measured on the other's:
+``benchmarks/bench_speech.py``), else ``THRESHOLD_BASE + THRESHOLD_PER_PHONE * phones``.
 
 Pipeline halves, as in :mod:`media_core.pipeline`: :func:`leads_inputs` reads the case,
 :func:`compute_speech_leads` does the work (no case access: safe off the GUI thread),
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 ALGORITHM = "speech_leads"
-VERSION = "speech_leads/2"  # 2: one fitted threshold per default keyword
+VERSION = "speech_leads/3"  # 3: a weaker phone loop and a wider beam, pronunciation variants, refitted thresholds
 SCHEMA = "evidence-audit.speech_leads/1"
 SR = 16000  # the acoustic model's rate
 DEFAULT_BEFORE_S = 30.0
@@ -60,20 +62,35 @@ CONTEXT_S = 2.5  # transcribed either side of a lead
 #: The reasons policies allow, and the words that name the act.
 DEFAULT_KEYWORDS = ("mute", "muting", "turn off", "turning off", "camera", "mic", "microphone", "recording",
                     "sergeant said", "privacy", "medical", "confidential")
+#: PocketSphinx settings of the tuned spotter, chosen on espeak-ng's voices only (``bench_speech.py
+#: --decoders``). ``kws_plp`` is the probability of a change of phone in the phone loop a keyword is
+#: scored against (PocketSphinx: 1e-1). A loop that changes phone almost for free fits any noisy speech
+#: nearly as well as the keyword does, and the margins of spoken keywords and of chance matches in other
+#: speech overlapped; at 1e-12 every change of phone costs the loop 12 (log10), so a keyword's margin
+#: measures how much better its phones fit than a slowly changing phone sequence. ``beam`` (1e-48) pruned
+#: long keywords' paths before their end in noise, so many spoken "recording"s never got a score.
+DECODER_SETTINGS: dict[str, float] = {"kws_plp": 1e-12, "beam": 1e-100}
+#: Pronunciations that replace the dictionary's: cmudict has "mic" as M IH K (as in "Mick").
+PRONUNCIATIONS: dict[str, tuple[str, ...]] = {"mic": ("M AY K",)}
+#: Pronunciations spotted besides the dictionary's own alternates ("camera(2)", "recording(2)" ...):
+#: British "privacy" with the vowel of "privy".
+EXTRA_PRONUNCIATIONS: dict[str, tuple[str, ...]] = {"privacy": ("P R IH V AH S IY",)}
+#: At most this many pronunciation variants of one keyword are spotted (the product over its words).
+MAX_VARIANTS = 8
 #: Threshold (log10 margin) of a keyword without its own or a fitted one: BASE + PER_PHONE * phones
-#: (fitted on espeak-ng by speech_leads/1: bench_speech.py).
-THRESHOLD_BASE = 38.0
-THRESHOLD_PER_PHONE = -9.0
-#: Thresholds (log10 margin) of the default keywords, fitted on espeak-ng's voices only (flite is held
-#: out): ``bench_speech.py --tune`` lowers one keyword's threshold at a time, always the one that gains
-#: most recall (20-5 dB) per false lead, until the false leads on keyword-free talk reach the budget.
-#: ``None``: never a lead by default (the keyword's margins never separated it from chance matches).
-#: Budget 0.25 per minute (2 of 10.5 minutes), a quarter of the target, because speech_leads/1 showed
-#: 7.7x more false leads on the held-out synthesizer than on the fitted one.
+#: (fitted on espeak-ng with the tuned settings, the rule with most recall within the table's budget:
+#: ``bench_speech.py --tune``; with the costly phone loop, margins hardly grow with a keyword's length).
+THRESHOLD_BASE = 41.0
+THRESHOLD_PER_PHONE = -0.5
+#: Thresholds (log10 margin) of the default keywords with the tuned settings, fitted on espeak-ng's voices
+#: only (flite is held out): ``bench_speech.py --tune`` lowers one keyword's threshold at a time, always
+#: the one that gains most recall (20-5 dB) per false lead, until the false leads on keyword-free talk
+#: reach the budget, 0.25 per minute (2 of 10.5 minutes), a quarter of the target.
+#: ``None``: never a lead by default (a keyword whose margins never separate it from chance matches).
 DEFAULT_THRESHOLDS: dict[str, float | None] = {
-    "mute": 11.0, "muting": -3.5, "turn off": -15.0, "turning off": -22.0, "camera": -14.0, "mic": None,
-    "microphone": -22.5, "recording": -44.0, "sergeant said": -44.0, "privacy": -13.0, "medical": -11.5,
-    "confidential": -43.0}
+    "mute": 35.0, "muting": 45.0, "turn off": 18.0, "turning off": 25.5, "camera": 24.0, "mic": 69.0,
+    "microphone": 28.5, "recording": 15.5, "sergeant said": 15.0, "privacy": 37.5, "medical": 47.0,
+    "confidential": 10.0}
 #: A detection shorter than this per phone of its keyword is a squeezed phone-loop match, not speech.
 MIN_PHONE_S = 0.05
 #: ... and longer than this per phone is a steady sound (a tone, a hum, a siren) matched by a drawn-out path.
@@ -81,10 +98,12 @@ MAX_PHONE_S = 0.25
 #: A hit whose 200-4000 Hz power sits this much in one spectral peak (3 bins) is a pure tone (a beep, an
 #: alarm), not speech (the median over its 25-ms frames; voiced speech spreads over harmonics: <= 0.9 measured).
 MAX_TONALITY = 0.95
-#: The spotter's own floor: detections below it are never seen (a lower threshold acts as this one).
-FLOOR_LOG10 = -65.0
-#: Untuned keyword spotting: PocketSphinx's default threshold for every keyword (the baseline).
+#: The tuned spotter's own floor: detections below it are never seen (a lower threshold acts as this one).
+FLOOR_LOG10 = -110.0
+#: Untuned keyword spotting (the baseline): PocketSphinx's default settings and dictionary, and its
+#: default threshold for every keyword (seen through a floor of 1e-65).
 UNTUNED_THRESHOLD_LOG10 = -30.0
+UNTUNED_FLOOR_LOG10 = -65.0
 _LOG10_PER_UNIT = 1024 * math.log10(1.0001)  # one score unit (logmath base 1.0001, SENSCR_SHIFT 10) in log10
 _KWS_MAX = 1500                              # subtracted from the margin in a detection's prob (kws_search.c)
 
@@ -212,44 +231,76 @@ class KeywordSpotter:
     ----------
     keywords : sequence of Keyword
     tuned : bool
-        True: each keyword's threshold (:func:`default_threshold`); False: PocketSphinx's
-        default threshold (``1e-30``) for every keyword, the untuned baseline.
+        True: the tuned spotter (:data:`DECODER_SETTINGS`, every pronunciation variant of each
+        keyword, each keyword's threshold from :func:`default_threshold`); False: untuned keyword
+        spotting, the baseline (PocketSphinx's default settings, the dictionary's first
+        pronunciation, its default threshold ``1e-30`` for every keyword).
     threshold_base, threshold_per_phone : float, optional
         Apply the length rule to every keyword without its own threshold (instead of the fitted table).
+    decoder : mapping, optional
+        PocketSphinx settings instead of the tuned or default ones (for the benchmark's comparisons).
     """
 
     def __init__(self, keywords: Sequence[Keyword] | None = None, *, tuned: bool = True,
-                 threshold_base: float | None = None, threshold_per_phone: float | None = None):
+                 threshold_base: float | None = None, threshold_per_phone: float | None = None,
+                 decoder: Mapping[str, float] | None = None):
         import tempfile
 
         from pocketsphinx import Config, Decoder
 
         paths = model_paths()
         self.keywords = list(keywords or default_keywords())
-        cfg = Config(hmm=paths["hmm"], dict=paths["dict"], lm=None, loglevel="FATAL")
+        settings = dict(DECODER_SETTINGS if tuned else {}) if decoder is None else dict(decoder)
+        cfg = Config(hmm=paths["hmm"], dict=paths["dict"], lm=None, loglevel="FATAL", **settings)
         self._dec = Decoder(cfg)
+        self.settings = settings
+        #: keyphrase as spotted (``"camera(2)"``) -> (keyword, its pronunciation)
+        self.variants: dict[str, tuple[str, str]] = {}
         self.phones: dict[str, int] = {}
         for k in self.keywords:
-            n = 0
-            for w in k.phrase.split():
-                pron = self._dec.lookup_word(w)
-                if not pron:
-                    raise ParameterError(f"keyword {k.phrase!r}: the word {w!r} is not in PocketSphinx's "
-                                         "English dictionary; spell it as it is pronounced or drop it")
-                n += len(pron.split())
-            self.phones[k.phrase] = n
+            per_word = [self._pronunciations(w, k.phrase, all_variants=tuned) for w in k.phrase.split()]
+            self.phones[k.phrase] = sum(len(v[0][1].split()) for v in per_word)
+            for combo in _product(per_word, MAX_VARIANTS):
+                self.variants.setdefault(" ".join(c[0] for c in combo), (k.phrase, " ".join(c[1] for c in combo)))
         self.thresholds = {k.phrase: (UNTUNED_THRESHOLD_LOG10 if not tuned else
                                       default_threshold(k, self.phones[k.phrase], threshold_base=threshold_base,
                                                         threshold_per_phone=threshold_per_phone))
                            for k in self.keywords}
-        floor = min([FLOOR_LOG10, *self.thresholds.values()])
+        floor = min([FLOOR_LOG10 if tuned else UNTUNED_FLOOR_LOG10, *self.thresholds.values()])
         fd, self._kws_file = tempfile.mkstemp(prefix="ea-kws-", suffix=".txt")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for k in self.keywords:
-                f.write(f"{k.phrase} /1e{floor:.1f}/\n")
+            for phrase in self.variants:
+                f.write(f"{phrase} /1e{floor:.1f}/\n")
         self._dec.add_kws("leads", self._kws_file)
         self._dec.activate_search("leads")
         self._lm = self._dec.get_logmath()
+
+    def _pronunciations(self, word: str, phrase: str, *, all_variants: bool) -> list[tuple[str, str]]:
+        """``[(dictionary entry, phones)]`` of ``word``: the replacement (:data:`PRONUNCIATIONS`) or the
+        dictionary's, then (``all_variants``) its alternates and :data:`EXTRA_PRONUNCIATIONS`.
+        """
+        out: list[tuple[str, str]] = []
+        if all_variants and word in PRONUNCIATIONS:
+            prons = list(PRONUNCIATIONS[word])
+        else:
+            pron = self._dec.lookup_word(word)
+            if not pron:
+                raise ParameterError(f"keyword {phrase!r}: the word {word!r} is not in PocketSphinx's "
+                                     "English dictionary; spell it as it is pronounced or drop it")
+            out.append((word, pron))
+            if not all_variants:
+                return out
+            prons = [p for p in (self._dec.lookup_word(f"{word}({i})") for i in range(2, 10)) if p]
+            prons += list(EXTRA_PRONUNCIATIONS.get(word, ()))
+        alternates = {self._dec.lookup_word(f"{word}({i})"): f"{word}({i})" for i in range(2, 10)}
+        for i, pron in enumerate(prons):
+            if pron in (p for _, p in out):
+                continue
+            entry = alternates.get(pron) or f"{word}(ea{i})"
+            if entry not in alternates.values():
+                self._dec.add_word(entry, pron, False)
+            out.append((entry, pron))
+        return out
 
     def close(self) -> None:
         try:
@@ -266,7 +317,8 @@ class KeywordSpotter:
     def spot(self, y: np.ndarray, *, all_scores: bool = False) -> list[Hit]:
         """Keyword hits in ``y`` (float32 mono at 16 kHz), best first where hits overlap.
 
-        ``all_scores=True`` returns every detection above the spotter's floor (for tuning);
+        Detections of one keyword's pronunciations that overlap by more than half are one hit (the
+        best). ``all_scores=True`` returns every detection above the spotter's floor (for tuning);
         otherwise :func:`select_hits` of them.
         """
         if y.size < SR // 4:
@@ -274,18 +326,36 @@ class KeywordSpotter:
         self._dec.start_utt()
         self._dec.process_raw(_pcm16(y), full_utt=True)
         self._dec.end_utt()
-        hits = []
+        found = []
         for s in self._dec.seg() or []:
-            word = " ".join(s.word.split())
-            if word not in self.thresholds:
+            v = self.variants.get(" ".join(s.word.split()))
+            if v is None:
                 continue
+            word, pron = v
             score = (self._lm.log(max(s.prob, 1e-300)) + _KWS_MAX) * _LOG10_PER_UNIT
-            th = self.thresholds[word]
-            if all_scores or score >= th:
-                hits.append(Hit(word, s.start_frame / 100.0, (s.end_frame + 1) / 100.0, round(score, 2), th,
-                                self.phones[word]))
+            found.append(Hit(word, s.start_frame / 100.0, (s.end_frame + 1) / 100.0, round(score, 2),
+                             self.thresholds[word], len(pron.split())))
+        found.sort(key=lambda h: h.score, reverse=True)
+        hits: list[Hit] = []
+        for h in found:
+            if not any(k.keyword == h.keyword and _overlap(h, k) > 0.5 for k in hits):
+                hits.append(h)
+        hits = [h for h in sorted(hits, key=lambda h: h.start_s) if all_scores or h.score >= h.threshold]
         hits = [h for h in hits if tonality(y, h.start_s, h.end_s) <= MAX_TONALITY]
         return hits if all_scores else select_hits(hits)
+
+
+def _overlap(a: Hit, b: Hit) -> float:
+    """The overlap of two hits as a share of the shorter one."""
+    shorter = min(a.end_s - a.start_s, b.end_s - b.start_s)
+    return (min(a.end_s, b.end_s) - max(a.start_s, b.start_s)) / max(1e-9, shorter)
+
+
+def _product(per_word: Sequence[Sequence[Any]], limit: int) -> list[tuple]:
+    """The first ``limit`` combinations of one entry per word (each word's first entry first)."""
+    import itertools
+
+    return list(itertools.islice(itertools.product(*per_word), limit))
 
 
 def tonality(y: np.ndarray, start_s: float, end_s: float, *, sr: int = SR) -> float:
@@ -318,8 +388,7 @@ def select_hits(hits: Iterable[Hit], thresholds: Mapping[str, float] | None = No
     passed.sort(key=lambda h: h.score - h.threshold, reverse=True)
     kept: list[Hit] = []
     for h in passed:
-        if any(min(h.end_s, k.end_s) - max(h.start_s, k.start_s) > 0.5 * min(h.end_s - h.start_s, k.end_s - k.start_s)
-               for k in kept):
+        if any(_overlap(h, k) > 0.5 for k in kept):
             continue
         kept.append(h)
     return sorted(kept, key=lambda h: h.start_s)
@@ -447,6 +516,9 @@ def leads_params(keywords: Sequence[Keyword] | None = None, *, before_s: float =
     """The parameters leads are stored under (with :data:`VERSION`): windows, keywords, thresholds."""
     kws = [k.to_dict() for k in (keywords or default_keywords())]
     return {"before_s": float(before_s), "after_s": float(after_s), "keywords": kws,
+            "decoder": dict(sorted(DECODER_SETTINGS.items())),
+            "pronunciations": {"replaced": {k: list(v) for k, v in sorted(PRONUNCIATIONS.items())},
+                               "added": {k: list(v) for k, v in sorted(EXTRA_PRONUNCIATIONS.items())}},
             "threshold_rule": {"base": THRESHOLD_BASE, "per_phone": THRESHOLD_PER_PHONE},
             "default_thresholds": dict(sorted(DEFAULT_THRESHOLDS.items()))}
 
