@@ -77,7 +77,8 @@ def fit(tables_by_source: dict[str, list[dict[str, Any]]], meta: dict[str, Any] 
     clf = HistGradientBoostingClassifier(**{**HGB, **hgb})
     clf.fit(X, y, sample_weight=w)
     cols = [list(FEATURE_NAMES).index(c) for c in SCREEN_FEATURES]
-    sclf = HistGradientBoostingClassifier(**SCREEN_HGB)
+    # the screen follows the ensemble's seed when one is given (shots_accuracy.py --seeds)
+    sclf = HistGradientBoostingClassifier(**{**SCREEN_HGB, **{k: v for k, v in hgb.items() if k == "random_state"}})
     sclf.fit(X[:, cols], y, sample_weight=w)
     m = dict(meta or {})
     m.setdefault("version", "shots-model-dev")

@@ -23,7 +23,7 @@ false shot per 20 distractor clips of any class.
 
 Usage::
 
-    .venv/bin/python benchmarks/shots_accuracy.py [--scale 1.0] [--json out.json]
+    .venv/bin/python benchmarks/shots_accuracy.py [--scale 1.0] [--json out.json] [--seeds 0,1,2]
 """
 from __future__ import annotations
 
@@ -97,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "_work" / "shots_accuracy.json"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seeds", default="0",
+                    help="comma-separated random seeds of the fits (feature subsampling); with more than one, "
+                         "each held-out row is also given as its range over the seeds: a difference between "
+                         "two models smaller than that range is not evidence for either")
     a = ap.parse_args(argv)
+    seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
     t0 = time.time()
     tabs: dict[str, list[dict]] = {}
     for name, src in sd.SOURCES.items():
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["", "## Leave-one-family-out (each row: a model fitted without that family, scored on it)", "",
              HEADER, "|" + "---|" * 9]
     kinds_lines = []
+    spread: dict[str, list[dict]] = {}
     for fold, (drop, prefixes, test) in FOLDS.items():
         if not all(s in tabs for s in test):
             lines.append(f"| {fold:<44} | (source absent: skipped) |")
@@ -121,7 +127,14 @@ def main(argv: list[str] | None = None) -> int:
             keep = [t for t in tabs[k] if not any(t["id"].startswith(p) for p in prefixes)]
             if keep:
                 train[k] = keep
-        model, _ = sf.fit(train)
+        model, _ = sf.fit(train, random_state=seeds[0])
+        if len(seeds) > 1:
+            for s in test:
+                spread[s] = [sf.score(tabs[s], model)]
+            for seed in seeds[1:]:
+                other, _ = sf.fit(train, random_state=seed)
+                for s in test:
+                    spread[s].append(sf.score(tabs[s], other))
         for s in test:
             r = sf.score(tabs[s], model)
             rec = sf.candidate_recall(tabs[s])
@@ -130,6 +143,23 @@ def main(argv: list[str] | None = None) -> int:
             if r["none_clips"]:
                 kinds_lines.append((f"{fold.split(' (')[0]}: {s}", per_kind(tabs[s], model)))
         print(f"[fold] {fold} done at {time.time() - t0:.0f} s", file=sys.stderr)
+    if spread:
+        lines += ["", f"## The same held-out rows over fit seeds {seeds} (min-max)", ""]
+        for s, rs in spread.items():
+            parts = []
+            if rs[0]["count_clips"]:
+                ex = [r["exact"] for r in rs]
+                parts.append(f"exact {min(ex)}-{max(ex)}/{rs[0]['count_clips']}")
+            if rs[0]["tp"] + rs[0]["fn"]:
+                f1 = [r["f1"] for r in rs]
+                parts.append(f"F1 {min(f1):.3f}-{max(f1):.3f}")
+            if rs[0]["any_clips"] and not rs[0]["count_clips"]:
+                d = [r["any_found"] for r in rs]
+                parts.append(f"detected {min(d)}-{max(d)}/{rs[0]['any_clips']}")
+            if rs[0]["none_clips"]:
+                fa = [r["false_per_20_clips"] for r in rs]
+                parts.append(f"false/20 clips {min(fa):.2f}-{max(fa):.2f}")
+            lines.append(f"- {s}: " + ", ".join(parts))
     lines += ["", "## Validation-only sources (never fitted on; model fitted on every shippable source)", "",
               HEADER, "|" + "---|" * 9]
     full, _ = sf.fit({k: tabs[k] for k in shippable})
