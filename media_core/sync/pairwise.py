@@ -462,10 +462,10 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
         meas["drift_fitted"] = ef.drift_fitted
     else:
         meas["line_from"] = "windows"
-    from .uncertainty import FRAME_30_S, confidence, of_estimate
+    from .uncertainty import FRAME_30_S, gate_confidence, of_estimate
 
     unc = of_estimate(est)
-    est.confidence = confidence(unc, frame_s=FRAME_30_S, p_correct=est.p_correct)
+    est.confidence = gate_confidence(unc, frame_s=FRAME_30_S, p_correct=est.p_correct)
     meas["uncertainty"] = unc.as_dict()
     meas["drift_ppm_uncertainty"] = (None if not math.isfinite(est.drift_sigma_ppm)
                                      else round(est.drift_sigma_ppm, 2))
