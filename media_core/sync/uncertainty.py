@@ -149,9 +149,11 @@ ZERO = Uncertainty(0.0, 0.0, 0.0, 0.0, True)
 
 
 def _chain_line(a: Uncertainty, b: Uncertainty) -> str:
-    """The line a chain's constants come from: a start (all parts zero) takes the other's; two
-    audio lines of one kind keep it, of both kinds make "chain"; a link by flashes or tags makes
-    the chain general ("")."""
+    """The line a chain's constants come from.
+
+    A start (all parts zero) takes the other's; two audio lines of one kind keep it, of both kinds
+    make "chain"; a link by flashes or tags makes the chain general ("").
+    """
     def start(u):
         return not u.line and u.peak_s == u.scatter_s == u.drift_s == u.acoustic_s == 0.0
 
@@ -238,10 +240,11 @@ def confidence(u: Uncertainty, *, frame_s: float, p_correct: float = 1.0) -> flo
 
 
 def gate_confidence(u: Uncertainty, *, frame_s: float, p_correct: float = 1.0) -> float:
-    """A pairwise match's confidence, which decides whether it is used at all (below
-    :data:`~media_core.sync.estimate.UNCERTAIN_BELOW` it is not) and weighs it in the joint
-    solve: P(|error| <= one frame) at the measured statistical sigma, times ``p_correct``. (The
-    placed feed's ``confidence`` is :func:`confidence`, at the stated sigma.)
+    """A pairwise match's confidence: whether it is used at all, and its weight in the solve.
+
+    Below :data:`~media_core.sync.estimate.UNCERTAIN_BELOW` it is not used. P(|error| <= one frame)
+    at the measured statistical sigma, times ``p_correct``. (The placed feed's ``confidence`` is
+    :func:`confidence`, at the stated sigma.)
     """
     return p_within(u.sigma_s, frame_s, p_correct)
 
