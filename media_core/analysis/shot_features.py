@@ -1,7 +1,7 @@
 """Stage 2 of gunshot detection: a fixed vector of measurements around each candidate onset.
 
 The vector is what the fitted model (:mod:`media_core.analysis.shot_model`) decides on, and what a
-shot's evidence quotes. It has five parts, all computed in one batch for the candidates of an
+shot's evidence quotes. It has four parts, all computed in one batch for the candidates of an
 analysis window:
 
 * **Onset shape** (first 10-30 ms): peak level, flat-top and full-scale fractions (overload),
@@ -19,15 +19,11 @@ analysis window:
 * **Context**: time and level difference to the previous, the previous stronger and the next
   candidate (an echo is a weaker copy 3-120 ms later), how many candidates lie within 0.25 s
   and 1 s (a crackle), the regularity of their spacing (a taser's click train), and the crack
-  over the loudest and over the median 50-ms block of the up to 2.5 s before it.
-* **Neighbours**: the loudest candidate in the second before (of an echo, its shot) and in the
-  second after (of a shot, its echo): distance, level over it and band-shape difference; and how
-  many candidates within +-2 s look alike (one gun's volley) with their median level.
+  over the loudest and over the median 50-ms block of the up to 2.5 s before it. Context that
+  does not exist (a clip that starts 20 ms before the shot) is NaN, never a guess: the model
+  was fitted with it missing too.
 
-Context that does not exist (a clip that starts 20 ms before the shot) is NaN, never a guess: the
-model was fitted with it missing too.
-
-Every feature is a pure function of the audio and candidates in ``[onset - 2.6 s, onset + 2.1 s]``; the window
+Every feature is a pure function of the audio and candidates in ``[onset - 2.6 s, onset + 2 s]``; the window
 and candidate order do not change it (:class:`~media_core.analysis.shots.ShotListener` relies on this).
 """
 from __future__ import annotations
@@ -39,7 +35,7 @@ import numpy as np
 __all__ = ["FEATURE_VERSION", "FEATURE_NAMES", "BAND_FEATURES", "SCREEN_FEATURES", "BAND_EDGES_HZ",
            "candidate_features", "add_band_features"]
 
-FEATURE_VERSION = "shot-features-5"
+FEATURE_VERSION = "shot-features-4"
 N_BANDS = 16
 DECAY_WINDOWS_MS = ((5.0, 15.0), (15.0, 35.0), (35.0, 75.0), (75.0, 150.0), (150.0, 300.0), (300.0, 600.0))
 N_COARSE = N_BANDS // 2
@@ -80,12 +76,6 @@ _CONTEXT = [
     "dt_prev_ms", "prev_rel_db", "dt_prev_stronger_ms", "prev_stronger_rel_db", "dt_next_ms", "next_rel_db",
     "n_250ms", "n_1s", "spacing_cv", "over_recent_db", "over_median_db", "history_s",
 ]
-#: the loudest candidate in the second before (the *lead*: of an echo, its shot) and after (the
-#: *follower*: of a shot, its echo), and how many candidates in +-2 s look alike (a volley)
-_NEIGHBOURS = [
-    "dt_lead_ms", "lead_rel_db", "lead_shape_db", "dt_follow_ms", "follow_rel_db", "follow_shape_db",
-    "n_alike_2s", "alike_rel_db",
-]
 FEATURE_NAMES: tuple[str, ...] = tuple(
     _SCALARS
     + [f"band_shape_{i}" for i in range(N_BANDS)]
@@ -94,7 +84,6 @@ FEATURE_NAMES: tuple[str, ...] = tuple(
     + [f"decay_{b}_{w}" for w in range(len(DECAY_WINDOWS_MS)) for b in range(N_COARSE)]
     + ["ring_flatness_db", "ring_peak_db"]
     + _CONTEXT
-    + _NEIGHBOURS
 )
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 #: the band patch's rise, background and decay columns: most of the features' cost, computed
@@ -345,7 +334,6 @@ def candidate_features(y: np.ndarray, sr: int, e: np.ndarray, ed: np.ndarray, h:
     col("n_1s", hi1 - lo1 - 1)
     col("spacing_cv", _spacing_cv(t))
     _history(F, ed, of, pk_d)
-    _neighbours(F, t)
     return F
 
 
@@ -387,73 +375,6 @@ def _context(F: np.ndarray, t: np.ndarray, lev: np.ndarray) -> None:
             F[r, _IDX["dt_prev_stronger_ms"]] = t[r] - t[r - k]
             F[r, _IDX["prev_stronger_rel_db"]] = lev[r] - lev[r - k]
             found |= hit
-
-
-#: two candidates "look alike" when their onset band shapes differ by at most this (mean dB over
-#: the 16 bands) and their peaks by at most ALIKE_LEVEL_DB, at least ALIKE_GAP_MS apart
-ALIKE_SHAPE_DB = 3.0
-ALIKE_LEVEL_DB = 6.0
-ALIKE_GAP_MS = 50.0
-
-
-def _neighbours(F: np.ndarray, t: np.ndarray) -> None:
-    """The :data:`_NEIGHBOURS` columns from the candidates' peak levels and band shapes (``t`` in ms).
-
-    Lead: the loudest candidate in the 1 s before (the earliest of equals); follower: the loudest
-    in the 1 s after (the earliest of equals). Each gives its distance (ms), the level of this
-    candidate over it (dB) and the mean absolute difference of their onset band shapes (dB;
-    bands missing at this sample rate count as equal). ``n_alike_2s`` counts the candidates within
-    +-2 s that look alike (:data:`ALIKE_SHAPE_DB`, :data:`ALIKE_LEVEL_DB`, :data:`ALIKE_GAP_MS`),
-    and ``alike_rel_db`` is the median of their levels over this one's.
-    """
-    n = t.size
-    if n == 0:
-        return
-    lev = F[:, _IDX["peak_dbfs"]]
-    S = np.nan_to_num(F[:, [_IDX[f"band_shape_{i}"] for i in range(N_BANDS)]])
-    rows = np.arange(n)
-
-    def shape_diff(i, j):
-        return np.mean(np.abs(S[i] - S[j]), axis=1)
-
-    # lead: scan from the farthest candidate in the window inwards; follower: from the next one
-    # outwards. Strict '>' keeps the earliest of equals either way.
-    lo = np.searchsorted(t, t - 1000.0)
-    hi = np.searchsorted(t, t + 1000.0, side="right")
-    for name, ks in (("lead", range(int(np.max(rows - lo, initial=0)), 0, -1)),
-                     ("follow", range(-1, -int(np.max(hi - rows - 1, initial=0)) - 1, -1))):
-        best = np.full(n, -1)
-        for k in ks:
-            j = rows - k
-            ok = (j >= lo) & (j < hi) & ((best < 0) | (lev[np.clip(j, 0, n - 1)] > lev[np.maximum(best, 0)]))
-            best[ok] = j[ok]
-        r = np.flatnonzero(best >= 0)
-        if r.size:
-            b = best[r]
-            F[r, _IDX[f"dt_{name}_ms"]] = np.abs(t[r] - t[b])
-            F[r, _IDX[f"{name}_rel_db"]] = lev[r] - lev[b]
-            F[r, _IDX[f"{name}_shape_db"]] = shape_diff(r, b)
-    # look-alikes within +-2 s
-    lo2 = np.searchsorted(t, t - 2000.0)
-    hi2 = np.searchsorted(t, t + 2000.0, side="right")
-    kmax = int(max(np.max(rows - lo2, initial=0), np.max(hi2 - rows - 1, initial=0)))
-    D = np.full((n, 2 * kmax), np.nan)                   # level of each look-alike over this one
-    for c, k in enumerate(list(range(-kmax, 0)) + list(range(1, kmax + 1))):
-        j = rows + k
-        inside = (j >= lo2) & (j < hi2)
-        r = rows[inside]
-        if r.size == 0:
-            continue
-        jj = j[inside]
-        d = lev[jj] - lev[r]
-        ok = ((shape_diff(r, jj) <= ALIKE_SHAPE_DB) & (np.abs(d) <= ALIKE_LEVEL_DB)
-              & (np.abs(t[jj] - t[r]) >= ALIKE_GAP_MS))
-        D[r[ok], c] = d[ok]
-    has = np.isfinite(D)
-    F[:, _IDX["n_alike_2s"]] = has.sum(axis=1)
-    any_ = has.any(axis=1)
-    if any_.any():
-        F[any_, _IDX["alike_rel_db"]] = np.nanmedian(D[any_], axis=1)
 
 
 def _spacing_cv(t: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ __all__ = ["ShotModel", "load_model", "model_from_npz", "default_model_path", "e
            "MODEL_DIR"]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = "shots-2.2.npz"
+DEFAULT_MODEL = "shots-2.1.npz"
 _ARRAYS = ("feature", "threshold", "left", "right", "missing_left", "is_leaf", "value", "roots")
 
 

@@ -1,4 +1,4 @@
-"""Gunshot detection and counting in body-cam and dash-cam audio (shots-2.2).
+"""Gunshot detection and counting in body-cam and dash-cam audio (shots-2.1).
 
 Three stages, so that a long feed costs little more than decoding it:
 
@@ -41,7 +41,7 @@ from media_core.listeners import AudioBlock, AudioStreamInfo
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener",
            "candidate_table"]
 
-ALGORITHM_VERSION = "shots-2.2"
+ALGORITHM_VERSION = "shots-2.1"
 METHOD = ("impulsive-onset candidates (1-ms full-band and differenced energy jumps); onset, spectral, "
           "ring-down and context features; a boosted tree ensemble fitted on two independent renderers, "
           "licensed real recordings and distractors, validated leave-one-family-out")
