@@ -142,17 +142,26 @@ def moving_mean_chunks(x, size: int, *, mode: str = "constant") -> Iterator[tupl
         yield c0, c1, sums.astype(np.float32)
 
 
-def max_filter(x: np.ndarray, size: int) -> np.ndarray:
-    """Exactly ``scipy.ndimage.maximum_filter1d(x, size, mode="constant")`` for a 1-D ``x``, a chunk
-    at a time (ndimage buffers a whole line as float64 twice).
+def max_filter_chunks(x: np.ndarray, size: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(c0, c1, m)`` over ``x`` a chunk at a time, ``m`` exactly
+    ``scipy.ndimage.maximum_filter1d(x, size, mode="constant")[c0:c1]`` (each chunk read with the
+    filter's reach; ndimage buffers a whole line as float64 twice).
     """
     from scipy.ndimage import maximum_filter1d
 
     n = int(x.size)
-    out = np.empty_like(x)
     r0, r1 = size // 2, size - size // 2 - 1       # the filter's reach back and ahead
     for c0 in range(0, n, CHUNK):
         c1 = min(n, c0 + CHUNK)
         a0, a1 = max(0, c0 - r0), min(n, c1 + r1)
-        out[c0:c1] = maximum_filter1d(x[a0:a1], size=size, mode="constant")[c0 - a0: c1 - a0]
+        yield c0, c1, maximum_filter1d(x[a0:a1], size=size, mode="constant")[c0 - a0: c1 - a0]
+
+
+def max_filter(x: np.ndarray, size: int) -> np.ndarray:
+    """Exactly ``scipy.ndimage.maximum_filter1d(x, size, mode="constant")`` for a 1-D ``x``, a chunk
+    at a time (:func:`max_filter_chunks`).
+    """
+    out = np.empty_like(x)
+    for c0, c1, m in max_filter_chunks(x, size):
+        out[c0:c1] = m
     return out

@@ -133,9 +133,7 @@ def _find_peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarr
     """Local maxima of the envelope smoothed over 8 ms (index, robust z >= 5). One whole-feed
     float32 copy (the smoothed envelope); medians, maxima and masks a chunk at a time.
     """
-    from scipy.ndimage import maximum_filter1d
-
-    from .chunked import CHUNK, masked_median, moving_mean
+    from .chunked import masked_median, max_filter_chunks, moving_mean
 
     s = moving_mean(f.feat, 8, mode="constant")      # float32, as ndimage's uniform_filter1d
     has_live = not bool(f.muted.all())
@@ -146,10 +144,7 @@ def _find_peaks(f: SyncFeatures, min_gap_s: float) -> tuple[np.ndarray, np.ndarr
     g = max(1, int(min_gap_s * FEATURE_RATE))
     lim = med + 5.0 * mad
     out = []
-    for c0 in range(0, s.size, CHUNK):
-        c1 = min(s.size, c0 + CHUNK)
-        a0, a1 = max(0, c0 - g), min(s.size, c1 + g)      # the filter's reach: exact maxima
-        mx = maximum_filter1d(s[a0:a1], size=2 * g + 1, mode="constant")[c0 - a0: c1 - a0]
+    for c0, c1, mx in max_filter_chunks(s, 2 * g + 1):
         sc = s[c0:c1]
         peak = sc == mx
         peak &= ~f.muted[c0:c1]

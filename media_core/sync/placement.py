@@ -289,10 +289,8 @@ def _sync_prepared(paths, probes, feats, shots, errors, *, reference, progress: 
             out[i] = _placed_otherwise(i, ref, g, paths, probes, has_audio, audio_ok, placed_shots, placed_onsets,
                                        flashes=flashes.get(i), seen=seen)
             if out[i].get("method") == "visual-flash":   # its flashes can place the next silent feed
-                u = out[i]["evidence"]["uncertainty"]
                 seen.add(i, Clock(out[i]["offset_s"], out[i]["drift_ppm"]),
-                         Uncertainty(u["peak_ms"] * 1e-3, u["event_scatter_ms"] * 1e-3, u["drift_ms"] * 1e-3,
-                                     u["acoustic_bound_ms"] * 1e-3, False),
+                         Uncertainty.from_dict(out[i]["evidence"]["uncertainty"]),
                          out[i].get("chain") or [paths[ref], paths[i]])
     progress(1.0, "sync finished")
     return {"schema": SCHEMA, "reference": paths[ref], "feeds": out}

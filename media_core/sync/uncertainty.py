@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from media_core.clock import ppm_to_fraction
 
@@ -131,6 +131,14 @@ class Uncertainty:
                 "uncertainty_ms": _ms(self.bound_s),
                 "line": self.line, "source_asymmetry_ms": _ms(self.asym_s),
                 "source_centre_sd_ms": _ms(self.centre_sd_s), "sources": self.n_sources}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Uncertainty":
+        """The parts back from :meth:`as_dict` (a stored placement's evidence; to its rounding)."""
+        return cls(peak_s=d["peak_ms"] * 1e-3, scatter_s=d["event_scatter_ms"] * 1e-3, drift_s=d["drift_ms"] * 1e-3,
+                   acoustic_s=d["acoustic_bound_ms"] * 1e-3, drift_fitted=bool(d["drift_fitted"]),
+                   line=d.get("line", ""), asym_s=d.get("source_asymmetry_ms", 0.0) * 1e-3,
+                   centre_sd_s=d.get("source_centre_sd_ms", 0.0) * 1e-3, n_sources=int(d.get("sources", 0)))
 
     def compound(self, other: "Uncertainty") -> "Uncertainty":
         """Two links of a chain: independent errors add in quadrature."""
