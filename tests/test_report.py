@@ -133,7 +133,8 @@ def test_hostile_text_is_verbatim_and_csv_cells_are_guarded(demo_copy, tmp_path)
     flat = " ".join(text.split())  # table cells wrap: compare with line breaks as spaces
     for piece in ("He said \"stop\" & <ran>", "second line", "漢字", "<dash> & \"cam\"", "-cmd|' /C calc'!A0"):
         assert piece in flat, piece
-    # the RTL override is applied in the PDF (a control, not a glyph) and kept verbatim in CSV and JSON
+    # the RTL override cannot reorder the PDF (shown as a visible code) and is kept verbatim in CSV and JSON
+    assert "<U+202E>RTL<U+202C>" in flat and "\u202e" not in text
     assert "\u202e" in (tmp_path / "out" / "claims.csv").read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO((tmp_path / "out" / "claims.csv").read_text(encoding="utf-8-sig"))))
     hostile = next(r for r in rows if r[1] == HOSTILE)

@@ -23,6 +23,11 @@ FONTS = ["DejaVu Sans", "Noto Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "No
          "Noto Sans Hebrew", "Noto Sans Devanagari"]
 TEMPLATE = Path(__file__).with_name("template.typ")
 _MISSING = re.compile(r'the text `"(.+?)"` could not be displayed', re.S)
+#: Invisible direction controls (embeddings, overrides, isolates, marks). In quoted or typed text
+#: they reorder what the page shows (``"evil\u202egpj.exe"`` prints as ``evilexe.jpg``): the PDF
+#: shows each as a visible ``<U+XXXX>``, so what a reader sees is what was stored. CSV and JSON
+#: keep them verbatim.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _t(seconds) -> str:
@@ -138,7 +143,10 @@ def display_data(report: dict) -> dict:
             meas_s += f" ± {c['uncertainty']:.2f}"
         if c["unit"] and meas is not None:
             meas_s += f" {c['unit']}"
-        claims["rows"].append([c["source"], c["quote"], c["kind"] + (f" ({c['feed']})" if c["feed"] else ""), st,
+        # a claim kind reads as words (``mute_after_last_shot_s`` -> "mute after last shot (s)"):
+        # one long token would run over the next column
+        kind = (c["kind"][:-2] + " (s)" if c["kind"].endswith("_s") else c["kind"]).replace("_", " ")
+        claims["rows"].append([c["source"], c["quote"], kind + (f" ({c['feed']})" if c["feed"] else ""), st,
                                meas_s, c["status"].upper(), c["reason"]])
     anns = {"header": ["Shared time", "End", "Feed", "Category", "Text", "Author"],
             "widths": [1, 1, 1.6, 1, 5, 1.2],
@@ -183,12 +191,13 @@ def render_pdf(report: dict, chart_svg: bytes) -> tuple[bytes, list[str]]:
     stamp = _dt.datetime(y, m, d, tzinfo=_dt.timezone.utc)
     warnings: list[str] = []
     missing: set[str] = set()
+    controls = {c for c in BIDI_CONTROLS if c in json.dumps(data, ensure_ascii=False)}
     with tempfile.TemporaryDirectory(prefix="evidence-audit-report-") as tmp:
         root = Path(tmp)
         (root / "main.typ").write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
         (root / "chart.svg").write_bytes(chart_svg)
         for _ in range(64):
-            shown = _replace_chars(data, missing) if missing else data
+            shown = _replace_chars(data, missing | controls) if missing or controls else data
             try:
                 pdf = typst.compile(str(root / "main.typ"), root=str(root), pdf_standards=["a-2b"], timestamp=stamp,
                                     sys_inputs={"data": json.dumps(shown, ensure_ascii=False)})
@@ -204,4 +213,7 @@ def render_pdf(report: dict, chart_svg: bytes) -> tuple[bytes, list[str]]:
     if missing:
         warnings.append("no installed font covers " + ", ".join(f"U+{ord(c):04X}" for c in sorted(missing))
                         + "; shown as <U+XXXX> in the PDF (install fonts-noto-cjk / fonts-noto-core)")
+    if controls:
+        warnings.append("text holds direction controls " + ", ".join(f"U+{ord(c):04X}" for c in sorted(controls))
+                        + "; shown as <U+XXXX> in the PDF so they cannot reorder it (verbatim in CSV and JSON)")
     return pdf, warnings
