@@ -197,6 +197,46 @@ def _a_incident(i: int) -> list[Clip]:
     return out
 
 
+def _a_muted(i: int, shots: bool) -> Clip:
+    """Family a's audio cut by digital-silence mutes (:func:`sample_media.muted_scenes.insert_mutes`)
+    before its AAC (a camera's mute) or after it (a redaction): shouting, slams and knocks over
+    noise (``shots`` False), or a few shots the first of which follows a mute's end by 5 ms to 1 s."""
+    from sample_media.distractors import render_distractor
+    from sample_media.gunshot import render_incident_audio
+    from sample_media.muted_scenes import insert_mutes
+
+    rng = np.random.default_rng((8_000_000 if shots else 9_000_000) + i)
+    sr = 48000
+    agc = {"attack_s": float(rng.uniform(0.002, 0.03)), "release_s": float(rng.uniform(0.3, 2.0))}
+    noise = float(rng.uniform(-65.0, -40.0))
+    if shots:
+        n = int(rng.integers(1, 6))
+        t = float(rng.uniform(0.05, 3.0)) + np.cumsum(np.r_[0.0, rng.uniform(0.07, 1.0, n - 1)])
+        sh = [{"time_s": float(x), "caliber": str(rng.choice(["pistol", "rifle"]))} for x in t]
+        y, truth = render_incident_audio(float(t[-1] + 1.5), sr, sh, rng, noise_dbfs=noise, agc=agc,
+                                         distance_m=(float(rng.uniform(1.0, 10.0)), float(rng.uniform(10.0, 60.0))))
+        on = [e["time_s"] for e in truth if e["kind"] == "gunshot"]
+    else:
+        dur = float(rng.uniform(4.0, 10.0))
+        kinds = ["shouting"] * int(rng.integers(2, 6)) + [str(k) for k in rng.choice(
+            ["door_slam", "knock", "footsteps", "hand_clap"], int(rng.integers(0, 2)))]
+        dis = [(float(rng.uniform(0.0, dur - 0.5)), render_distractor(k, sr=sr, rng=rng)
+                * np.float32(10 ** (rng.uniform(-24.0, 0.0) / 20)), {"kind": k}) for k in kinds]
+        y, _ = render_incident_audio(dur, sr, [], rng, distractors=dis, agc=agc, noise_dbfs=noise)
+        on = []
+    post = rng.random() < 0.3
+    if not post:
+        y, mutes = insert_mutes(y, sr, rng, keep=on, before=min(on) if on else None)
+    y = codec_roundtrip_a(y, sr, _tmpdir(), f"am{int(shots)}{i}")
+    if post:
+        y, mutes = insert_mutes(y, sr, rng, keep=on, before=min(on) if on else None)
+    y = _post_gain(y, np.random.default_rng(9_500_000 + i), 0.3)
+    meta = {"mutes": mutes, "mute_stage": "post" if post else "pre_codec"}
+    if shots:
+        return Clip(f"a/muted/{meta['mute_stage']}/{i}", y, sr, "onsets", onsets=on, count=len(on), meta=meta)
+    return Clip(f"a/muted/{meta['mute_stage']}/{i}", y, sr, "none", count=0, meta=meta)
+
+
 # ----------------------------------------------------------------------------------------------
 # family b: the second renderer (sample_media.gunfire_b / distractors_b / chains)
 
@@ -236,6 +276,20 @@ def _b_distractor(i: int) -> Clip:
         y = _post_gain(y, np.random.default_rng(6_000_000 + i))
     return Clip(f"b/distractor/{kind}/{i}", np.asarray(y, np.float32), int(sr), "none", count=0,
                 meta={"kind": kind, "chain": truth.get("chain")})
+
+
+def _b_muted(i: int, shots: bool) -> Clip:
+    """Family b's scenes cut by digital-silence mutes (:func:`sample_media.muted_scenes.render_muted_scene_b`)."""
+    from sample_media.muted_scenes import render_muted_scene_b
+
+    rng = np.random.default_rng((10_000_000 if shots else 11_000_000) + i)
+    y, sr, truth = render_muted_scene_b(rng, shots=shots)
+    y = _post_gain(y, np.random.default_rng(12_000_000 + i), 0.3)
+    meta = {"mutes": truth["mutes"], "mute_stage": truth["mute_stage"], "chain": truth.get("chain")}
+    if shots:
+        on = [s["time_s"] for s in truth["shots"]]
+        return Clip(f"b/muted/{meta['mute_stage']}/{i}", y, sr, "onsets", onsets=on, count=len(on), meta=meta)
+    return Clip(f"b/muted/{meta['mute_stage']}/{i}", y, sr, "none", count=0, meta=meta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -389,7 +443,11 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
            files=FILES["range_gpl"], per_file=4),
     Source("freesound", "c", False, "per-clip Freesound licences: validation only", real=freesound,
            files=FILES["freesound"]),
+    Source("a_muted_shots", "a", True, "ours (generated)", one=lambda i: _a_muted(i, True), n_default=80),
+    Source("b_muted_shots", "b", True, "ours (generated)", one=lambda i: _b_muted(i, True), n_default=120),
     Source("a_distractors", "d", True, "ours (generated)", one=_a_distractor, n_default=200),
+    Source("a_muted", "d", True, "ours (generated)", one=lambda i: _a_muted(i, False), n_default=160),
+    Source("b_muted", "d", True, "ours (generated)", one=lambda i: _b_muted(i, False), n_default=200),
     Source("b_distractors", "d", True, "ours (generated)", one=_b_distractor, n_default=400),
     Source("p229_handling", "d", True, "WTFPL", real=p229_handling, files=FILES["p229_handling"]),
     Source("sesa_explosion", "d", True, "CC BY 4.0 (SESA)", real=sesa_explosion, files=FILES["sesa_explosion"]),
@@ -468,6 +526,8 @@ def _cache_key(name: str, n: int) -> str:
         src.append(ROOT / "sample_media" / "incident.py")
     if name.startswith("b_") or "rerendered" in name:
         src += [ROOT / "sample_media" / f for f in ("gunfire_b.py", "distractors_b.py", "chains.py")]
+    if "muted" in name:
+        src.append(ROOT / "sample_media" / "muted_scenes.py")
     missing = [str(f) for f in src if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"shot_data cache key: source file(s) moved: {', '.join(missing)}")

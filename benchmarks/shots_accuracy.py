@@ -45,9 +45,10 @@ import shot_fit as sf  # noqa: E402
 #: held-out unit -> (sources it removes from training, id prefixes of re-rendered clips it removes,
 #: sources it is scored on)
 FOLDS = {
-    "family a (present renderer)": (["a_shots", "a_incidents", "a_distractors"], [],
-                                    ["a_shots", "a_incidents", "a_distractors"]),
-    "family b (second renderer)": (["b_shots", "b_distractors"], [], ["b_shots", "b_distractors"]),
+    "family a (present renderer)": (["a_shots", "a_incidents", "a_muted_shots", "a_distractors", "a_muted"], [],
+                                    ["a_shots", "a_incidents", "a_muted_shots", "a_distractors", "a_muted"]),
+    "family b (second renderer)": (["b_shots", "b_muted_shots", "b_distractors", "b_muted"], [],
+                                   ["b_shots", "b_muted_shots", "b_distractors", "b_muted"]),
     "real: P229 shot timer (fire + handling)": (["p229_fire", "p229_handling"], ["rr/p229/", "rh/"],
                                                 ["p229_fire", "p229_handling"]),
     "real: range shot on 4 devices": (["multi_device"], ["rr/glock/"], ["multi_device"]),
