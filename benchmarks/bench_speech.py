@@ -1,18 +1,15 @@
 """Speech leads: keyword recall over SNR per synthesizer, false leads per minute, speed.
 
-    python benchmarks/bench_speech.py [--quick] [--tune] [--decoders] [--front-ends] [--engine E] [--no-aac]
-                                      [--audio-cache DIR] [--raw-cache DIR] [--raw-out FILE]
+    python benchmarks/bench_speech.py [--quick] [--tune] [--decoders] [--no-aac] [--audio-cache DIR] [--raw-out FILE]
 
 Voices of two independent synthesizers (espeak-ng: formant synthesis; flite: CMU diphone and
 cluster units) speak the phrases of ``sample_media.speech.KEYWORD_PHRASES`` at body-cam levels
 over street noise at 20, 15, 10 and 5 dB SNR, through clipping, AGC and AAC (64 kb/s). The
-decoder settings, the front end (a denoiser), pronunciations and thresholds of
-``media_core.analysis.speech`` were chosen and fitted on espeak-ng only (``--decoders`` compares
-settings and ``--front-ends`` front ends on espeak-ng alone, ``--tune`` refits the thresholds);
-flite is held out (``--engine flite`` prints its tables alone, with the shipped thresholds). Every
-figure is printed beside the untuned baseline (PocketSphinx's default settings, dictionary and
-threshold 1e-30 for every keyword), beside v2 (the default settings with v2's fitted thresholds)
-and beside v3 (v3's settings and table, no front end). False leads: 10 minutes of keyword-free police
+decoder settings, pronunciations and thresholds of ``media_core.analysis.speech`` were chosen and
+fitted on espeak-ng only (``--decoders`` compares settings on espeak-ng alone, ``--tune`` refits
+the thresholds); flite is held out. Every figure is printed beside the untuned baseline
+(PocketSphinx's default settings, dictionary and threshold 1e-30 for every keyword) and beside v2
+(the default settings with v2's fitted thresholds). False leads: 10 minutes of keyword-free police
 talk per synthesizer at 10 dB SNR. Speed: a feed with 5 mutes, leads computed end to end (decode
 of the windows only, spotting, context transcripts).
 
@@ -49,15 +46,6 @@ V2_THRESHOLDS = {"mute": 11.0, "muting": -3.5, "turn off": -15.0, "turning off":
 DECODER_CHOICES = [{}, {"topn": 8}, {"kws_plp": 1e-5, "beam": 1e-100}, {"kws_plp": 1e-8, "beam": 1e-100},
                    {"kws_plp": 1e-12, "beam": 1e-100}, {"kws_plp": 1e-12, "beam": 1e-100, "topn": 8},
                    {"kws_plp": 1e-20, "beam": 1e-100}, {"kws_plp": 1e-30, "beam": 1e-100}]
-#: speech_leads/3's table (today's settings and pronunciations, no front end), printed beside today's.
-V3_THRESHOLDS = {"mute": 35.0, "muting": 45.0, "turn off": 18.0, "turning off": 25.5, "camera": 24.0, "mic": 69.0,
-                 "microphone": 28.5, "recording": 15.5, "sergeant said": 15.0, "privacy": 37.5, "medical": 47.0,
-                 "confidential": 10.0}
-#: Front ends compared by ``--front-ends`` (espeak-ng only; each with its own fitted table): options of
-#: ``speech.denoise`` (False: none, v3). The first Wiener is the one v3 rejected (floor 0.1).
-FRONT_END_CHOICES = [False, {"floor": 0.1, "bias": 1.5, "smoothing": 0.98}, {"floor": 0.2, "smoothing": 0.9},
-                     {"floor": 0.3, "smoothing": 0.9}, {"floor": 0.5, "smoothing": 0.9}, {"floor": 0.3, "smoothing": 0.98},
-                     {"floor": 0.3, "bias": 1.5, "smoothing": 0.98}, {"floor": 0.4, "smoothing": 0.98}]
 GRID = np.arange(150.0, sp.FLOOR_LOG10 - 0.1, -0.5)
 
 
@@ -121,10 +109,9 @@ def feeds(engine, *, quick, aac, cache=None):
     talk, 16 kHz; ``cache``: a directory where they are kept between runs (keyed by the options)."""
     import pickle
 
-    name = f"{engine}-{'quick' if quick else 'full'}-{'aac' if aac else 'pcm'}"
-    path = Path(cache) / f"{name}.pkl" if cache else None
+    path = Path(cache) / f"{engine}-{'quick' if quick else 'full'}-{'aac' if aac else 'pcm'}.pkl" if cache else None
     if path is not None and path.is_file():
-        return {**pickle.loads(path.read_bytes()), "name": name}
+        return pickle.loads(path.read_bytes())
     voices = gen.voices(engine)
     if quick:
         voices = voices[1::3]
@@ -149,32 +136,16 @@ def feeds(engine, *, quick, aac, cache=None):
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pickle.dumps(out))
-    return {**out, "name": name}
+    return out
 
 
-def collect(audio, spotter, *, cache=None):
-    """Raw detections (all scores) of ``spotter`` for every keyword feed and the neutral talk;
-    ``cache``: a directory where they are kept (keyed by the audio's name and the spotter's
-    settings, front end, keyphrases and floor: not by the thresholds it applies)."""
-    import hashlib
-    import pickle
-
-    path = None
-    if cache is not None:
-        key = json.dumps([audio.get("name"), spotter.settings, spotter.front_end, sorted(spotter.variants.items()),
-                          Path(spotter._kws_file).read_text()], sort_keys=True, default=str)
-        path = Path(cache) / f"{audio.get('name')}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
-        if audio.get("name") and path.is_file():
-            return pickle.loads(path.read_bytes())
-    out = {"recall": [{"voice": r["voice"], "snr": r["snr"], "hits": raw_hits(spotter, r["y"]), "phrases": r["phrases"]}
+def collect(audio, spotter):
+    """Raw detections (all scores) of ``spotter`` for every keyword feed and the neutral talk."""
+    return {"recall": [{"voice": r["voice"], "snr": r["snr"], "hits": raw_hits(spotter, r["y"]), "phrases": r["phrases"]}
                        for r in audio["recall"]],
             "neutral": [{"voice": r["voice"], "hits": raw_hits(spotter, r["y"]), "phrases": r["phrases"]}
                         for r in audio["neutral"]],
             "neutral_minutes": audio["neutral_minutes"]}
-    if path is not None and audio.get("name"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(out))
-    return out
 
 
 def evaluate(data, thresholds):
@@ -286,23 +257,6 @@ def tune_rule(data, phones, *, budget=0.25, bases=np.arange(-60.0, 150.1, 1.0), 
     return best
 
 
-def compare_front_ends(audio, *, budget=0.25, cache=None):
-    """Each of :data:`FRONT_END_CHOICES` before today's spotter on one synthesizer's audio (espeak-ng:
-    never the held-out one), with its own fitted table: recall per SNR at the same false-lead budget,
-    and CPU per audio second (front end and spotting)."""
-    for fe in FRONT_END_CHOICES:
-        with sp.KeywordSpotter(front_end=fe) as s:
-            c0 = time.process_time()
-            d = collect(audio, s, cache=cache)
-            cpu = time.process_time() - c0
-            fitted, _ = tune(d, list(s.phones), budget=budget)
-        th = {k: (np.inf if v is None else v) for k, v in fitted.items()}
-        rows, nf = evaluate(d, th)
-        sec = sum(r["y"].size for part in ("recall", "neutral") for r in audio[part]) / sp.SR
-        print(f"| {json.dumps(fe)} | " + " | ".join(f"{rows[x][0] / rows[x][1]:.1%}" for x in SNRS)
-              + f" | {nf:.2f} | {cpu / sec:.4f} | {json.dumps(fitted)} |", flush=True)
-
-
 def compare_decoders(audio, *, budget=0.25):
     """Each of :data:`DECODER_CHOICES` on one synthesizer's audio (espeak-ng: never the held-out one),
     with its own fitted table: recall per SNR at the same false-lead budget, and CPU per audio second."""
@@ -320,8 +274,7 @@ def compare_decoders(audio, *, budget=0.25):
 
 
 def speed(*, engine):
-    """Leads for a 5-mute feed end to end (through the real case-step code, without a case), today's
-    and v3's (no front end, v3's table) in the same process."""
+    """Leads for a 5-mute feed end to end (through the real case-step code, without a case)."""
     from sample_media.encode import write_media
     voice = gen.voices(engine)[1]
     phrases, mutes = [], []
@@ -339,13 +292,6 @@ def speed(*, engine):
         inp = {"feed_id": 1, "label": "five", "path": p, "sha256": "", "analysed": True, "has_audio": True,
                "duration_s": dur, "source_sr": 48000, "clock": {"offset_s": 0.0, "drift_ppm": 0.0},
                "mutes": [{"kind": "digital-silence", "start_s": a, "end_s": b} for a, b in mutes]}
-        # v3 (no front end, v3's table) first, in the same process: the ratio is what carries across loads
-        with sp.KeywordSpotter(front_end=False) as plain:
-            plain.thresholds = {k: (np.inf if V3_THRESHOLDS[k] is None else V3_THRESHOLDS[k]) for k in plain.thresholds}
-            t0 = time.perf_counter()
-            c0 = time.process_time()
-            doc3 = sp.compute_speech_leads(inp, spotter=plain)
-            wall3, cpu3 = time.perf_counter() - t0, time.process_time() - c0
         t0 = time.perf_counter()
         c0 = time.process_time()
         doc = sp.compute_speech_leads(inp)
@@ -355,7 +301,7 @@ def speed(*, engine):
         sp.read_audio(p, 0.0, dur)
         full = time.perf_counter() - t1
     return {"feed_s": dur, "wall_s": wall, "cpu_s": cpu, "leads": doc["lead_count"], "searched_s": doc["searched_s"],
-            "full_decode_s": full, "v3_wall_s": wall3, "v3_cpu_s": cpu3, "v3_leads": doc3["lead_count"]}
+            "full_decode_s": full}
 
 
 def demo_phrase(spotter, thresholds):
@@ -390,48 +336,30 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a third of the voices, 2.5 min of neutral talk")
     ap.add_argument("--tune", action="store_true", help="refit the per-keyword thresholds and the rule on espeak-ng only")
     ap.add_argument("--decoders", action="store_true", help="compare decoder settings on espeak-ng only, then stop")
-    ap.add_argument("--front-ends", action="store_true", help="compare front ends on espeak-ng only, then stop")
-    ap.add_argument("--engine", choices=[*gen.ENGINES, "both"], default="both",
-                    help="the synthesizer(s) whose tables are printed (flite alone: the shipped thresholds)")
     ap.add_argument("--no-aac", action="store_true", help="skip the AAC round trip (faster, for tuning)")
     ap.add_argument("--audio-cache", help="keep the generated audio in this directory between runs")
-    ap.add_argument("--raw-cache", help="keep each spotter's raw detections in this directory between runs")
     ap.add_argument("--raw-out", help="save the raw detections (JSON)")
     args = ap.parse_args(argv)
-    engines = list(gen.ENGINES) if args.engine == "both" else [args.engine]
-    if (args.tune or args.decoders or args.front_ends) and TUNE_ENGINE not in engines:
-        print(f"--tune, --decoders and --front-ends use {TUNE_ENGINE} only: add it (--engine {TUNE_ENGINE} or both)",
-              file=sys.stderr)
-        return 2
-    for e in gen.ENGINES if args.engine == "both" else [*engines, HELD_OUT]:
+    for e in gen.ENGINES:
         if not gen.available(e):
             print(f"{e} is not installed (scripts/setup.sh installs it): cannot run", file=sys.stderr)
             return 2
     t0 = time.perf_counter()
-    if args.decoders or args.front_ends:
+    if args.decoders:
         audio = feeds(TUNE_ENGINE, quick=args.quick, aac=not args.no_aac, cache=args.audio_cache)
-        what = "decoder settings" if args.decoders else "front ends (speech.denoise's options)"
-        print(f"{what} on {TUNE_ENGINE} only, each with its own table fitted there (budget 0.25 false "
+        print(f"decoder settings on {TUNE_ENGINE} only, each with its own table fitted there (budget 0.25 false "
               "leads/min on keyword-free talk)")
-        print(f"| {what} | " + " | ".join(f"recall {x:g} dB" for x in SNRS) + " | false leads / min | CPU s per s |"
-              + ("" if args.decoders else " fitted table |"))
-        print("|---" * (len(SNRS) + 3 + (not args.decoders)) + "|")
-        if args.decoders:
-            compare_decoders(audio)
-        else:
-            compare_front_ends(audio, cache=args.raw_cache)
+        print("| settings | " + " | ".join(f"recall {x:g} dB" for x in SNRS) + " | false leads / min | CPU s per s |")
+        print("|---" * (len(SNRS) + 3) + "|")
+        compare_decoders(audio)
         print(f"({time.perf_counter() - t0:.0f} s)")
         return 0
     untuned, spotter = sp.KeywordSpotter(tuned=False), sp.KeywordSpotter()
-    plain = sp.KeywordSpotter(front_end=False)  # v3: today's settings and pronunciations, no front end
-    data, base, v3data = {}, {}, {}
-    for e in engines:
+    data, base = {}, {}
+    for e in gen.ENGINES:
         audio = feeds(e, quick=args.quick, aac=not args.no_aac, cache=args.audio_cache)
-        data[e] = collect(audio, spotter, cache=args.raw_cache)
-        base[e] = collect(audio, untuned, cache=args.raw_cache)
-        v3data[e] = collect(audio, plain, cache=args.raw_cache)
+        data[e], base[e] = collect(audio, spotter), collect(audio, untuned)
         del audio
-    plain.close()
     print(f"(collected in {time.perf_counter() - t0:.0f} s)")
     if args.raw_out:
         Path(args.raw_out).write_text(json.dumps({e: {"recall": [{"voice": r["voice"], "snr": r["snr"],
@@ -453,15 +381,13 @@ def main(argv=None):
     v2 = {k: (np.inf if v is None else v) for k, v in V2_THRESHOLDS.items()}
     columns = {"baseline": (base, {k: sp.UNTUNED_THRESHOLD_LOG10 for k in spotter.phones}),
                "v2": (base, v2),
-               "v3": (v3data, {k: (np.inf if v is None else v) for k, v in V3_THRESHOLDS.items()}),
-               "rule (v4)": (data, rule_thresholds(spotter, *rule)),
-               "table (v4)": (data, table)}
+               "rule (v3)": (data, rule_thresholds(spotter, *rule)),
+               "table (v3)": (data, table)}
     print(f"\nbaseline: untuned (PocketSphinx's default settings and dictionary, 1e-30 for every keyword); v2: "
-          f"the default settings with v2's table; v3: {json.dumps(spotter.settings)}, pronunciation variants and "
-          f"v3's table, no front end; v4: the same with the denoiser {json.dumps(spotter.front_end)} before the "
-          f"spotter, rule {rule[0]:g} + {rule[1]:g} x phones or the table fitted on {TUNE_ENGINE}")
-    print("thresholds (v4): " + ", ".join(f"{k} {v:g}" for k, v in table.items()))
-    for e in engines:
+          f"the default settings with v2's table; v3: {json.dumps(spotter.settings)}, pronunciation variants, "
+          f"rule {rule[0]:g} + {rule[1]:g} x phones or the table fitted on {TUNE_ENGINE}")
+    print("thresholds (v3): " + ", ".join(f"{k} {v:g}" for k, v in table.items()))
+    for e in gen.ENGINES:
         role = "fitted on" if e == TUNE_ENGINE else "held out"
         res = {c: evaluate(d[e], th) for c, (d, th) in columns.items()}
         nv = len({r["voice"] for r in data[e]["recall"]})
@@ -482,9 +408,8 @@ def main(argv=None):
     spotter.close()
     s = speed(engine=HELD_OUT)
     print(f"\nspeed: {s['feed_s']:.0f} s feed, 5 mutes, {s['searched_s']:.0f} s of windows searched: "
-          f"{s['wall_s']:.2f} s wall, {s['cpu_s']:.2f} s CPU ({s['leads']} leads); v3 in the same process "
-          f"{s['v3_wall_s']:.2f} s wall, {s['v3_cpu_s']:.2f} s CPU ({s['v3_leads']} leads; v4/v3 wall "
-          f"{s['wall_s'] / s['v3_wall_s']:.2f}); plain PyAV decode of the whole feed {s['full_decode_s']:.2f} s")
+          f"{s['wall_s']:.2f} s wall, {s['cpu_s']:.2f} s CPU ({s['leads']} leads); "
+          f"plain PyAV decode of the whole feed {s['full_decode_s']:.2f} s")
     return 0
 
 

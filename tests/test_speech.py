@@ -64,7 +64,7 @@ def test_thresholds_own_then_fitted_table_then_the_length_rule(monkeypatch):
 
 def test_the_shipped_table_covers_the_default_keywords():
     assert set(sp.DEFAULT_THRESHOLDS) == set(sp.DEFAULT_KEYWORDS)
-    assert sp.VERSION == "speech_leads/4"
+    assert sp.VERSION == "speech_leads/3"
 
 
 def test_the_tuned_spotter_spots_every_pronunciation_and_the_baseline_only_the_dictionarys_first():
@@ -79,36 +79,7 @@ def test_the_tuned_spotter_spots_every_pronunciation_and_the_baseline_only_the_d
             ["M IH K", "K AE M ER AH", "P R AY V AH S IY", "S AA R JH AH N T S EH D"])
         assert tuned.settings == sp.DECODER_SETTINGS and untuned.settings == {}
         assert set(untuned.thresholds.values()) == {sp.UNTUNED_THRESHOLD_LOG10}
-        assert tuned.front_end == sp.DENOISE and untuned.front_end is None   # the denoiser is the tuned spotter's
     assert sp.leads_params()["decoder"] == sp.DECODER_SETTINGS
-    assert sp.leads_params()["front_end"] == {"denoise": sp.DENOISE}       # stored with the leads
-    with sp.KeywordSpotter(kws, front_end=False) as plain:
-        assert plain.front_end is None and plain.settings == sp.DECODER_SETTINGS
-
-
-# ------------------------------------------------------------------------------ the front end
-def _power_db(y):
-    return 10 * np.log10(np.mean(np.asarray(y, np.float64) ** 2))
-
-
-def test_denoise_attenuates_steady_noise_and_keeps_a_sound_well_above_it():
-    rng = np.random.default_rng(7)
-    sr = sp.SR
-    y = (0.01 * rng.standard_normal(6 * sr)).astype(np.float32)             # -40 dBFS white noise
-    t = np.arange(sr) / sr
-    burst = 0.1 * np.sin(2 * np.pi * 700 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))  # 20 dB above it
-    y[3 * sr:4 * sr] += burst.astype(np.float32)
-    before = y.copy()
-    z = sp.denoise(y)
-    assert z.dtype == np.float32 and z.shape == y.shape
-    np.testing.assert_array_equal(y, before)                                 # the input is not changed
-    quiet = slice(int(0.5 * sr), int(2.5 * sr))
-    drop = _power_db(y[quiet]) - _power_db(z[quiet])
-    assert 3.0 < drop <= 20 * np.log10(1 / sp.DENOISE["floor"]) + 0.5        # attenuated, never below the floor
-    inner = slice(int(3.2 * sr), int(3.8 * sr))
-    assert abs(_power_db(z[inner]) - _power_db(y[inner])) < 1.5               # the sound keeps its level
-    short = np.ones(100, np.float64)
-    assert sp.denoise(short).dtype == np.float32 and np.array_equal(sp.denoise(short), short)
 
 
 # ------------------------------------------------------------------------------ windows
