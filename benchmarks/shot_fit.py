@@ -38,13 +38,9 @@ SCREEN_HGB = dict(max_iter=80, learning_rate=0.1, max_leaf_nodes=16, min_samples
 
 def design(tables_by_source: dict[str, list[dict[str, Any]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows, labels and weights: each source weighs the same in total (split evenly between its
-    shots and its non-shots), so a large generated family does not drown a small real one; a
-    source that is a variant of another (the scenes cut by mutes) weighs ``Source.weight`` of that."""
-    import shot_data as sd
-
+    shots and its non-shots), so a large generated family does not drown a small real one."""
     Xs, ys, ws = [], [], []
     for name, tabs in tables_by_source.items():
-        share = sd.SOURCES[name].weight if name in sd.SOURCES else 1.0
         X = np.concatenate([t["F"] for t in tabs]) if tabs else np.zeros((0, 1))
         lab = np.concatenate([t["lab"] for t in tabs]) if tabs else np.zeros(0)
         keep = lab >= 0
@@ -54,9 +50,9 @@ def design(tables_by_source: dict[str, list[dict[str, Any]]]) -> tuple[np.ndarra
         w = np.zeros(lab.size)
         npos, nneg = int((lab == 1).sum()), int((lab == 0).sum())
         if npos:
-            w[lab == 1] = 0.5 * share / npos
+            w[lab == 1] = 0.5 / npos
         if nneg:
-            w[lab == 0] = (0.5 if npos else 1.0) * share / nneg
+            w[lab == 0] = (0.5 if npos else 1.0) / nneg
         Xs.append(X)
         ys.append(lab)
         ws.append(w)

@@ -37,7 +37,7 @@ from media_core.analysis.shot_model import DEFAULT_MODEL, MODEL_DIR  # noqa: E40
 def shippable_tables(scale: float = 1.0, workers: int = 2) -> dict[str, list[dict]]:
     out = {}
     for name, src in sd.SOURCES.items():
-        if not src.shippable:
+        if not src.shippable or not src.fit:
             continue
         n = int(round(src.n_default * scale)) if src.n_default else None
         tabs = sd.tables(name, n, workers=workers)

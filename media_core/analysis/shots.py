@@ -1,4 +1,4 @@
-"""Gunshot detection and counting in body-cam and dash-cam audio (shots-2.1).
+"""Gunshot detection and counting in body-cam and dash-cam audio (shots-2.1.1).
 
 Three stages, so that a long feed costs little more than decoding it:
 
@@ -17,7 +17,9 @@ After the decision, candidates within ``min_separation_s`` of a more probable on
 event ("possible overlap" in the evidence when both looked like shots); echoes and handling
 noise are rejected by the model from their context and shape. A shot is **confident** at
 ``confident`` (the model's calibrated threshold) and listed as a **possible** shot from
-``report``; a possible shot inside a dense crackle is ``possible_fireworks``.
+``report``; a possible shot inside a dense crackle is ``possible_fireworks``. A candidate where
+the sound resumes out of a mute's silence (:func:`resumes_from_silence`) is never confident: the
+jump out of nothing is the mute's, and no training data shows the model such an onset.
 
 Every shot's evidence names the model's version and SHA-256 and quotes its measurements.
 
@@ -39,12 +41,25 @@ from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
 
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener",
-           "candidate_table"]
+           "candidate_table", "resumes_from_silence"]
 
-ALGORITHM_VERSION = "shots-2.1"
+ALGORITHM_VERSION = "shots-2.1.1"
 METHOD = ("impulsive-onset candidates (1-ms full-band and differenced energy jumps); onset, spectral, "
           "ring-down and context features; a boosted tree ensemble fitted on two independent renderers, "
           "licensed real recordings and distractors, validated leave-one-family-out")
+#: Audio resuming from a mute. A candidate whose 100 ms (RESUME_SPAN_S) ending max(25 ms, 2048
+#: samples) before its onset (room for codec pre-echo) are digital silence (no sample above
+#: RESUME_PEAK_DBFS: a decoder's zeros), where that silence cut off sound (the 20 ms before it
+#: began at RESUME_CUT_DBFS RMS or more), is where a mute ends: its jump out of nothing is the
+#: mute's, not the sound's, and the model has no data to judge it by. It is reported as a
+#: possible shot, never a confident one, with the reason in its notes. Not affected: a clip
+#: that starts in digital silence (sound libraries pad shots), silence a sound faded into (a
+#: noise gate closing at -90 dBFS between a library clip's shots), and a quiet live floor,
+#: however far below full scale (a -60 dBFS peak limit touched 80 of family b's 2070 shots).
+RESUME_SPAN_S = 0.100
+RESUME_GAP_S = 0.025
+RESUME_PEAK_DBFS = -120.0
+RESUME_CUT_DBFS = -80.0
 #: measurements quoted in a shot's evidence (the whole vector is in ``evidence.features``)
 _QUOTED = ("peak_dbfs", "fullscale_frac", "flat_top_frac", "rise_ms", "jump_db", "jump_hf_db", "snr_db",
            "hf_snr_db", "blast_ms", "hf_share", "lf_share", "flatness", "centroid_khz", "drop_40_db",
@@ -117,7 +132,51 @@ def candidate_table(y: np.ndarray, sr: int, p: ShotParams | None = None) -> tupl
     return onsets / float(sr), F
 
 
-def _detect_window(y: np.ndarray, sr: int, p: ShotParams, model: ShotModel) -> list[dict[str, Any]]:
+def resumes_from_silence(x: np.ndarray, sr: int, onsets: np.ndarray, *,
+                         cut_before_db: float | None = None) -> np.ndarray:
+    """Per onset sample, whether the sound resumes there out of a mute's digital silence.
+
+    True where no sample of the :data:`RESUME_SPAN_S` ending ``max(RESUME_GAP_S, 2048 / sr)``
+    before the onset exceeds :data:`RESUME_PEAK_DBFS`, and the silence cut off sound: the RMS of
+    the 20 ms before its first silent sample is at least :data:`RESUME_CUT_DBFS`. When the
+    silence reaches back to the start of ``x``, ``cut_before_db`` is that level for the sound
+    before ``x`` (a streaming window's earlier audio); None: no sound before.
+    """
+    onsets = np.asarray(onsets, dtype=np.int64)
+    out = np.zeros(onsets.size, dtype=bool)
+    if onsets.size == 0 or x.size == 0:
+        return out
+    peak = 10 ** (RESUME_PEAK_DBFS / 20)
+    gap = max(int(round(RESUME_GAP_S * sr)), 2048)
+    span = max(1, int(round(RESUME_SPAN_S * sr)))
+    a = onsets - gap - span
+    for i in np.flatnonzero(a >= 0):
+        if float(np.max(np.abs(x[a[i]: a[i] + span]))) > peak:
+            continue
+        level = cut_level_db(x, sr, int(a[i]))
+        if level is None:
+            level = cut_before_db
+        out[i] = level is not None and level >= RESUME_CUT_DBFS
+    return out
+
+
+def cut_level_db(x: np.ndarray, sr: int, end: int, step: int = 1 << 15) -> float | None:
+    """RMS (dBFS) of the 20 ms ending at the last sample of ``x[:end]`` above :data:`RESUME_PEAK_DBFS`.
+
+    None when there is no such sample.
+    """
+    peak = 10 ** (RESUME_PEAK_DBFS / 20)
+    for k in range(end, 0, -step):
+        hit = np.flatnonzero(np.abs(x[max(0, k - step): k]) > peak)
+        if hit.size:
+            last = max(0, k - step) + int(hit[-1]) + 1
+            pre = np.asarray(x[max(0, last - max(1, int(round(0.02 * sr)))): last], dtype=np.float64)
+            return 10 * float(np.log10(max(float(np.mean(pre * pre)), 1e-30)))
+    return None
+
+
+def _detect_window(y: np.ndarray, sr: int, p: ShotParams, model: ShotModel, *,
+                   cut_before_db: float | None = None) -> list[dict[str, Any]]:
     """Scored candidates of one array (times from its first sample), unmerged.
 
     The model's screen decides on the features without the band patch's rise, background and
@@ -135,8 +194,9 @@ def _detect_window(y: np.ndarray, sr: int, p: ShotParams, model: ShotModel) -> l
         add_band_features(F, x, sr, onsets, np.flatnonzero(passed))
     prob = model.cascade_proba(F, ps)
     t = onsets / float(sr)
+    res = resumes_from_silence(x, sr, onsets, cut_before_db=cut_before_db)
     return [{"time_s": float(t[i]), "onset_sample": int(onsets[i]), "p": float(prob[i]), "_x": F[i],
-             "_screen": float(ps[i])} for i in range(t.size)]
+             "_screen": float(ps[i]), "_resumes": bool(res[i])} for i in range(t.size)]
 
 
 class _Decider:
@@ -180,6 +240,13 @@ class _Decider:
         conf = float(best["p"])
         confident = conf >= self.conf
         note: list[str] = []
+        if best.get("_resumes"):
+            if confident:
+                note.append("not counted as confident: the sound resumes here out of digital silence (a mute's "
+                            f"end: no sample above {RESUME_PEAK_DBFS:.0f} dBFS for {RESUME_SPAN_S * 1e3:.0f} ms "
+                            f"before it, and the silence cut off sound at {RESUME_CUT_DBFS:.0f} dBFS or more), "
+                            "so its onset may be the mute's, not a shot's; listen to it")
+            confident = False
         others = [e for e in g if e is not best and e["p"] >= self.rep]
         if others:
             note.append("possible overlap: transients at "
@@ -340,6 +407,7 @@ class ShotListener:
         self._origin: float | None = None  # time of the first sample of this stretch of audio
         self._offset = 0                   # sample index (in the stretch) of the buffer's start
         self._keep_from = -float("inf")
+        self._cut_db: float | None = None  # cut_level_db of the audio before the buffer's start
 
     def on_start(self, info: AudioStreamInfo) -> None:
         self._reset_stream()
@@ -401,7 +469,7 @@ class ShotListener:
         tail = h * int(round(2 * self.context_s * sr / h))
         n_proc = y.size if final else h * (y.size // h)
         keep_to = float("inf") if final else t0 + (n_proc - tail // 2) / sr
-        events = [e for e in _detect_window(y[:n_proc], sr, self.p, self.model)
+        events = [e for e in _detect_window(y[:n_proc], sr, self.p, self.model, cut_before_db=self._cut_db)
                   if self._keep_from <= t0 + e["time_s"] < keep_to]
         for e in events:
             # exact times: origin + whole-stretch sample index
@@ -411,6 +479,8 @@ class ShotListener:
             self._reset_buffer()
             return
         start = n_proc - tail
+        level = cut_level_db(y, sr, start)
+        self._cut_db = self._cut_db if level is None else level
         rest = self._n - start
         self._buf[:rest] = self._buf[start: self._n]  # memmove: keep the overlap
         self._n = rest
