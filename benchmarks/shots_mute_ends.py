@@ -7,7 +7,7 @@ samples, which the candidate tables of ``shots_accuracy.py`` do not keep) and pr
 
 * true shots the rule touches (their onset follows digital silence after earlier sound);
 * exact counts, detection of "one or more shots" clips and confident false shots with the rule, and without it (``rule off``:
-  :data:`~media_core.analysis.shots.RESUME_PEAK_DBFS` set above any sample);
+  :func:`~media_core.analysis.shots.resumes_from_silence` replaced by one that is never true);
 * confident shots at mute ends (within 50 ms after one) in the scenes cut by mutes.
 
 The scenes cut by mutes (``a_muted*``, ``b_muted*``) were never fitted on by the shipped model.
@@ -41,13 +41,13 @@ def _clip_result(c: sd.Clip) -> dict:
 
     out = {"id": c.id, "label": c.label, "count": c.count}
     for rule in (True, False):
-        saved = shots.RESUME_PEAK_DBFS
-        if not rule:
-            shots.RESUME_PEAK_DBFS = float("inf")  # no sample is ever "sound", so none resumes: the rule is off
+        saved = shots.resumes_from_silence
+        if not rule:  # the rule off: no onset resumes from silence
+            shots.resumes_from_silence = lambda x, sr, onsets, **kw: np.zeros(len(onsets), dtype=bool)
         try:
             det = shots.detect_shots(c.y, c.sr)
         finally:
-            shots.RESUME_PEAK_DBFS = saved
+            shots.resumes_from_silence = saved
         conf = [s["time_s"] for s in det if s["confident"]]
         out["n_on" if rule else "n_off"] = len(conf)
         ends = [m["end_s"] for m in (c.meta or {}).get("mutes", [])]
