@@ -10,6 +10,7 @@ damaged model is one clear error. Accuracy across families is the benchmark's jo
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -346,6 +347,27 @@ def test_shipped_model_loads_matches_its_hash_and_scores_known_clips():
     y, sr, _ = render_distractor_scene_b(np.random.default_rng(78), "vest_bump", n_events=3, chain=False)
     y = np.clip(y * (1.5 / max(float(np.max(np.abs(y))), 1e-9)), -1, 1)  # clipped, as on a body cam
     assert [s for s in detect_shots(y, sr) if s["confident"]] == []
+
+
+def test_a_bag_of_models_scores_the_mean_of_their_log_odds_and_round_trips():
+    from media_core.analysis.shot_model import average_models, model_from_npz, model_to_npz
+
+    base = load_model()
+    # a second member: the same trees with their leaf values halved (log-odds halved)
+    half = replace(base, value=base.value * 0.5, baseline=base.baseline * 0.5,
+                   screen=replace(base.screen, value=base.screen.value * 0.5, baseline=base.screen.baseline * 0.5))
+    bag = average_models([base, half])
+    X = np.random.default_rng(3).normal(size=(300, len(FEATURE_NAMES))) * 30
+    X[::3, ::7] = np.nan
+    assert np.allclose(bag.decision_function(X), 0.75 * base.decision_function(X), atol=1e-9)
+    cols = list(base.screen_columns)
+    assert np.allclose(bag.screen.decision_function(X[:, cols]), 0.75 * base.screen.decision_function(X[:, cols]),
+                       atol=1e-9)
+    back = model_from_npz(model_to_npz(bag))
+    assert back.meta["bag"] == 2 and back.screen_threshold == base.screen_threshold
+    assert np.allclose(back.cascade_proba(X, back.screen_proba(X)), bag.cascade_proba(X, bag.screen_proba(X)))
+    with pytest.raises(ValueError):
+        average_models([])
 
 
 def test_missing_or_damaged_model_is_one_clear_error(tmp_path, monkeypatch):

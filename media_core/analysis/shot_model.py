@@ -29,7 +29,7 @@ import numpy as np
 from media_core.errors import ModelError
 
 __all__ = ["ShotModel", "load_model", "model_from_npz", "default_model_path", "export_hist_gradient_boosting",
-           "MODEL_DIR"]
+           "average_models", "model_to_npz", "MODEL_DIR"]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "shots-2.1.npz"
@@ -247,6 +247,70 @@ def export_hist_gradient_boosting(clf: Any, meta: dict[str, Any],
         meta["screen"] = dict(meta.get("screen") or {}, columns=list(cols), threshold=float(sthr),
                               max_depth_seen=sdepth)
         arrs.update({"screen_" + k: v for k, v in sarrs.items()})
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrs,
+                        meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8))
+    return buf.getvalue()
+
+
+def _average(models: list[ShotModel]) -> ShotModel:
+    """One ensemble whose raw score is the mean of ``models``' raw scores (their trees side by side)."""
+    k = len(models)
+    off = 0
+    parts: dict[str, list[np.ndarray]] = {a: [] for a in _ARRAYS}
+    for m in models:
+        n = m.feature.size
+        parts["feature"].append(m.feature)
+        parts["threshold"].append(m.threshold)
+        parts["left"].append(m.left + off)
+        parts["right"].append(m.right + off)
+        parts["missing_left"].append(m.missing_left)
+        parts["is_leaf"].append(m.is_leaf)
+        parts["value"].append(m.value / k)
+        parts["roots"].append(m.roots + off)
+        off += n
+    arrs = {a: np.concatenate(v) for a, v in parts.items()}
+    return ShotModel(**arrs, baseline=float(np.mean([m.baseline for m in models])), meta=dict(models[0].meta))
+
+
+def average_models(models: list[ShotModel], meta: dict[str, Any] | None = None) -> ShotModel:
+    """A bag: the ensemble (and screen) whose log-odds are the mean of ``models``' log-odds.
+
+    The models must share their feature vector and screen columns (fits of the same data with
+    different seeds). Scoring costs the sum of theirs.
+    """
+    if not models:
+        raise ValueError("average_models needs at least one model")
+    first = models[0]
+    if any(m.feature_names != first.feature_names or m.screen_columns != first.screen_columns for m in models):
+        raise ValueError("models to average must share their features and screen columns")
+    main = _average(list(models))
+    screen = None
+    if first.screen is not None:
+        screen = _average([m.screen for m in models])
+        screen = replace(screen, meta=dict(first.screen.meta))
+    m = dict(meta if meta is not None else first.meta)
+    m["bag"] = len(models)
+    return replace(main, meta=m, screen=screen, screen_columns=first.screen_columns,
+                   screen_threshold=first.screen_threshold)
+
+
+def model_to_npz(model: ShotModel) -> bytes:
+    """The ``.npz`` bytes of a model (and its screen) as :func:`model_from_npz` reads them."""
+    def arrays(m: ShotModel, prefix: str) -> dict[str, np.ndarray]:
+        out = {prefix + a: getattr(m, a) for a in _ARRAYS}
+        out[prefix + "feature"] = out[prefix + "feature"].astype(np.int32)
+        out[prefix + "baseline"] = np.asarray([m.baseline])
+        return out
+
+    arrs = arrays(model, "")
+    meta = dict(model.meta)
+    if model.screen is not None:
+        arrs.update(arrays(model.screen, "screen_"))
+        names = list(meta.get("feature_names", ()))
+        meta["screen"] = dict(meta.get("screen") or {}, columns=[names[c] for c in model.screen_columns],
+                              threshold=float(model.screen_threshold),
+                              max_depth_seen=int(model.screen.meta.get("max_depth_seen", 64)))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrs,
                         meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8))
