@@ -320,6 +320,8 @@ def _check_codec(codec: str, sr: int, kbps: float | None) -> None:
         raise ParameterError(f"codec {codec!r} does not take {sr} Hz; allowed {rates}")
     if rates_kbps is not None and kbps is not None and float(kbps) not in rates_kbps:
         raise ParameterError(f"codec {codec!r}: bitrate {kbps} not in {rates_kbps}")
+    if codec == "mp2" and kbps is not None and int(sr) < 32000 and float(kbps) > 160:
+        raise ParameterError(f"codec 'mp2' at {sr} Hz takes at most 160 kb/s; got {kbps}")
 
 
 def _raw_roundtrip(x: np.ndarray, sr: int, codec: str, kbps: float | None) -> np.ndarray:
@@ -429,6 +431,8 @@ def random_chain_e(rng: np.random.Generator, *, sr_out: int | None = None, codec
         cand = list(kb)
         if codec in ("aac", "mp3", "opus") and sr_out <= 16000:
             cand = [k for k in cand if k <= 64] or cand
+        if codec == "mp2" and sr_out < 32000:
+            cand = [k for k in cand if k <= 160]      # MPEG-2 low sample rates stop at 160 kb/s
         kbps = float(_pick(rng, cand))
     _check_codec(codec, sr_out, kbps)
     if overload_kind is None:
