@@ -64,7 +64,7 @@ class Source:
     (``per_file`` clips each: re-rendered copies) through ``clips()``."""
 
     name: str
-    family: str          # a | b | c (real gunfire) | d (distractors)
+    family: str          # a | b | e (generated) | c (real gunfire) | d (distractors)
     shippable: bool
     licence: str
     one: Callable[[int], Clip | list[Clip]] | None = None
@@ -252,15 +252,19 @@ def _post_gain(y: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.nd
     return y
 
 
+def _shot_scene(family: str, i: int, render: Callable[..., Any], seed: int, gain_seed: int) -> Clip:
+    """Scene ``i`` of a renderer (``render(rng) -> (y, sr, truth)``), perhaps made quieter."""
+    y, sr, truth = render(np.random.default_rng(seed + i))
+    y = _post_gain(np.asarray(y, np.float32), np.random.default_rng(gain_seed + i))
+    on = [s["time_s"] for s in truth["shots"]]
+    return Clip(f"{family}/shots/{i}", y, int(sr), "onsets", onsets=on, count=len(on),
+                meta={"chain": truth.get("chain")})
+
+
 def _b_shots(i: int) -> Clip:
     from sample_media.gunfire_b import render_scene_b
 
-    rng = np.random.default_rng(3_000_000 + i)
-    y, sr, truth = render_scene_b(rng)
-    y = _post_gain(np.asarray(y, np.float32), np.random.default_rng(5_000_000 + i))
-    on = [s["time_s"] for s in truth["shots"]]
-    return Clip(f"b/shots/{i}", y, int(sr), "onsets", onsets=on, count=len(on),
-                meta={"chain": truth.get("chain")})
+    return _shot_scene("b", i, render_scene_b, 3_000_000, 5_000_000)
 
 
 def _b_distractor(i: int) -> Clip:
@@ -293,6 +297,26 @@ def _b_muted(i: int, shots: bool) -> Clip:
         on = [s["time_s"] for s in truth["shots"]]
         return Clip(f"b/muted/{meta['mute_stage']}/{i}", y, sr, "onsets", onsets=on, count=len(on), meta=meta)
     return Clip(f"b/muted/{meta['mute_stage']}/{i}", y, sr, "none", count=0, meta=meta)
+
+
+# ----------------------------------------------------------------------------------------------
+# family e: the third renderer (sample_media.gunfire_e / distractors_e / chains_e)
+
+def _e_shots(i: int) -> Clip:
+    from sample_media.gunfire_e import render_scene_e
+
+    return _shot_scene("e", i, render_scene_e, 20_000_000, 21_000_000)
+
+
+def _e_distractor(i: int) -> Clip:
+    from sample_media.distractors_e import KINDS_E, render_distractor_scene_e
+
+    rng = np.random.default_rng(22_000_000 + i)
+    kind = KINDS_E[i % len(KINDS_E)]
+    y, sr, truth = render_distractor_scene_e(rng, kind)
+    y = _post_gain(np.asarray(y, np.float32), np.random.default_rng(23_000_000 + i))
+    return Clip(f"e/distractor/{kind}/{i}", y, int(sr), "none", count=0,
+                meta={"kind": kind, "chain": truth.get("chain")})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -434,6 +458,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("a_shots", "a", True, "ours (generated)", one=_a_shots, n_default=240),
     Source("a_incidents", "a", True, "ours (generated)", one=_a_incident, n_default=12),
     Source("b_shots", "b", True, "ours (generated)", one=_b_shots, n_default=360),
+    Source("e_shots", "e", True, "ours (generated)", one=_e_shots, n_default=300),
     Source("p229_fire", "c", True, "WTFPL (RedKage/pc-shot-timer)", real=p229_fire, files=FILES["p229_fire"]),
     Source("multi_device", "c", True, "CC BY 4.0 (Zenodo 7004819 via rizki-ap/Gunshot-Locator)", real=multi_device,
            files=FILES["multi_device"]),
@@ -456,6 +481,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("b_muted", "d", True, "ours (generated)", one=lambda i: _b_muted(i, False), n_default=200,
            fit=False),
     Source("b_distractors", "d", True, "ours (generated)", one=_b_distractor, n_default=400),
+    Source("e_distractors", "d", True, "ours (generated)", one=_e_distractor, n_default=406),
     Source("p229_handling", "d", True, "WTFPL", real=p229_handling, files=FILES["p229_handling"]),
     Source("sesa_explosion", "d", True, "CC BY 4.0 (SESA)", real=sesa_explosion, files=FILES["sesa_explosion"]),
     Source("handling_rerendered", "d", True, "WTFPL / CC BY 4.0, re-rendered", real=_rerender(p229_handling, "rh", 2, 3),
@@ -525,7 +551,7 @@ def _cache_key(name: str, n: int) -> str:
     from media_core.analysis.shot_candidates import CandidateParams
     from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION
 
-    src = [ROOT / "media_core" / "analysis" / f for f in ("shot_candidates.py", "shot_features.py")]
+    src = [ROOT / "media_core" / "analysis" / f for f in ("shot_candidates.py", "shot_features.py", "shot_rate.py")]
     src.append(pathlib.Path(__file__))
     if name.startswith(("a_",)):
         src += [ROOT / "sample_media" / f for f in ("gunshot.py", "distractors.py", "scenes.py", "audio.py")]
@@ -533,6 +559,8 @@ def _cache_key(name: str, n: int) -> str:
         src.append(ROOT / "sample_media" / "incident.py")
     if name.startswith("b_") or "rerendered" in name:
         src += [ROOT / "sample_media" / f for f in ("gunfire_b.py", "distractors_b.py", "chains.py")]
+    if name.startswith("e_"):
+        src += [ROOT / "sample_media" / f for f in ("gunfire_e.py", "distractors_e.py", "chains_e.py")]
     if "muted" in name:
         src.append(ROOT / "sample_media" / "muted_scenes.py")
     missing = [str(f) for f in src if not f.is_file()]

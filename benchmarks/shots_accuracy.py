@@ -3,7 +3,7 @@
 Every number here comes from a model that never saw the data it is judged on:
 
 * **Leave-one-family-out.** For each held-out unit -- family a (the present renderer), family b
-  (the second renderer), and each real source whose licence lets it train the shipped model
+  (the second renderer), family e (the third renderer), and each real source whose licence lets it train the shipped model
   (the P229 shot timer with its handling sounds, the four-device range shot, SESA's gunshots
   and explosions) -- a model is fitted on every other shippable source and scored on the
   held-out one. Re-rendered copies of a held-out real source leave training with it.
@@ -24,6 +24,7 @@ false shot per 20 distractor clips of any class.
 Usage::
 
     .venv/bin/python benchmarks/shots_accuracy.py [--scale 1.0] [--json out.json] [--seeds 0,1,2]
+        [--without e_shots,e_distractors]
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ FOLDS = {
     "family a (present renderer)": (["a_shots", "a_incidents", "a_distractors"], [],
                                     ["a_shots", "a_incidents", "a_distractors"]),
     "family b (second renderer)": (["b_shots", "b_distractors"], [], ["b_shots", "b_distractors"]),
+    "family e (third renderer)": (["e_shots", "e_distractors"], [], ["e_shots", "e_distractors"]),
     "real: P229 shot timer (fire + handling)": (["p229_fire", "p229_handling"], ["rr/p229/", "rh/"],
                                                 ["p229_fire", "p229_handling"]),
     "real: range shot on 4 devices": (["multi_device"], ["rr/glock/"], ["multi_device"]),
@@ -102,7 +104,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated random seeds of the fits (feature subsampling); with more than one, "
                          "each held-out row is also given as its range over the seeds: a difference between "
                          "two models smaller than that range is not evidence for either")
+    ap.add_argument("--without", default="",
+                    help="comma-separated sources left out of every fit (e.g. e_shots,e_distractors: the "
+                         "folds as they were before family e); they are still scored where a fold holds them out")
     a = ap.parse_args(argv)
+    without = {x.strip() for x in a.without.split(",") if x.strip()}
+    unknown = without - set(sd.SOURCES)
+    if unknown:
+        ap.error(f"--without: unknown source(s) {', '.join(sorted(unknown))}")
     seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
     t0 = time.time()
     tabs: dict[str, list[dict]] = {}
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         t = sd.tables(name, n, workers=a.workers)
         if t:
             tabs[name] = t
-    shippable = [k for k in tabs if sd.SOURCES[k].shippable and sd.SOURCES[k].fit]
+    shippable = [k for k in tabs if sd.SOURCES[k].shippable and sd.SOURCES[k].fit and k not in without]
     results: dict[str, dict] = {}
     lines = ["", "## Leave-one-family-out (each row: a model fitted without that family, scored on it)", "",
              HEADER, "|" + "---|" * 9]

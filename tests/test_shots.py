@@ -539,3 +539,46 @@ def test_a_shot_where_audio_resumes_is_listed_as_possible_with_its_reason(tmp_pa
     streamed = _listen(p, window_s=3.0, context_s=3.0)
     assert [(s["time_s"], s["confident"]) for s in streamed["shots"]] == [(round(s["time_s"], 4), s["confident"])
                                                                          for s in whole]
+
+
+def test_audio_above_48k_is_decimated_and_streams_like_the_whole_array():
+    """A 176.4 kHz recording is analysed at 44.1 kHz (the model's range), by detect_shots and by
+    the listener block by block alike, with onsets on the original clock and a note saying so."""
+    from media_core.analysis.shot_rate import Decimator, decimate, decimation_factor
+    from media_core.listeners import AudioBlock, AudioStreamInfo
+    from sample_media.gunfire_b import render_scene_b
+
+    assert [decimation_factor(s) for s in (8000, 48000, 88200, 96000, 176400, 192000)] == [1, 1, 2, 2, 4, 4]
+    y48, sr, truth = render_scene_b(np.random.default_rng(5), layout="double_tap", kind="pistol", chain=False,
+                                    background="room")
+    assert sr == 48000
+    y48 = np.clip(y48 * (0.8 / max(float(np.max(np.abs(y48))), 1e-9)), -1, 1).astype(np.float32)
+    from scipy.signal import resample_poly
+
+    y192 = resample_poly(y48, 4, 1).astype(np.float32)          # the same scene at 192 kHz
+    whole = detect_shots(y192, 192000)
+    conf = [s for s in whole if s["confident"]]
+    want = [s["time_s"] for s in truth["shots"]]
+    assert len(conf) == len(want) == 2, whole
+    assert all(abs(s["time_s"] - t) <= 0.002 for s, t in zip(conf, want)), (conf, want)
+    assert all(any("decimated by 4" in n for n in s["evidence"]["notes"]) for s in whole)
+    # decimation in blocks equals decimation of the whole array
+    d = Decimator(192000)
+    rng = np.random.default_rng(1)
+    parts, i = [], 0
+    while i < y192.size:
+        k = int(rng.integers(1, 9000))
+        parts.append(d.process(y192[i: i + k]))
+        i += k
+    np.testing.assert_array_equal(np.concatenate(parts), decimate(y192, 192000)[0])
+    # the listener, fed odd-sized blocks, reports what detect_shots does
+    lis = ShotListener(window_s=0.7)
+    lis.on_start(AudioStreamInfo(path="x", sr=192000, channels=1, codec="pcm", video_start_s=None,
+                                 video_end_s=None, audio_start_s=0.0, duration_s=y192.size / 192000))
+    i = 0
+    while i < y192.size:
+        k = int(rng.integers(500, 40000))
+        lis.on_block(AudioBlock(start_s=i / 192000, sr=192000, y=y192[None, i: i + k]))
+        i += k
+    streamed = lis.finish()["shots"]
+    assert [(s["time_s"], s["confidence"]) for s in streamed] == [(s["time_s"], s["confidence"]) for s in whole]

@@ -1,4 +1,4 @@
-"""Gunshot detection and counting in body-cam and dash-cam audio (shots-2.1.1).
+"""Gunshot detection and counting in body-cam and dash-cam audio (shots-2.1.2).
 
 Three stages, so that a long feed costs little more than decoding it:
 
@@ -21,6 +21,10 @@ noise are rejected by the model from their context and shape. A shot is **confid
 the sound resumes out of a mute's silence (:func:`resumes_from_silence`) is never confident: the
 jump out of nothing is the mute's, and no training data shows the model such an onset.
 
+Audio above 48 kHz (a field recorder's 96 or 176.4 kHz) is first decimated to 48 kHz or less
+(:mod:`media_core.analysis.shot_rate`): the model was fitted on 8 to 48 kHz audio, and several
+features depend on the rate. Onsets stay on the file's own clock, and the shots say so in their notes.
+
 Every shot's evidence names the model's version and SHA-256 and quotes its measurements.
 
 Use :func:`detect_shots` on an array, or :class:`ShotListener` on a decoded stream (see
@@ -37,13 +41,14 @@ import numpy as np
 from media_core.analysis.shot_candidates import CandidateParams, find_candidates, frame_energies, refine_onsets
 from media_core.analysis.shot_features import FEATURE_NAMES, FEATURE_VERSION, add_band_features, candidate_features
 from media_core.analysis.shot_model import ShotModel, load_model
+from media_core.analysis.shot_rate import MAX_RATE_HZ, Decimator, decimate
 from media_core.errors import ParameterError
 from media_core.listeners import AudioBlock, AudioStreamInfo
 
 __all__ = ["ALGORITHM_VERSION", "ShotParams", "detect_shots", "group_volleys", "summarize", "ShotListener",
            "candidate_table", "resumes_from_silence"]
 
-ALGORITHM_VERSION = "shots-2.1.1"
+ALGORITHM_VERSION = "shots-2.1.2"
 METHOD = ("impulsive-onset candidates (1-ms full-band and differenced energy jumps); onset, spectral, "
           "ring-down and context features; a boosted tree ensemble fitted on two independent renderers, "
           "licensed real recordings and distractors, validated leave-one-family-out")
@@ -127,9 +132,10 @@ def candidate_table(y: np.ndarray, sr: int, p: ShotParams | None = None) -> tupl
     """Onset times (s) and the full feature matrix of every candidate in a mono array (training,
     evidence): the band features too, screen or not.
     """
-    x, h, en, cands, onsets = _candidates(y, sr, p or ShotParams())
+    x, sr, delay = decimate(_mono(y), int(sr))
+    x, h, en, cands, onsets = _candidates(x, sr, p or ShotParams())
     F = candidate_features(x, sr, en[0], en[1], h, cands, onsets)
-    return onsets / float(sr), F
+    return onsets / float(sr) - delay, F
 
 
 def resumes_from_silence(x: np.ndarray, sr: int, onsets: np.ndarray, *,
@@ -202,9 +208,10 @@ def _detect_window(y: np.ndarray, sr: int, p: ShotParams, model: ShotModel, *,
 class _Decider:
     """Streaming merge of scored candidates into reported shots (time order, any batching)."""
 
-    def __init__(self, p: ShotParams, model: ShotModel):
+    def __init__(self, p: ShotParams, model: ShotModel, *, rate_note: str | None = None):
         self.p = p
         self.model = model
+        self.rate_note = rate_note
         self.conf, self.rep = _thresholds(p, model)
         self.group: list[dict[str, Any]] = []
         self.out: list[dict[str, Any]] = []
@@ -259,6 +266,8 @@ class _Decider:
             note.append(f"dense crackle around it ({int(n250)} transients within +-250 ms): fireworks-like")
         if (feats.get("history_s") or 0.0) < 0.3:
             note.append("less than 0.3 s of audio before it: judged on its shape alone")
+        if self.rate_note:
+            note.append(self.rate_note)
         meas = {k: feats[k] for k in _QUOTED if k in feats}
         meas["clipped"] = bool((feats.get("fullscale_frac") or 0) > 0 or (feats.get("flat_top_frac") or 0) >= 0.02)
         self.out.append({
@@ -303,11 +312,22 @@ def detect_shots(y: np.ndarray, sr: int, **params: Any) -> list[dict[str, Any]]:
     p = _params(params)
     if sr <= 0:
         raise ParameterError(f"sample rate must be positive, got {sr}")
-    x = _mono(y)
+    x, sr_work, delay = decimate(_mono(y), int(sr))
     model = load_model(p.model_path)
-    d = _Decider(p, model)
-    d.add(_detect_window(x, int(sr), p, model))
+    d = _Decider(p, model, rate_note=_rate_note(int(sr), sr_work))
+    events = _detect_window(x, sr_work, p, model)
+    for e in events:
+        e["time_s"] -= delay
+    d.add(events)
     return d.finish()
+
+
+def _rate_note(sr_in: int, sr_work: int) -> str | None:
+    """The note a shot found on decimated audio carries (None at the audio's own rate)."""
+    if sr_in == sr_work:
+        return None
+    return (f"analysed at {sr_work} Hz: the {sr_in} Hz audio was decimated by {sr_in // sr_work} "
+            f"(the model was fitted on audio at {MAX_RATE_HZ // 1000} kHz or less)")
 
 
 def _loudest_channel(y: np.ndarray) -> np.ndarray:
@@ -396,7 +416,9 @@ class ShotListener:
         self._reset_stream()
 
     def _reset_stream(self) -> None:
-        self._sr = 0
+        self._sr = 0                       # the working rate (the buffer's)
+        self._sr_in = 0                    # the stream's own rate
+        self._decim: Decimator | None = None
         self._dec = _Decider(self.p, self.model)
         self._gaps: list[dict[str, Any]] = []
         self._reset_buffer()
@@ -408,29 +430,41 @@ class ShotListener:
         self._offset = 0                   # sample index (in the stretch) of the buffer's start
         self._keep_from = -float("inf")
         self._cut_db: float | None = None  # cut_level_db of the audio before the buffer's start
+        self._consumed = 0                 # input samples of this stretch (at the stream's own rate)
+        if getattr(self, "_decim", None) is not None:
+            self._decim.reset()
 
     def on_start(self, info: AudioStreamInfo) -> None:
         self._reset_stream()
-        self._sr = int(info.sr)
+        self._set_rate(int(info.sr))
+
+    def _set_rate(self, sr_in: int) -> None:
+        self._sr_in = sr_in
+        self._decim = Decimator(sr_in) if sr_in > 0 else None
+        self._sr = self._decim.sr if self._decim is not None else sr_in
+        self._dec.rate_note = _rate_note(sr_in, self._sr) if sr_in > 0 else None
 
     def on_block(self, block: AudioBlock) -> None:
-        sr = int(block.sr)
-        if sr <= 0:
-            raise ParameterError(f"block sample rate must be positive, got {sr}")
-        if self._sr != sr:
+        sr_in = int(block.sr)
+        if sr_in <= 0:
+            raise ParameterError(f"block sample rate must be positive, got {sr_in}")
+        if self._sr_in != sr_in:
             self._flush(final=True)
-            self._sr = sr
+            self._set_rate(sr_in)
         y = block.y
         x = (y[0] if y.shape[0] == 1 else _loudest_channel(y)) if y.ndim == 2 else y
         x = np.asarray(x, dtype=np.float32)
         if self._origin is None:
             self._origin = float(block.start_s)
         else:
-            expected = self._origin + (self._offset + self._n) / sr
-            if abs(float(block.start_s) - expected) > 2.0 / sr:
+            expected = self._origin + self._consumed / sr_in
+            if abs(float(block.start_s) - expected) > 2.0 / sr_in:
                 # a timestamp jump the decoder did not report as a gap: treat it as one
                 self._flush(final=True)
                 self._origin = float(block.start_s)
+        self._consumed += x.size
+        x = self._decim.process(x)
+        sr = self._sr
         if self._n + x.size > self._buf.size:
             grown = np.empty(max(2 * self._buf.size, self._n + x.size, int(self.window_s * sr)), dtype=np.float32)
             grown[: self._n] = self._buf[: self._n]
@@ -471,9 +505,10 @@ class ShotListener:
         keep_to = float("inf") if final else t0 + (n_proc - tail // 2) / sr
         events = [e for e in _detect_window(y[:n_proc], sr, self.p, self.model, cut_before_db=self._cut_db)
                   if self._keep_from <= t0 + e["time_s"] < keep_to]
+        delay = self._decim.delay_s if self._decim is not None else 0.0
         for e in events:
-            # exact times: origin + whole-stretch sample index
-            e["time_s"] = self._origin + (self._offset + e["onset_sample"]) / sr
+            # exact times: origin + whole-stretch sample index (less the decimating filter's delay)
+            e["time_s"] = self._origin + (self._offset + e["onset_sample"]) / sr - delay
         self._dec.add(events)
         if final:
             self._reset_buffer()

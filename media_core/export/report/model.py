@@ -22,7 +22,7 @@ METHOD_AND_LIMITS = [
      "live sound is never called muted; it is listed apart in the case."),
     ("Pre-event buffer", "A camera records video without sound before its button is pressed. An audio start "
      "later than the video but within the camera's buffer is shown as the buffer, not as a mute."),
-    ("Shots", "Impulsive onsets are found on 1-ms frame energies and scored by a fitted tree model (shots-2.1.1, "
+    ("Shots", "Impulsive onsets are found on 1-ms frame energies and scored by a fitted tree model (shots-2.1.2, "
      "its SHA-256 in each shot's evidence). Counts are ranges: confident shots, plus possible ones. A sound "
      "that resumes out of a mute's silence is at most a possible shot. Across "
      "feeds, a shot heard at consistent arrival times is counted once. Held out from training, exact counts "
