@@ -11,7 +11,7 @@ generated families alone (and says so in its metadata).
 
 Usage::
 
-    .venv/bin/python scripts/train_shot_model.py [--version shots-model-2.1] [--scale 1.0]
+    .venv/bin/python scripts/train_shot_model.py [--version shots-model-2.1.2] [--scale 1.0]
 
 Takes a few minutes on 2 cores (candidate tables are cached in benchmarks/_work/shotdata/).
 """
@@ -48,7 +48,7 @@ def shippable_tables(scale: float = 1.0, workers: int = 2) -> dict[str, list[dic
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--version", default="shots-model-2.1")
+    ap.add_argument("--version", default="shots-model-2.1.2")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of generated clips")
     ap.add_argument("--out", default=str(MODEL_DIR / DEFAULT_MODEL))
     ap.add_argument("--workers", type=int, default=2)
