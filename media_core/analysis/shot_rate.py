@@ -25,6 +25,8 @@ __all__ = ["MAX_RATE_HZ", "MIN_RATE_HZ", "decimation_factor", "Decimator", "deci
 MAX_RATE_HZ = 48000
 #: lowest rate decimation may bring audio to (else the audio is left at its own rate)
 MIN_RATE_HZ = 16000
+#: input samples filtered at a time (the window matrix is CHUNK / q x filter length)
+_CHUNK = 1 << 16
 #: half-length of the low-pass in output samples (its delay); 24 -> 0.5 ms at 48 kHz
 _HALF_OUT = 24
 
@@ -81,18 +83,26 @@ class Decimator:
         x = np.asarray(x, dtype=np.float32)
         if self.q == 1:
             return x
+        if x.size > _CHUNK:            # bounded temporaries however long the array
+            return np.concatenate([self._process(x[i: i + _CHUNK]) for i in range(0, x.size, _CHUNK)])
+        return self._process(x)
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
         if x.size == 0:
             return np.zeros(0, dtype=np.float32)
+        from scipy.signal import upfirdn
+
         buf = np.concatenate([self._hist, x.astype(np.float64)])
         L = self._h.size
-        # outputs at input positions phase, phase + q, ... of x (the filter's causal output there)
+        # the causal output at x[i] is the full convolution of h and buf at index i + L - 1; the
+        # kept ones are i = phase, phase + q, ... < x.size. upfirdn computes only every q-th one.
         pos = np.arange(self._phase, x.size, self.q)
         if pos.size:
-            # output at x[i] uses buf[i : i + L] (buf is shifted by L - 1 history samples)
-            from numpy.lib.stride_tricks import sliding_window_view
-
-            win = sliding_window_view(buf, L)[pos]
-            out = win @ self._h[::-1]
+            first = L - 1 + int(pos[0])
+            s0 = first % self.q
+            conv = upfirdn(self._h, buf[s0:], up=1, down=self.q)
+            j0 = (first - s0) // self.q
+            out = conv[j0: j0 + pos.size]
             self._phase = int(pos[-1] + self.q - x.size)
         else:
             out = np.zeros(0)
