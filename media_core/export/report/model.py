@@ -26,7 +26,7 @@ METHOD_AND_LIMITS = [
      "its SHA-256 in each shot's evidence). Counts are ranges: confident shots, plus possible ones. A sound "
      "that resumes out of a mute's silence is at most a possible shot. Across "
      "feeds, a shot heard at consistent arrival times is counted once. Held out from training, exact counts "
-     "were reached on 67-72 % (renderer a), 52 % (renderer b) and 44 % (a third renderer never fitted on) of "
+     "were reached on 67-77 % (renderer a), 49-52 % (renderer b) and 44 % (a third renderer never fitted on) of "
      "generated volleys; audio above 48 kHz is analysed at 48 kHz or less; real distractors (doors, "
      "claps, fireworks) still give some confident false shots. Treat counts as measurements with that error."),
     ("Shared clock", "Each feed is placed on the reference feed's clock by audio cross-correlation with drift, "
