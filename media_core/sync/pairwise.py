@@ -323,31 +323,44 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     else:                                   # the audio never correlated: envelope windows only
         PU, PO = U, O
     fit = U.size >= 4 and (U.max() - U.min()) >= MIN_DRIFT_SPAN_S
+    short_drift = None
     if fit:
         slope = _theil_sen_slope(U, O)
         for _ in range(3):
             slope = _cluster_slope(PU, PO, slope)
         slope = float(np.clip(slope, -max_slope, max_slope))
     else:
-        slope = 0.0
+        # a short overlap: drift from peaks that keep their place, weighed against the prior of
+        # camera clocks (media_core.sync.drift); none measurable: zero, bounded by the prior
+        from .drift import short_span_drift
+        from .uncertainty import DRIFT_BOUND_PPM, Z90
+
+        short_drift = short_span_drift(PU, PO, max_slope, ppm_to_fraction(DRIFT_BOUND_PPM) / Z90) if f_u else None
+        slope = short_drift.slope if short_drift is not None else 0.0
+        if short_drift is not None:
+            meas["short_span_drift"] = short_drift.as_dict()
     # intercept: centre of the spread of all source lags around the line (robust percentiles)
-    res_all = PO - slope * PU
+    from .spread import bootstrap_centre_sd, spread_centre
+
+    res_all, groups = PO - slope * PU, PU
     if f_u:
-        res_all = _supported(res_all, np.asarray(all_u), np.asarray(all_z))
-    lo_q, hi_q = (10, 90) if res_all.size >= 20 else (0, 100)
-    p_lo, p_hi = np.percentile(res_all, [lo_q, hi_q])
-    icpt = float(0.5 * (p_lo + p_hi))
+        keep = _supported_mask(res_all, PU, np.asarray(all_z))
+        res_all, groups = res_all[keep], PU[keep]
+    icpt, p_lo, p_hi = spread_centre(res_all)
+    # how far that centre can be off: resampling the windows (nan with fewer than 4)
+    centre_sd = bootstrap_centre_sd(res_all, groups) if f_u else float("nan")
     resid = O - (icpt + slope * U)
     tol = max(FINE_MARGIN_S / 2, 3.0 * 1.4826 * float(np.median(np.abs(resid))))
     inl = np.abs(resid) <= tol
     meas.update(source_lag_spread_ms=[round(float(p_lo - icpt) * 1e3, 2), round(float(p_hi - icpt) * 1e3, 2)],
-                source_peaks=int(res_all.size))
+                source_peaks=int(res_all.size),
+                centre_bootstrap_sd_ms=round(centre_sd * 1e3, 3) if math.isfinite(centre_sd) else None)
     drift_ppm = fraction_to_ppm(slope)
     frac = float(inl.mean()) if inl.size else 0.0
     rms = float(np.sqrt(np.mean(resid[inl] ** 2))) if inl.any() else float("nan")
     meas.update(inliers=int(inl.sum()), inlier_fraction=round(frac, 3),
                 residual_rms_ms=round(rms * 1e3, 3) if np.isfinite(rms) else None,
-                drift_fitted=bool(fit),
+                drift_fitted=bool(fit or short_drift is not None),
                 window_offsets=[[round(float(u), 3), round(float(o), 6)] for u, o in zip(U, O)][:400])
     n_ok = int(inl.sum())
     hit = len(f_u) / max(n_tried, 1)                 # windows where the audio itself correlates
@@ -371,8 +384,11 @@ def estimate_offset_features(ref: SyncFeatures, other: SyncFeatures, *,
     sxx = float(np.sum((Ui - u_mid) ** 2))
     est = SyncEstimate(offset_s=float(icpt + slope * u_mid) - slope * u_mid, drift_ppm=float(drift_ppm),
                        confidence=conf, evidence=ev, uncertain_reason=reason,
-                       sigma_s=1.2533 * scat / math.sqrt(n_w), u_mid_s=u_mid,
-                       drift_sigma_ppm=fraction_to_ppm(scat / math.sqrt(sxx)) if fit and sxx > 0 else float("nan"),
+                       sigma_s=centre_sd if math.isfinite(centre_sd) else 1.2533 * scat / math.sqrt(n_w),
+                       u_mid_s=u_mid,
+                       drift_sigma_ppm=(fraction_to_ppm(scat / math.sqrt(sxx)) if fit and sxx > 0
+                                        else fraction_to_ppm(short_drift.sd) if short_drift is not None
+                                        else float("nan")),
                        acoustic_s=float(0.5 * (p_hi - p_lo)), peak_sigma_s=0.0,
                        span_s=(other.start_s, other.end_s), p_correct=min(1.0, conf / 0.9))
 
@@ -561,21 +577,37 @@ def _cluster_slope(u: np.ndarray, lag: np.ndarray, slope0: float, *, same_s: flo
 
 def _supported(res: np.ndarray, u: np.ndarray, z: np.ndarray, *, near_s: float = 0.003,
                z_alone: float = 10.0, gap_s: float = 0.030) -> np.ndarray:
-    """Source lags worth trusting: strong, or seen again in another window; no far stragglers."""
+    """Source lags worth trusting (sorted): strong, or seen again in another window; no far
+    stragglers (:func:`_supported_mask`).
+    """
+    return np.sort(res[_supported_mask(res, u, z, near_s=near_s, z_alone=z_alone, gap_s=gap_s)])
+
+
+def _supported_mask(res: np.ndarray, u: np.ndarray, z: np.ndarray, *, near_s: float = 0.003,
+                    z_alone: float = 10.0, gap_s: float = 0.030) -> np.ndarray:
+    """Which source lags are worth trusting: strong, or seen again in another window; a small
+    group cut off from the rest by a wide gap at either end is dropped.
+    """
     keep = z >= z_alone
     for i in range(res.size):
         if not keep[i]:
             keep[i] = bool(np.any((np.abs(res - res[i]) <= near_s) & (u != u[i])))
-    r = np.sort(res[keep] if keep.any() else res)
-    # drop a small group cut off from the rest by a wide gap at either end
-    while r.size >= 4:
-        if r[1] - r[0] > gap_s and r.size >= 10:
-            r = r[1:]
-        elif r[-1] - r[-2] > gap_s and r.size >= 10:
-            r = r[:-1]
+    if not keep.any():
+        keep = np.ones(res.size, bool)
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(res[idx], kind="stable")]
+    r = res[idx]
+    a, b = 0, r.size
+    while b - a >= 4:
+        if r[a + 1] - r[a] > gap_s and b - a >= 10:
+            a += 1
+        elif r[b - 1] - r[b - 2] > gap_s and b - a >= 10:
+            b -= 1
         else:
             break
-    return r
+    out = np.zeros(res.size, bool)
+    out[idx[a:b]] = True
+    return out
 
 
 def estimate_offset(y_ref, sr_ref: int, y_other, sr_other: int, *,
