@@ -52,15 +52,15 @@ class LineConstants:
     floor_s: float          # added to the bound: what a few sources' centring leaves
 
 
-#: fitted on calibration seeds 0-59, 100-159, 1000-1059, 2000-2059, 3000-3059 and 4000-4059 (554
-#: placed feeds; ``bench_sync_calibration.py --seeds ... --json``, then ``--rows all.json --fit``):
-#: the smallest median bound covering >= 92 % of those feeds' true errors (the smallest in-sample
+#: fitted on calibration seeds 0-59, 100-159 and 1000-8059 (10 ranges of 60 incidents, 924 placed
+#: feeds; ``bench_sync_calibration.py --seeds ... --json``, then ``--rows *.json --fit``): the
+#: smallest median bound covering >= 92 % of those feeds' true errors (the smallest in-sample
 #: coverage whose 10-fold cross-validated coverage reaches 90 % plus one binomial standard error),
-#: the sound-travel share searched over 0, 0.1 and 0.25 (the window line chose 0: its centre's
-#: bootstrap sd carries the sampling of the spread's ends; ``acoustic_s`` is stated beside it)
+#: the sound-travel share searched over 0, 0.1 and 0.25 (the window line's centre has a bootstrap
+#: sd, which carries most of the sampling of the spread's ends; ``acoustic_s`` is stated beside it)
 LINE_CONSTANTS = {
-    "events": LineConstants(sigma_scale=2.0, peak_scale=300.0, acoustic_share=0.1, floor_s=0.008),
-    "windows": LineConstants(sigma_scale=0.5, peak_scale=1.0, acoustic_share=0.0, floor_s=0.004),
+    "events": LineConstants(sigma_scale=2.0, peak_scale=300.0, acoustic_share=0.0, floor_s=0.008),
+    "windows": LineConstants(sigma_scale=0.5, peak_scale=1.0, acoustic_share=0.1, floor_s=0.004),
 }
 #: a chain through both kinds of line: the larger of each constant
 LINE_CONSTANTS["chain"] = LineConstants(*(max(getattr(LINE_CONSTANTS[k], f) for k in ("events", "windows"))
